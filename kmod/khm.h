@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _KHM_H
+#define _KHM_H
+
+#include <linux/mutex.h>
+#include <linux/sched.h>
+#include <linux/types.h>
+
+#include <kholmes.h>
+#include <kholmes_rule.h>
+
+struct genl_info;
+struct netlink_ext_ack;
+struct task_struct;
+struct sk_buff;
+struct nlattr;
+
+struct khm_config {
+	bool enabled;
+	u32 interval_ms;
+	u32 window;
+	u32 max_tracked;
+};
+
+struct khm_stats {
+	u64 passes;
+	u64 untracked;
+	u64 detections;
+	u64 suppressed;
+	u64 pass_last_ns;
+	u64 pass_total_ns;
+	u64 pass_max_ns;
+	u64 tasks_visited;
+	u64 procs_visited;
+	u64 events_lost;
+};
+
+/*
+ * khm_lock serialises the configuration, the rules, the watch scope, the
+ * tracked processes and the statistics: the sampler holds it for a pass,
+ * netlink handlers for a request. It is a mutex, never taken by any path
+ * of the scheduler, and never held across an RCU read-side section's start.
+ */
+extern struct mutex khm_lock;
+extern struct khm_config khm_cfg;
+extern struct khm_stats khm_stats;
+extern struct kholmes_rule_cfg khm_rules[KHOLMES_NR_METRICS];
+
+/* memory accounting, exposed in status */
+void *khm_alloc(size_t size);
+void khm_free(const void *p, size_t size);
+u64 khm_mem_bytes(void);
+u64 khm_alloc_fails(void);
+
+int khm_sampler_init(void);
+void khm_sampler_uninit(void);
+void khm_sampler_kick(void);
+void khm_sampler_reset(void);
+u64 khm_sampler_tracked(void);
+
+/*
+ * One tracked thread group. Identity is (tgid, start_ns): a reused pid is a
+ * new process. `ring` holds window samples per metric, metric-major.
+ */
+struct khm_proc {
+	pid_t tgid;
+	bool kthread;
+	bool primed;		/* previous counters valid: rates computable */
+	char comm[TASK_COMM_LEN];
+	u64 start_ns;
+	u64 gen;
+	u64 prev_ns;
+	u64 prev_runtime;
+	u64 prev_nvcsw;
+	u64 prev_delay;
+	u64 prev_majflt;
+	u32 have;		/* bit per metric: value[] valid */
+	u32 window;
+	u64 value[KHOLMES_NR_METRICS];
+	u64 last_fire_ns[KHOLMES_NR_METRICS];
+	struct khr_window win[KHOLMES_NR_METRICS];
+	u64 ring[];
+};
+
+struct khm_proc *khm_proc_next(unsigned long *tgid);
+
+int khm_watch_add(struct nlattr **tb, struct netlink_ext_ack *extack);
+int khm_watch_del(struct nlattr **tb, struct netlink_ext_ack *extack);
+void khm_watch_clear(void);
+bool khm_watch_match(struct task_struct *p);
+int khm_watch_put(struct sk_buff *skb, struct genl_info *info);
+void khm_watch_uninit(void);
+
+int khm_netlink_init(void);
+void khm_netlink_uninit(void);
+void khm_notify_detection(const char *comm, pid_t pid, u64 start_ns,
+			  u64 time_ns, unsigned int metric, u64 value, u64 avg,
+			  const struct kholmes_rule_cfg *rule);
+
+#endif /* _KHM_H */

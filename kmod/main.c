@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kholmes: holmes for the whole host. Samples every process's scheduler and
+ * memory counters, detects spikes against each process's own recent
+ * average, and reports them over generic netlink.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/init.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+#include <net/genetlink.h>
+
+#include "khm.h"
+
+static bool enabled = true;
+module_param(enabled, bool, 0444);
+MODULE_PARM_DESC(enabled, "Start sampling at load (default: 1)");
+
+static uint interval_ms = 1000;
+module_param(interval_ms, uint, 0444);
+MODULE_PARM_DESC(interval_ms, "Sampling interval in ms, 10..60000 (default: 1000)");
+
+static uint window = 10;
+module_param(window, uint, 0444);
+MODULE_PARM_DESC(window, "Samples averaged by each rule, 2..64 (default: 10)");
+
+static uint max_tracked = 65536;
+module_param(max_tracked, uint, 0444);
+MODULE_PARM_DESC(max_tracked, "Most processes tracked at once, 1..1048576 (default: 65536)");
+
+static uint fail_alloc_every;
+module_param(fail_alloc_every, uint, 0644);
+MODULE_PARM_DESC(fail_alloc_every, "Debug: make every Nth allocation fail (default: 0, never)");
+
+/* see khm.h: config, rules, watch scope, tracked processes, stats */
+DEFINE_MUTEX(khm_lock);
+struct khm_config khm_cfg;
+struct khm_stats khm_stats;
+
+/*
+ * Defaults for a fleet host, in units of each metric. A rule must see a
+ * value at least twice its own recent average (diff 100) and above a floor
+ * that ignores idle noise; ceilings (abs) are left to operators except for
+ * dstate, where minutes in D state are a problem whatever the history.
+ */
+struct kholmes_rule_cfg khm_rules[KHOLMES_NR_METRICS] = {
+	[KHOLMES_METRIC_CPU] = {
+		.min = 50, .diff = 100, .abs = 0, .cooldown_s = 60,
+		.enabled = true },
+	[KHOLMES_METRIC_RSS] = {
+		.min = 256, .diff = 50, .abs = 0, .cooldown_s = 300,
+		.enabled = true },
+	[KHOLMES_METRIC_RSS_PCT] = {
+		.min = 50, .diff = 25, .abs = 80, .cooldown_s = 300,
+		.enabled = true },
+	[KHOLMES_METRIC_THREADS] = {
+		.min = 64, .diff = 100, .abs = 0, .cooldown_s = 3600,
+		.enabled = true },
+	[KHOLMES_METRIC_CTXSW] = {
+		.min = 10000, .diff = 200, .abs = 0, .cooldown_s = 300,
+		.enabled = true },
+	[KHOLMES_METRIC_RUNDELAY] = {
+		.min = 200, .diff = 200, .abs = 0, .cooldown_s = 300,
+		.enabled = true },
+	[KHOLMES_METRIC_MAJFLT] = {
+		.min = 100, .diff = 200, .abs = 0, .cooldown_s = 300,
+		.enabled = true },
+	[KHOLMES_METRIC_DSTATE] = {
+		.min = 5000, .diff = 100, .abs = 30000, .cooldown_s = 600,
+		.enabled = true },
+};
+
+static atomic64_t mem_bytes = ATOMIC64_INIT(0);
+static atomic64_t alloc_fails = ATOMIC64_INIT(0);
+static atomic_t alloc_seq = ATOMIC_INIT(0);
+
+/*
+ * Every allocation of the module goes through here so that status can show
+ * what the module holds and so that failure paths can be exercised.
+ */
+void *khm_alloc(size_t size)
+{
+	uint every = READ_ONCE(fail_alloc_every);
+	void *p = NULL;
+
+	if (!every || atomic_inc_return(&alloc_seq) % every)
+		p = kvzalloc(size, GFP_KERNEL);
+	if (!p) {
+		atomic64_inc(&alloc_fails);
+		return NULL;
+	}
+	atomic64_add(size, &mem_bytes);
+	return p;
+}
+
+void khm_free(const void *p, size_t size)
+{
+	if (!p)
+		return;
+	atomic64_sub(size, &mem_bytes);
+	kvfree(p);
+}
+
+u64 khm_mem_bytes(void)
+{
+	return atomic64_read(&mem_bytes);
+}
+
+u64 khm_alloc_fails(void)
+{
+	return atomic64_read(&alloc_fails);
+}
+
+static int __init khm_check_param(const char *name, uint v, uint lo, uint hi)
+{
+	if (v >= lo && v <= hi)
+		return 0;
+	pr_err("%s=%u out of range %u..%u\n", name, v, lo, hi);
+	return -EINVAL;
+}
+
+static int __init kholmes_init(void)
+{
+	int ret;
+
+	ret = khm_check_param("interval_ms", interval_ms,
+			      KHOLMES_INTERVAL_MS_MIN, KHOLMES_INTERVAL_MS_MAX) ?:
+	      khm_check_param("window", window,
+			      KHOLMES_WINDOW_MIN, KHOLMES_WINDOW_MAX) ?:
+	      khm_check_param("max_tracked", max_tracked,
+			      KHOLMES_MAX_TRACKED_MIN, KHOLMES_MAX_TRACKED_MAX);
+	if (ret)
+		return ret;
+
+	khm_cfg.enabled = enabled;
+	khm_cfg.interval_ms = interval_ms;
+	khm_cfg.window = window;
+	khm_cfg.max_tracked = max_tracked;
+
+	ret = khm_sampler_init();
+	if (ret)
+		goto err_sampler;
+	ret = khm_netlink_init();
+	if (ret)
+		goto err_netlink;
+	khm_sampler_kick();
+	pr_info("version %s loaded, interval %u ms, window %u\n",
+		KHOLMES_VERSION, interval_ms, window);
+	return 0;
+
+err_netlink:
+	khm_sampler_uninit();
+err_sampler:
+	return ret;
+}
+
+/*
+ * Netlink goes first so that no request can restart the sampler while it
+ * is being torn down; the watch scope last, as the sampler reads it.
+ */
+static void __exit kholmes_exit(void)
+{
+	khm_netlink_uninit();
+	khm_sampler_uninit();
+	khm_watch_uninit();
+	WARN_ON(khm_mem_bytes());
+	pr_info("unloaded\n");
+}
+
+module_init(kholmes_init);
+module_exit(kholmes_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Per-process spike detection and stack capture");
+MODULE_AUTHOR("kholmes developers");
+MODULE_VERSION(KHOLMES_VERSION);
+MODULE_ALIAS_GENL_FAMILY(KHOLMES_GENL_NAME);

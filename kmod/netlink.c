@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The generic netlink surface of kholmes; the protocol is described in
+ * include/kholmes.h. Every attribute has a policy the core enforces
+ * strictly; what the policy cannot express is checked here, before
+ * anything is changed, so a rejected request changes nothing.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/utsname.h>
+#include <net/genetlink.h>
+
+#include "khm.h"
+
+static struct netlink_range_validation khm_interval_range = {
+	.min = KHOLMES_INTERVAL_MS_MIN,
+	.max = KHOLMES_INTERVAL_MS_MAX,
+};
+
+static struct netlink_range_validation khm_window_range = {
+	.min = KHOLMES_WINDOW_MIN,
+	.max = KHOLMES_WINDOW_MAX,
+};
+
+static struct netlink_range_validation khm_tracked_range = {
+	.min = KHOLMES_MAX_TRACKED_MIN,
+	.max = KHOLMES_MAX_TRACKED_MAX,
+};
+
+static struct netlink_range_validation khm_value_range = {
+	.max = KHOLMES_RULE_VALUE_MAX,
+};
+
+static struct netlink_range_validation khm_diff_range = {
+	.max = KHOLMES_RULE_DIFF_MAX,
+};
+
+static struct netlink_range_validation khm_cooldown_range = {
+	.max = KHOLMES_RULE_COOLDOWN_MAX,
+};
+
+static struct netlink_range_validation khm_pid_range = {
+	.min = 1,
+	.max = KHOLMES_PID_MAX,
+};
+
+static const struct nla_policy khm_cfg_policy[KHOLMES_CFG_MAX + 1] = {
+	[KHOLMES_CFG_ENABLED] = NLA_POLICY_MAX(NLA_U8, 1),
+	[KHOLMES_CFG_INTERVAL_MS] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_interval_range),
+	[KHOLMES_CFG_WINDOW] = NLA_POLICY_FULL_RANGE(NLA_U32, &khm_window_range),
+	[KHOLMES_CFG_MAX_TRACKED] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_tracked_range),
+};
+
+static const struct nla_policy khm_rule_policy[KHOLMES_RULE_MAX + 1] = {
+	[KHOLMES_RULE_METRIC] = NLA_POLICY_MAX(NLA_U32, KHOLMES_NR_METRICS - 1),
+	[KHOLMES_RULE_ENABLED] = NLA_POLICY_MAX(NLA_U8, 1),
+	[KHOLMES_RULE_MIN] = NLA_POLICY_FULL_RANGE(NLA_U32, &khm_value_range),
+	[KHOLMES_RULE_DIFF] = NLA_POLICY_FULL_RANGE(NLA_U32, &khm_diff_range),
+	[KHOLMES_RULE_ABS] = NLA_POLICY_FULL_RANGE(NLA_U32, &khm_value_range),
+	[KHOLMES_RULE_COOLDOWN] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_cooldown_range),
+};
+
+static const struct nla_policy khm_watch_policy[KHOLMES_WATCH_MAX_ATTR + 1] = {
+	[KHOLMES_WATCH_PID] = NLA_POLICY_FULL_RANGE(NLA_U32, &khm_pid_range),
+	[KHOLMES_WATCH_COMM] = { .type = NLA_NUL_STRING,
+				 .len = KHOLMES_COMM_LEN - 1 },
+	[KHOLMES_WATCH_CGROUP] = { .type = NLA_NUL_STRING,
+				   .len = KHOLMES_CGROUP_PATH_MAX - 1 },
+};
+
+/* Output-only attributes are absent: the strict parser rejects them. */
+static const struct nla_policy khm_policy[KHOLMES_A_MAX + 1] = {
+	[KHOLMES_A_CONFIG] = NLA_POLICY_NESTED(khm_cfg_policy),
+	[KHOLMES_A_RULE] = NLA_POLICY_NESTED(khm_rule_policy),
+	[KHOLMES_A_WATCH] = NLA_POLICY_NESTED(khm_watch_policy),
+};
+
+static const struct genl_multicast_group khm_mcgrps[] = {
+	{ .name = KHOLMES_MCGRP_EVENTS },
+};
+
+static struct genl_family khm_family;
+
+static int khm_put_u64(struct sk_buff *skb, int type, u64 v, int pad)
+{
+	return nla_put_u64_64bit(skb, type, v, pad);
+}
+
+static int khm_put_config(struct sk_buff *skb)
+{
+	struct nlattr *nest = nla_nest_start(skb, KHOLMES_A_CONFIG);
+
+	if (!nest ||
+	    nla_put_u8(skb, KHOLMES_CFG_ENABLED, khm_cfg.enabled) ||
+	    nla_put_u32(skb, KHOLMES_CFG_INTERVAL_MS, khm_cfg.interval_ms) ||
+	    nla_put_u32(skb, KHOLMES_CFG_WINDOW, khm_cfg.window) ||
+	    nla_put_u32(skb, KHOLMES_CFG_MAX_TRACKED, khm_cfg.max_tracked))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int khm_put_stats(struct sk_buff *skb)
+{
+	const struct khm_stats *s = &khm_stats;
+	struct nlattr *nest = nla_nest_start(skb, KHOLMES_A_STATS);
+	const int pad = KHOLMES_STAT_PAD;
+	u64 mean = s->passes ? div64_u64(s->pass_total_ns, s->passes) : 0;
+
+	if (!nest ||
+	    khm_put_u64(skb, KHOLMES_STAT_PASSES, s->passes, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_TRACKED, khm_sampler_tracked(), pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_UNTRACKED, s->untracked, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_DETECTIONS, s->detections, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_SUPPRESSED, s->suppressed, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_PASS_LAST_NS, s->pass_last_ns, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_PASS_MEAN_NS, mean, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_PASS_MAX_NS, s->pass_max_ns, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_TASKS_VISITED, s->tasks_visited,
+			pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_PROCS_VISITED, s->procs_visited,
+			pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_MEM_BYTES, khm_mem_bytes(), pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_ALLOC_FAILS, khm_alloc_fails(), pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_EVENTS_LOST, s->events_lost, pad))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int khm_rule_fill(struct sk_buff *skb, int type, unsigned int metric,
+			 const struct kholmes_rule_cfg *r)
+{
+	struct nlattr *nest = nla_nest_start(skb, type);
+
+	if (!nest ||
+	    nla_put_u32(skb, KHOLMES_RULE_METRIC, metric) ||
+	    nla_put_u8(skb, KHOLMES_RULE_ENABLED, r->enabled) ||
+	    nla_put_u32(skb, KHOLMES_RULE_MIN, r->min) ||
+	    nla_put_u32(skb, KHOLMES_RULE_DIFF, r->diff) ||
+	    nla_put_u32(skb, KHOLMES_RULE_ABS, r->abs) ||
+	    nla_put_u32(skb, KHOLMES_RULE_COOLDOWN, r->cooldown_s))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+typedef int (*khm_fill_t)(struct sk_buff *skb, struct genl_info *info);
+
+/* Build a reply under khm_lock with `fill` and send it. */
+static int khm_reply(struct genl_info *info, u8 cmd, size_t size,
+		     khm_fill_t fill)
+{
+	struct sk_buff *skb;
+	void *hdr;
+	int ret;
+
+	skb = genlmsg_new(size, GFP_KERNEL);
+	if (!skb)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(skb, info, &khm_family, 0, cmd);
+	if (!hdr) {
+		ret = -EMSGSIZE;
+		goto err;
+	}
+	mutex_lock(&khm_lock);
+	ret = fill(skb, info);
+	mutex_unlock(&khm_lock);
+	if (ret)
+		goto err;
+	genlmsg_end(skb, hdr);
+	return genlmsg_reply(skb, info);
+err:
+	nlmsg_free(skb);
+	return ret;
+}
+
+static int khm_fill_status(struct sk_buff *skb, struct genl_info *info)
+{
+	if (nla_put_string(skb, KHOLMES_A_VERSION, KHOLMES_VERSION) ||
+	    nla_put_string(skb, KHOLMES_A_KRELEASE, init_utsname()->release))
+		return -EMSGSIZE;
+	return khm_put_config(skb) ?: khm_put_stats(skb);
+}
+
+static int khm_fill_config(struct sk_buff *skb, struct genl_info *info)
+{
+	return khm_put_config(skb);
+}
+
+static int khm_fill_rules(struct sk_buff *skb, struct genl_info *info)
+{
+	unsigned int m;
+	int ret;
+
+	for (m = 0; m < KHOLMES_NR_METRICS; m++) {
+		ret = khm_rule_fill(skb, KHOLMES_A_RULE, m, &khm_rules[m]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int khm_get_status(struct sk_buff *skb, struct genl_info *info)
+{
+	return khm_reply(info, KHOLMES_CMD_GET_STATUS, NLMSG_DEFAULT_SIZE,
+			 khm_fill_status);
+}
+
+static int khm_get_config(struct sk_buff *skb, struct genl_info *info)
+{
+	return khm_reply(info, KHOLMES_CMD_GET_CONFIG, NLMSG_DEFAULT_SIZE,
+			 khm_fill_config);
+}
+
+static int khm_get_rules(struct sk_buff *skb, struct genl_info *info)
+{
+	return khm_reply(info, KHOLMES_CMD_GET_RULES, NLMSG_DEFAULT_SIZE,
+			 khm_fill_rules);
+}
+
+static int khm_get_watch(struct sk_buff *skb, struct genl_info *info)
+{
+	return khm_reply(info, KHOLMES_CMD_GET_WATCH, NLMSG_GOODSIZE,
+			 khm_watch_put);
+}
+
+static int khm_nested(struct genl_info *info, int type,
+		      const struct nla_policy *policy, int max,
+		      struct nlattr **tb)
+{
+	struct nlattr *nest = info->attrs[type];
+
+	if (!nest) {
+		NL_SET_ERR_MSG(info->extack, "request lacks its attribute nest");
+		return -EINVAL;
+	}
+	return nla_parse_nested(tb, max, nest, policy, info->extack);
+}
+
+static int khm_set_config(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[KHOLMES_CFG_MAX + 1];
+	struct khm_config c, old;
+	int ret;
+
+	ret = khm_nested(info, KHOLMES_A_CONFIG, khm_cfg_policy,
+			 KHOLMES_CFG_MAX, tb);
+	if (ret)
+		return ret;
+
+	mutex_lock(&khm_lock);
+	old = khm_cfg;
+	c = khm_cfg;
+	if (tb[KHOLMES_CFG_ENABLED])
+		c.enabled = nla_get_u8(tb[KHOLMES_CFG_ENABLED]);
+	if (tb[KHOLMES_CFG_INTERVAL_MS])
+		c.interval_ms = nla_get_u32(tb[KHOLMES_CFG_INTERVAL_MS]);
+	if (tb[KHOLMES_CFG_WINDOW])
+		c.window = nla_get_u32(tb[KHOLMES_CFG_WINDOW]);
+	if (tb[KHOLMES_CFG_MAX_TRACKED])
+		c.max_tracked = nla_get_u32(tb[KHOLMES_CFG_MAX_TRACKED]);
+
+	khm_cfg = c;
+	/* histories sized or bounded by the old values start over */
+	if (c.window != old.window || c.max_tracked != old.max_tracked ||
+	    c.enabled != old.enabled)
+		khm_sampler_reset();
+	if (c.enabled && (!old.enabled || c.interval_ms != old.interval_ms))
+		khm_sampler_kick();
+	mutex_unlock(&khm_lock);
+	return 0;
+}
+
+static int khm_set_rule(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[KHOLMES_RULE_MAX + 1];
+	struct kholmes_rule_cfg *r;
+	int ret;
+	u32 m;
+
+	ret = khm_nested(info, KHOLMES_A_RULE, khm_rule_policy,
+			 KHOLMES_RULE_MAX, tb);
+	if (ret)
+		return ret;
+	if (!tb[KHOLMES_RULE_METRIC]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[KHOLMES_A_RULE],
+				    "rule needs a metric");
+		return -EINVAL;
+	}
+	m = nla_get_u32(tb[KHOLMES_RULE_METRIC]);
+
+	mutex_lock(&khm_lock);
+	r = &khm_rules[m];
+	if (tb[KHOLMES_RULE_ENABLED])
+		r->enabled = nla_get_u8(tb[KHOLMES_RULE_ENABLED]);
+	if (tb[KHOLMES_RULE_MIN])
+		r->min = nla_get_u32(tb[KHOLMES_RULE_MIN]);
+	if (tb[KHOLMES_RULE_DIFF])
+		r->diff = nla_get_u32(tb[KHOLMES_RULE_DIFF]);
+	if (tb[KHOLMES_RULE_ABS])
+		r->abs = nla_get_u32(tb[KHOLMES_RULE_ABS]);
+	if (tb[KHOLMES_RULE_COOLDOWN])
+		r->cooldown_s = nla_get_u32(tb[KHOLMES_RULE_COOLDOWN]);
+	mutex_unlock(&khm_lock);
+	return 0;
+}
+
+static int khm_change_watch(struct genl_info *info, bool add)
+{
+	struct nlattr *tb[KHOLMES_WATCH_MAX_ATTR + 1];
+	int ret;
+
+	ret = khm_nested(info, KHOLMES_A_WATCH, khm_watch_policy,
+			 KHOLMES_WATCH_MAX_ATTR, tb);
+	if (ret)
+		return ret;
+	mutex_lock(&khm_lock);
+	ret = add ? khm_watch_add(tb, info->extack) :
+		    khm_watch_del(tb, info->extack);
+	mutex_unlock(&khm_lock);
+	return ret;
+}
+
+static int khm_add_watch(struct sk_buff *skb, struct genl_info *info)
+{
+	return khm_change_watch(info, true);
+}
+
+static int khm_del_watch(struct sk_buff *skb, struct genl_info *info)
+{
+	return khm_change_watch(info, false);
+}
+
+static int khm_clear_watch(struct sk_buff *skb, struct genl_info *info)
+{
+	mutex_lock(&khm_lock);
+	khm_watch_clear();
+	mutex_unlock(&khm_lock);
+	return 0;
+}
+
+static int khm_put_metrics(struct sk_buff *skb, int type,
+			   const struct khm_proc *pr, bool avg)
+{
+	struct nlattr *nest = nla_nest_start(skb, type);
+	unsigned int m;
+	u64 v;
+
+	if (!nest)
+		return -EMSGSIZE;
+	for (m = 0; m < KHOLMES_NR_METRICS; m++) {
+		if (!(pr->have & BIT(m)))
+			continue;
+		v = avg ? khr_window_avg(&pr->win[m]) : pr->value[m];
+		if (khm_put_u64(skb, KHOLMES_METRIC_ATTR(m), v,
+				KHOLMES_METRIC_ATTR_PAD))
+			return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int khm_put_proc(struct sk_buff *skb, struct netlink_callback *cb,
+			const struct khm_proc *pr)
+{
+	struct nlattr *nest;
+	void *hdr;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &khm_family, NLM_F_MULTI, KHOLMES_CMD_GET_PROCS);
+	if (!hdr)
+		return -EMSGSIZE;
+	nest = nla_nest_start(skb, KHOLMES_A_PROC);
+	if (!nest ||
+	    nla_put_u32(skb, KHOLMES_PROC_PID, pr->tgid) ||
+	    nla_put_string(skb, KHOLMES_PROC_COMM, pr->comm) ||
+	    khm_put_u64(skb, KHOLMES_PROC_START_NS, pr->start_ns,
+			KHOLMES_PROC_PAD) ||
+	    (pr->kthread && nla_put_flag(skb, KHOLMES_PROC_KTHREAD)) ||
+	    nla_put_u32(skb, KHOLMES_PROC_SAMPLES, pr->win[0].count) ||
+	    khm_put_metrics(skb, KHOLMES_PROC_VALUES, pr, false) ||
+	    khm_put_metrics(skb, KHOLMES_PROC_AVGS, pr, true)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/*
+ * cb->args[0] holds the next tgid to send: a resumed dump starts after the
+ * last process it sent, whatever came and went in between.
+ */
+static int khm_dump_procs(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	unsigned long tgid = cb->args[0];
+	struct khm_proc *pr;
+	int sent = 0;
+
+	mutex_lock(&khm_lock);
+	while ((pr = khm_proc_next(&tgid))) {
+		if (khm_put_proc(skb, cb, pr))
+			break;
+		sent++;
+		tgid++;
+	}
+	mutex_unlock(&khm_lock);
+	cb->args[0] = tgid;
+	return sent ? skb->len : 0;
+}
+
+void khm_notify_detection(const char *comm, pid_t pid, u64 start_ns,
+			  u64 time_ns, unsigned int metric, u64 value, u64 avg,
+			  const struct kholmes_rule_cfg *rule)
+{
+	struct nlattr *nest;
+	struct sk_buff *skb;
+	void *hdr;
+	int ret;
+
+	if (!genl_has_listeners(&khm_family, &init_net, 0))
+		return;
+	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!skb)
+		goto lost;
+	hdr = genlmsg_put(skb, 0, 0, &khm_family, 0, KHOLMES_CMD_DETECTION);
+	if (!hdr)
+		goto free;
+	nest = nla_nest_start(skb, KHOLMES_A_EVENT);
+	if (!nest ||
+	    nla_put_u32(skb, KHOLMES_EVENT_PID, pid) ||
+	    nla_put_string(skb, KHOLMES_EVENT_COMM, comm) ||
+	    khm_put_u64(skb, KHOLMES_EVENT_START_NS, start_ns,
+			KHOLMES_EVENT_PAD) ||
+	    khm_put_u64(skb, KHOLMES_EVENT_TIME_NS, time_ns,
+			KHOLMES_EVENT_PAD) ||
+	    nla_put_u32(skb, KHOLMES_EVENT_METRIC, metric) ||
+	    khm_put_u64(skb, KHOLMES_EVENT_VALUE, value, KHOLMES_EVENT_PAD) ||
+	    khm_put_u64(skb, KHOLMES_EVENT_AVG, avg, KHOLMES_EVENT_PAD) ||
+	    khm_rule_fill(skb, KHOLMES_EVENT_RULE, metric, rule))
+		goto free;
+	nla_nest_end(skb, nest);
+	genlmsg_end(skb, hdr);
+	ret = genlmsg_multicast(&khm_family, skb, 0, 0, GFP_KERNEL);
+	/* -ESRCH: the last listener left meanwhile; nothing was lost */
+	if (ret && ret != -ESRCH)
+		goto lost;
+	return;
+free:
+	nlmsg_free(skb);
+lost:
+	khm_stats.events_lost++;
+}
+
+static const struct genl_small_ops khm_ops[] = {
+	{
+		.cmd = KHOLMES_CMD_GET_STATUS,
+		.doit = khm_get_status,
+	},
+	{
+		.cmd = KHOLMES_CMD_GET_CONFIG,
+		.doit = khm_get_config,
+	},
+	{
+		.cmd = KHOLMES_CMD_SET_CONFIG,
+		.doit = khm_set_config,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KHOLMES_CMD_GET_RULES,
+		.doit = khm_get_rules,
+	},
+	{
+		.cmd = KHOLMES_CMD_SET_RULE,
+		.doit = khm_set_rule,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KHOLMES_CMD_GET_WATCH,
+		.doit = khm_get_watch,
+	},
+	{
+		.cmd = KHOLMES_CMD_ADD_WATCH,
+		.doit = khm_add_watch,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KHOLMES_CMD_DEL_WATCH,
+		.doit = khm_del_watch,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KHOLMES_CMD_CLEAR_WATCH,
+		.doit = khm_clear_watch,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KHOLMES_CMD_GET_PROCS,
+		.dumpit = khm_dump_procs,
+	},
+};
+
+static struct genl_family khm_family __ro_after_init = {
+	.name = KHOLMES_GENL_NAME,
+	.version = KHOLMES_GENL_VERSION,
+	.maxattr = KHOLMES_A_MAX,
+	.policy = khm_policy,
+	.netnsok = false,
+	.module = THIS_MODULE,
+	.small_ops = khm_ops,
+	.n_small_ops = ARRAY_SIZE(khm_ops),
+	.mcgrps = khm_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(khm_mcgrps),
+};
+
+int __init khm_netlink_init(void)
+{
+	return genl_register_family(&khm_family);
+}
+
+void khm_netlink_uninit(void)
+{
+	genl_unregister_family(&khm_family);
+}

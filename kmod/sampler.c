@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The sampler: once per interval, walk every thread group, read its
+ * counters, turn them into the design's metrics, keep a window of them per
+ * process and judge each against holmes' rule.
+ *
+ * A pass has two halves. The walk runs under rcu_read_lock() only: it reads
+ * each task_struct once into a preallocated array and allocates nothing.
+ * The update runs after it, outside RCU, under khm_lock: it looks processes
+ * up, allocates new ones, updates windows, judges and notifies. Tracked
+ * processes live in an xarray keyed by tgid, which both hashes and orders
+ * them, so that a process list dump can resume after the last tgid sent.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cgroup.h>
+#include <linux/jiffies.h>
+#include <linux/ktime.h>
+#include <linux/math64.h>
+#include <linux/memcontrol.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+
+#include "khm.h"
+
+/* One thread group's counters, as read by the walk. */
+struct khm_raw {
+	pid_t tgid;
+	bool kthread;
+	bool has_mm;
+	char comm[TASK_COMM_LEN];
+	u64 start_ns;
+	u64 runtime;
+	u64 nvcsw;
+	u64 delay;
+	u64 majflt;
+	u64 rss_pages;
+	u64 limit_pages;
+	u64 dstate_ns;
+	u32 threads;
+};
+
+#define KHM_RAW_MIN	256
+
+static DEFINE_XARRAY(khm_procs);
+static u64 khm_tracked;
+static u64 khm_gen;
+static struct khm_raw *khm_raw;
+static u32 khm_raw_cap;
+static struct workqueue_struct *khm_wq;
+static struct delayed_work khm_work;
+static unsigned long khm_next_run;
+static bool khm_stopping;
+
+static size_t khm_proc_size(u32 window)
+{
+	/* window is at most KHOLMES_WINDOW_MAX: this cannot overflow */
+	return sizeof(struct khm_proc) +
+	       sizeof(u64) * KHOLMES_NR_METRICS * window;
+}
+
+static void khm_proc_free(struct khm_proc *pr)
+{
+	khm_free(pr, khm_proc_size(pr->window));
+}
+
+static void khm_read_mm(struct task_struct *p, struct khm_raw *r)
+{
+	struct task_struct *t;
+	struct mm_struct *mm;
+
+	/* a group whose leader exited still has an mm in its live threads */
+	for_each_thread(p, t) {
+		task_lock(t);
+		mm = t->mm;
+		if (mm) {
+			r->rss_pages = get_mm_counter(mm, MM_FILEPAGES) +
+				       get_mm_counter(mm, MM_ANONPAGES) +
+				       get_mm_counter(mm, MM_SHMEMPAGES);
+			r->has_mm = true;
+		}
+		task_unlock(t);
+		if (mm)
+			break;
+	}
+}
+
+/* RSS relative to the tightest memory.max above the process, or RAM. */
+static void khm_read_limit(struct task_struct *p, struct khm_raw *r)
+{
+	unsigned long lim = totalram_pages();
+#if COMPAT_HAVE_MEMCG
+	struct page_counter *c;
+	struct mem_cgroup *memcg;
+
+	if (!mem_cgroup_disabled()) {
+		memcg = mem_cgroup_from_task(p);
+		for (c = memcg ? &memcg->memory : NULL; c; c = c->parent)
+			lim = min(lim, READ_ONCE(c->max));
+	}
+#endif
+	r->limit_pages = lim ?: 1;
+}
+
+static u32 khm_read_group(struct task_struct *p, struct khm_raw *r, u64 now)
+{
+	struct signal_struct *sig = p->signal;
+	struct task_struct *t;
+	u64 longest = 0;
+	u32 visited = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->tgid = p->tgid;
+	r->kthread = p->flags & PF_KTHREAD;
+	strscpy(r->comm, p->comm, sizeof(r->comm));
+	r->start_ns = p->start_boottime;
+	r->threads = READ_ONCE(sig->nr_threads);
+	/* what the group's dead threads took with them */
+	r->runtime = READ_ONCE(sig->sum_sched_runtime);
+	r->nvcsw = READ_ONCE(sig->nvcsw) + READ_ONCE(sig->nivcsw);
+	r->majflt = READ_ONCE(sig->maj_flt);
+
+	for_each_thread(p, t) {
+		unsigned int state = READ_ONCE(t->__state);
+
+		visited++;
+		r->runtime += READ_ONCE(t->se.sum_exec_runtime);
+		r->nvcsw += READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw);
+		r->majflt += READ_ONCE(t->maj_flt);
+#if COMPAT_HAVE_SCHED_INFO
+		r->delay += READ_ONCE(t->sched_info.run_delay);
+		/*
+		 * As hung_task does, but without keeping state per thread:
+		 * the time since an uninterruptible thread was last put on
+		 * a CPU. Idle kernel threads (TASK_NOLOAD) do not count.
+		 */
+		if ((state & TASK_UNINTERRUPTIBLE) && !(state & TASK_NOLOAD)) {
+			u64 since = READ_ONCE(t->sched_info.last_arrival);
+
+			if (since && now > since && now - since > longest)
+				longest = now - since;
+		}
+#endif
+	}
+	r->dstate_ns = longest;
+	if (!r->kthread) {
+		khm_read_mm(p, r);
+		khm_read_limit(p, r);
+	}
+	return visited;
+}
+
+/* delta * mult / elapsed, saturating instead of trapping on overflow */
+static u64 khm_rate(u64 now, u64 prev, u64 mult, u64 elapsed)
+{
+	u64 delta = now > prev ? now - prev : 0;
+
+	if (!elapsed)
+		return 0;
+	if (div64_u64(delta, elapsed) >= div64_u64(U64_MAX, mult))
+		return U64_MAX;
+	return mul_u64_u64_div_u64(delta, mult, elapsed);
+}
+
+static void khm_judge(struct khm_proc *pr, unsigned int m, u64 value,
+		      u64 now, u64 boot)
+{
+	const struct kholmes_rule_cfg *rule = &khm_rules[m];
+	struct khr_window *w = &pr->win[m];
+	u64 avg = khr_window_avg(w);
+
+	switch (khr_judge(rule, value, avg, w->count, khm_cfg.window, now,
+			  pr->last_fire_ns[m])) {
+	case KHOLMES_V_FIRE:
+		pr->last_fire_ns[m] = now;
+		khm_stats.detections++;
+		khm_notify_detection(pr->comm, pr->tgid, pr->start_ns, boot, m,
+				     value, avg, rule);
+		break;
+	case KHOLMES_V_SUPPRESSED:
+		khm_stats.suppressed++;
+		break;
+	default:
+		break;
+	}
+	khr_window_push(w, &pr->ring[m * pr->window], value);
+	pr->value[m] = value;
+	pr->have |= BIT(m);
+}
+
+static void khm_update(struct khm_proc *pr, const struct khm_raw *r,
+		       u64 now, u64 boot)
+{
+	u64 el = now - pr->prev_ns;
+	u64 v[KHOLMES_NR_METRICS];
+	unsigned int m;
+
+	memcpy(pr->comm, r->comm, sizeof(pr->comm));
+	if (pr->primed) {
+		v[KHOLMES_METRIC_CPU] = khm_rate(r->runtime, pr->prev_runtime,
+						 100 * KHOLMES_VALUE_SCALE, el);
+		v[KHOLMES_METRIC_RSS] = (r->rss_pages * KHOLMES_VALUE_SCALE) >>
+					(20 - PAGE_SHIFT);
+		v[KHOLMES_METRIC_RSS_PCT] = r->has_mm ?
+			div64_u64(r->rss_pages * 100 * KHOLMES_VALUE_SCALE,
+				  r->limit_pages) : 0;
+		v[KHOLMES_METRIC_THREADS] = (u64)r->threads *
+					    KHOLMES_VALUE_SCALE;
+		v[KHOLMES_METRIC_CTXSW] =
+			khm_rate(r->nvcsw, pr->prev_nvcsw,
+				 NSEC_PER_SEC * KHOLMES_VALUE_SCALE, el);
+		v[KHOLMES_METRIC_RUNDELAY] =
+			khm_rate(r->delay, pr->prev_delay,
+				 MSEC_PER_SEC * KHOLMES_VALUE_SCALE, el);
+		v[KHOLMES_METRIC_MAJFLT] =
+			khm_rate(r->majflt, pr->prev_majflt,
+				 NSEC_PER_SEC * KHOLMES_VALUE_SCALE, el);
+		v[KHOLMES_METRIC_DSTATE] = div64_u64(r->dstate_ns,
+						     NSEC_PER_USEC);
+		for (m = 0; m < KHOLMES_NR_METRICS; m++) {
+			bool mem = m == KHOLMES_METRIC_RSS ||
+				   m == KHOLMES_METRIC_RSS_PCT;
+
+			/* kernel threads have no mm: scheduler metrics only */
+			if (mem && !r->has_mm)
+				continue;
+			khm_judge(pr, m, v[m], now, boot);
+		}
+	}
+	pr->prev_ns = now;
+	pr->prev_runtime = r->runtime;
+	pr->prev_nvcsw = r->nvcsw;
+	pr->prev_delay = r->delay;
+	pr->prev_majflt = r->majflt;
+	pr->primed = true;
+}
+
+static struct khm_proc *khm_proc_new(const struct khm_raw *r)
+{
+	u32 window = khm_cfg.window;
+	struct khm_proc *pr;
+	unsigned int m;
+	void *old;
+
+	pr = khm_alloc(khm_proc_size(window));
+	if (!pr)
+		return NULL;
+	pr->tgid = r->tgid;
+	pr->kthread = r->kthread;
+	pr->start_ns = r->start_ns;
+	pr->window = window;
+	for (m = 0; m < KHOLMES_NR_METRICS; m++)
+		khr_window_init(&pr->win[m], window);
+	old = xa_store(&khm_procs, r->tgid, pr, GFP_KERNEL);
+	if (xa_is_err(old)) {
+		khm_proc_free(pr);
+		return NULL;
+	}
+	khm_tracked++;
+	return pr;
+}
+
+static void khm_proc_drop(unsigned long tgid, struct khm_proc *pr)
+{
+	xa_erase(&khm_procs, tgid);
+	khm_proc_free(pr);
+	khm_tracked--;
+}
+
+static u32 khm_apply(u32 n, u64 now, u64 boot)
+{
+	struct khm_proc *pr;
+	unsigned long idx;
+	u32 i, refused = 0;
+
+	khm_gen++;
+	for (i = 0; i < n; i++) {
+		const struct khm_raw *r = &khm_raw[i];
+
+		pr = xa_load(&khm_procs, r->tgid);
+		if (pr && pr->start_ns != r->start_ns) {
+			khm_proc_drop(r->tgid, pr);
+			pr = NULL;
+		}
+		if (!pr) {
+			if (khm_tracked >= khm_cfg.max_tracked) {
+				refused++;
+				continue;
+			}
+			pr = khm_proc_new(r);
+			if (!pr)
+				continue;
+		}
+		pr->gen = khm_gen;
+		khm_update(pr, r, now, boot);
+	}
+	/* exited, out of scope, or not seen this pass */
+	xa_for_each(&khm_procs, idx, pr)
+		if (pr->gen != khm_gen)
+			khm_proc_drop(idx, pr);
+	return refused;
+}
+
+/* Grow the walk's array outside RCU so that the next pass sees everyone. */
+static void khm_raw_grow(u32 want)
+{
+	u32 cap = min_t(u64, (u64)want + want / 4 + KHM_RAW_MIN,
+			(u64)khm_cfg.max_tracked + KHM_RAW_MIN);
+	struct khm_raw *raw;
+
+	if (cap <= khm_raw_cap)
+		return;
+	raw = khm_alloc(array_size(cap, sizeof(*raw)));
+	if (!raw)
+		return;
+	khm_free(khm_raw, array_size(khm_raw_cap, sizeof(*raw)));
+	khm_raw = raw;
+	khm_raw_cap = cap;
+}
+
+static void khm_pass(void)
+{
+	u64 t0 = ktime_get_ns(), boot = ktime_get_boottime_ns();
+	u64 clock = local_clock();
+	u32 n = 0, want = 0, tasks = 0;
+	struct task_struct *p;
+	u64 cost;
+
+	rcu_read_lock();
+	for_each_process(p) {
+		/* a group whose every thread has exited is gone already */
+		if (!atomic_read(&p->signal->live))
+			continue;
+		if (!khm_watch_match(p))
+			continue;
+		want++;
+		if (n < khm_raw_cap)
+			tasks += khm_read_group(p, &khm_raw[n++], clock);
+	}
+	rcu_read_unlock();
+
+	/* a gauge: processes in scope that the last pass could not track */
+	khm_stats.untracked = khm_apply(n, t0, boot) + (want - n);
+	if (want > n)
+		khm_raw_grow(want);
+
+	cost = ktime_get_ns() - t0;
+	khm_stats.passes++;
+	khm_stats.pass_last_ns = cost;
+	khm_stats.pass_total_ns += cost;
+	khm_stats.pass_max_ns = max(khm_stats.pass_max_ns, cost);
+	khm_stats.tasks_visited = tasks;
+	khm_stats.procs_visited = n;
+}
+
+static void khm_work_fn(struct work_struct *work)
+{
+	unsigned long now, delay;
+
+	mutex_lock(&khm_lock);
+	if (khm_stopping || !khm_cfg.enabled) {
+		mutex_unlock(&khm_lock);
+		return;
+	}
+	khm_next_run = jiffies + msecs_to_jiffies(khm_cfg.interval_ms);
+	khm_pass();
+	now = jiffies;
+	delay = time_after(khm_next_run, now) ? khm_next_run - now : 0;
+	mutex_unlock(&khm_lock);
+	queue_delayed_work(khm_wq, &khm_work, delay);
+}
+
+/* Called with khm_lock held after enabled or interval_ms changed. */
+void khm_sampler_kick(void)
+{
+	if (khm_stopping || !khm_cfg.enabled)
+		return;
+	mod_delayed_work(khm_wq, &khm_work,
+			 msecs_to_jiffies(khm_cfg.interval_ms));
+}
+
+/* Called with khm_lock held: every history restarts from nothing. */
+void khm_sampler_reset(void)
+{
+	struct khm_proc *pr;
+	unsigned long idx;
+
+	xa_for_each(&khm_procs, idx, pr)
+		khm_proc_drop(idx, pr);
+}
+
+struct khm_proc *khm_proc_next(unsigned long *tgid)
+{
+	lockdep_assert_held(&khm_lock);
+	return xa_find(&khm_procs, tgid, ULONG_MAX, XA_PRESENT);
+}
+
+u64 khm_sampler_tracked(void)
+{
+	return khm_tracked;
+}
+
+int khm_sampler_init(void)
+{
+	khm_raw = khm_alloc(array_size(KHM_RAW_MIN, sizeof(*khm_raw)));
+	if (!khm_raw)
+		return -ENOMEM;
+	khm_raw_cap = KHM_RAW_MIN;
+	khm_wq = alloc_workqueue("kholmes", WQ_UNBOUND, 1);
+	if (!khm_wq) {
+		khm_free(khm_raw, array_size(khm_raw_cap, sizeof(*khm_raw)));
+		return -ENOMEM;
+	}
+	INIT_DELAYED_WORK(&khm_work, khm_work_fn);
+	return 0;
+}
+
+void khm_sampler_uninit(void)
+{
+	mutex_lock(&khm_lock);
+	khm_stopping = true;
+	mutex_unlock(&khm_lock);
+	/* the work re-arms itself; cancel_delayed_work_sync() stops that too */
+	cancel_delayed_work_sync(&khm_work);
+	destroy_workqueue(khm_wq);
+
+	mutex_lock(&khm_lock);
+	khm_sampler_reset();
+	mutex_unlock(&khm_lock);
+	xa_destroy(&khm_procs);
+	khm_free(khm_raw, array_size(khm_raw_cap, sizeof(*khm_raw)));
+	khm_raw = NULL;
+	khm_raw_cap = 0;
+}
