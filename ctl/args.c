@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "metrics.h"
+
+#define BIT(n)	(1U << (n))
+
+const struct kh_keyword kh_config_keys[] = {
+	{ "enabled",	 KHOLMES_CFG_ENABLED,	  KH_KW_ONOFF, NULL },
+	{ "interval-ms", KHOLMES_CFG_INTERVAL_MS, KH_KW_U32,   NULL },
+	{ "window",	 KHOLMES_CFG_WINDOW,	  KH_KW_U32,   NULL },
+	{ "max-tracked", KHOLMES_CFG_MAX_TRACKED, KH_KW_U32,   NULL },
+	{ NULL }
+};
+
+/* The suffixes let the text of "rule show" be typed back in as it reads. */
+const struct kh_keyword kh_rule_keys[] = {
+	{ "min",	KHOLMES_RULE_MIN,	KH_KW_U32, NULL },
+	{ "diff",	KHOLMES_RULE_DIFF,	KH_KW_U32, "%" },
+	{ "abs",	KHOLMES_RULE_ABS,	KH_KW_U32, NULL },
+	{ "cooldown",	KHOLMES_RULE_COOLDOWN,	KH_KW_U32, "s" },
+	{ NULL }
+};
+
+const struct kh_keyword kh_watch_keys[] = {
+	{ "pid",	KHOLMES_WATCH_PID,	KH_KW_U32, NULL },
+	{ "comm",	KHOLMES_WATCH_COMM,	KH_KW_STRING, NULL },
+	{ "cgroup",	KHOLMES_WATCH_CGROUP,	KH_KW_STRING, NULL },
+	{ NULL }
+};
+
+static int parse_digits(const char *s, size_t len, uint64_t max,
+			uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!len)
+		return -EINVAL;
+	if (s[0] == '-')
+		return len > 1 && s[1] >= '0' && s[1] <= '9' ? -EDOM : -EINVAL;
+	for (i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+	for (i = 0; i < len; i++) {
+		unsigned int d = s[i] - '0';
+
+		if (v > max / 10 || (v == max / 10 && d > max % 10))
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Decimal digits only: no sign, no blanks, no base prefix, so that what
+ * the user typed is exactly what the kernel is sent. Returns 0, -EINVAL
+ * (not a number), -EDOM (negative) or -ERANGE (above max).
+ */
+int kh_parse_u64(const char *word, uint64_t max, uint64_t *out)
+{
+	if (!word)
+		return -EINVAL;
+	return parse_digits(word, strlen(word), max, out);
+}
+
+int kh_parse_u32(const char *word, uint32_t *out)
+{
+	return kh_parse_u32_unit(word, NULL, out);
+}
+
+/* As kh_parse_u32, with an optional unit suffix such as "%" or "s". */
+int kh_parse_u32_unit(const char *word, const char *unit, uint32_t *out)
+{
+	size_t len, ulen = unit ? strlen(unit) : 0;
+	uint64_t v;
+	int ret;
+
+	if (!word)
+		return -EINVAL;
+	len = strlen(word);
+	if (ulen && len > ulen && !strcmp(word + len - ulen, unit))
+		len -= ulen;
+	ret = parse_digits(word, len, UINT32_MAX, &v);
+	if (!ret)
+		*out = v;
+	return ret;
+}
+
+int kh_parse_onoff(const char *word, bool *out)
+{
+	if (!word)
+		return -EINVAL;
+	if (!strcmp(word, "on"))
+		*out = true;
+	else if (!strcmp(word, "off"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+bool kh_is_json_opt(const char *word)
+{
+	return !strcmp(word, "-j") || !strcmp(word, "--json");
+}
+
+bool kh_is_help(const char *word)
+{
+	return !strcmp(word, "help") || !strcmp(word, "-h") ||
+	       !strcmp(word, "--help");
+}
+
+const struct kh_keyword *kh_keyword(const struct kh_keyword *table,
+				    const char *word)
+{
+	for (; table->name; table++)
+		if (!strcmp(table->name, word))
+			return table;
+	return NULL;
+}
+
+static int perr(struct kh_parse_err *pe, enum kh_perr kind, const char *word,
+		const char *key, int err)
+{
+	pe->kind = kind;
+	pe->word = word;
+	pe->key = key;
+	pe->err = err;
+	return -1;
+}
+
+static int parse_value(const struct kh_keyword *kw, const char *word,
+		       uint32_t *out, struct kh_parse_err *pe)
+{
+	bool on;
+	int ret;
+
+	if (kw->type == KH_KW_ONOFF) {
+		if (kh_parse_onoff(word, &on))
+			return perr(pe, KH_PE_ONOFF, word, kw->name, -EINVAL);
+		*out = on;
+		return 0;
+	}
+	ret = kh_parse_u32_unit(word, kw->unit, out);
+	if (ret)
+		return perr(pe, KH_PE_NUMBER, word, kw->name, ret);
+	return 0;
+}
+
+/* KEY VALUE pairs from table into mask/val, as config set and rule set. */
+static int parse_pair(const struct kh_keyword *kw, int argc, char **argv,
+		      int *i, uint32_t *mask, uint32_t *val,
+		      struct kh_parse_err *pe)
+{
+	if (*mask & BIT(kw->id))
+		return perr(pe, KH_PE_TWICE, argv[*i], kw->name, 0);
+	if (*i + 1 >= argc)
+		return perr(pe, KH_PE_MISSING, argv[*i], kw->name, 0);
+	(*i)++;
+	if (parse_value(kw, argv[*i], &val[kw->id], pe))
+		return -1;
+	*mask |= BIT(kw->id);
+	return 0;
+}
+
+int kh_parse_config_set(int argc, char **argv, struct kh_config_set *cs,
+			struct kh_parse_err *pe)
+{
+	const struct kh_keyword *kw;
+	int i;
+
+	memset(cs, 0, sizeof(*cs));
+	memset(pe, 0, sizeof(*pe));
+	for (i = 0; i < argc; i++) {
+		if (kh_is_json_opt(argv[i])) {
+			cs->json = true;
+			continue;
+		}
+		kw = kh_keyword(kh_config_keys, argv[i]);
+		if (!kw)
+			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
+		if (parse_pair(kw, argc, argv, &i, &cs->mask, cs->val, pe))
+			return -1;
+	}
+	if (!cs->mask)
+		return perr(pe, KH_PE_EMPTY, NULL, "KEY VALUE", 0);
+	return 0;
+}
+
+int kh_parse_rule_set(int argc, char **argv, struct kh_rule_set *rs,
+		      struct kh_parse_err *pe)
+{
+	const struct kh_keyword *kw;
+	bool have_metric = false, on;
+	int i, m;
+
+	memset(rs, 0, sizeof(*rs));
+	memset(pe, 0, sizeof(*pe));
+	for (i = 0; i < argc; i++) {
+		if (kh_is_json_opt(argv[i])) {
+			rs->json = true;
+			continue;
+		}
+		if (!have_metric) {
+			m = kh_metric_by_name(argv[i]);
+			if (m < 0)
+				return perr(pe, KH_PE_METRIC, argv[i], NULL, 0);
+			rs->metric = m;
+			have_metric = true;
+			continue;
+		}
+		if (!kh_parse_onoff(argv[i], &on)) {
+			if (rs->mask & BIT(KHOLMES_RULE_ENABLED))
+				return perr(pe, KH_PE_TWICE, argv[i], "on|off", 0);
+			rs->mask |= BIT(KHOLMES_RULE_ENABLED);
+			rs->val[KHOLMES_RULE_ENABLED] = on;
+			continue;
+		}
+		kw = kh_keyword(kh_rule_keys, argv[i]);
+		if (!kw)
+			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
+		if (parse_pair(kw, argc, argv, &i, &rs->mask, rs->val, pe))
+			return -1;
+	}
+	if (!have_metric)
+		return perr(pe, KH_PE_EMPTY, NULL, "METRIC", 0);
+	if (!rs->mask)
+		return perr(pe, KH_PE_EMPTY, NULL,
+			    "min, diff, abs, cooldown, on or off", 0);
+	return 0;
+}
+
+int kh_parse_watch(int argc, char **argv, struct kh_watch_arg *wa,
+		   struct kh_parse_err *pe)
+{
+	const struct kh_keyword *kw = NULL;
+	int i, ret;
+
+	memset(wa, 0, sizeof(*wa));
+	memset(pe, 0, sizeof(*pe));
+	for (i = 0; i < argc; i++) {
+		if (kh_is_json_opt(argv[i])) {
+			wa->json = true;
+			continue;
+		}
+		if (kw)
+			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
+		kw = kh_keyword(kh_watch_keys, argv[i]);
+		if (!kw)
+			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
+		if (i + 1 >= argc)
+			return perr(pe, KH_PE_MISSING, argv[i], kw->name, 0);
+		i++;
+		wa->type = kw->id;
+		if (kw->id == KHOLMES_WATCH_PID) {
+			ret = kh_parse_u32(argv[i], &wa->pid);
+			if (ret)
+				return perr(pe, KH_PE_NUMBER, argv[i], kw->name,
+					    ret);
+			continue;
+		}
+		/* The kernel truncates process names: a longer one never matches. */
+		if (kw->id == KHOLMES_WATCH_COMM &&
+		    strlen(argv[i]) >= KHOLMES_COMM_LEN)
+			return perr(pe, KH_PE_TOOLONG, argv[i], kw->name, 0);
+		wa->name = argv[i];
+	}
+	if (!kw)
+		return perr(pe, KH_PE_EMPTY, NULL,
+			    "pid N, comm NAME or cgroup PATH", 0);
+	return 0;
+}
+
+int kh_parse_ps(int argc, char **argv, struct kh_ps_opts *po,
+		struct kh_parse_err *pe)
+{
+	bool have_sort = false, have_top = false;
+	int i, m, ret;
+
+	memset(po, 0, sizeof(*po));
+	memset(pe, 0, sizeof(*pe));
+	po->sort = KHOLMES_METRIC_CPU;
+	for (i = 0; i < argc; i++) {
+		if (kh_is_json_opt(argv[i])) {
+			po->json = true;
+		} else if (!strcmp(argv[i], "--sort")) {
+			if (have_sort)
+				return perr(pe, KH_PE_TWICE, argv[i], "--sort", 0);
+			if (i + 1 >= argc)
+				return perr(pe, KH_PE_MISSING, argv[i], "--sort", 0);
+			m = kh_metric_by_name(argv[++i]);
+			if (m < 0)
+				return perr(pe, KH_PE_METRIC, argv[i], "--sort", 0);
+			po->sort = m;
+			have_sort = true;
+		} else if (!strcmp(argv[i], "--top")) {
+			if (have_top)
+				return perr(pe, KH_PE_TWICE, argv[i], "--top", 0);
+			if (i + 1 >= argc)
+				return perr(pe, KH_PE_MISSING, argv[i], "--top", 0);
+			ret = kh_parse_u32(argv[++i], &po->top);
+			if (ret)
+				return perr(pe, KH_PE_NUMBER, argv[i], "--top", ret);
+			have_top = true;
+		} else {
+			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
+		}
+	}
+	return 0;
+}
+
+int kh_parse_json_only(int argc, char **argv, bool *json,
+		       struct kh_parse_err *pe)
+{
+	int i;
+
+	memset(pe, 0, sizeof(*pe));
+	for (i = 0; i < argc; i++) {
+		if (!kh_is_json_opt(argv[i]))
+			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
+		*json = true;
+	}
+	return 0;
+}
+
+static void metric_list(char *buf, size_t len)
+{
+	size_t off = 0;
+	unsigned int m;
+	int n;
+
+	buf[0] = '\0';
+	for (m = 0; m < KHOLMES_NR_METRICS && off < len; m++) {
+		n = snprintf(buf + off, len - off, "%s%s", m ? ", " : "",
+			     kh_metrics[m].name);
+		if (n < 0)
+			break;
+		off += n;
+	}
+}
+
+void kh_parse_err_str(char *buf, size_t len, const struct kh_parse_err *pe)
+{
+	char metrics[128];
+
+	switch (pe->kind) {
+	case KH_PE_KEYWORD:
+		snprintf(buf, len, "unknown keyword \"%s\"", pe->word);
+		break;
+	case KH_PE_METRIC:
+		metric_list(metrics, sizeof(metrics));
+		snprintf(buf, len, "unknown metric \"%s\" (metrics: %s)",
+			 pe->word, metrics);
+		break;
+	case KH_PE_MISSING:
+		snprintf(buf, len, "missing value after \"%s\"", pe->word);
+		break;
+	case KH_PE_NUMBER:
+		if (pe->err == -ERANGE)
+			snprintf(buf, len, "number \"%s\" for %s is too large",
+				 pe->word, pe->key);
+		else if (pe->err == -EDOM)
+			snprintf(buf, len,
+				 "invalid number \"%s\" for %s: it must not be negative",
+				 pe->word, pe->key);
+		else
+			snprintf(buf, len, "invalid number \"%s\" for %s",
+				 pe->word, pe->key);
+		break;
+	case KH_PE_ONOFF:
+		snprintf(buf, len,
+			 "invalid value \"%s\" for %s: expected on or off",
+			 pe->word, pe->key);
+		break;
+	case KH_PE_TWICE:
+		snprintf(buf, len, "\"%s\" given more than once", pe->word);
+		break;
+	case KH_PE_EMPTY:
+		snprintf(buf, len, "missing %s", pe->key);
+		break;
+	case KH_PE_TOOLONG:
+		snprintf(buf, len,
+			 "%s \"%s\" is longer than %d bytes, the most the kernel keeps of a process name",
+			 pe->key, pe->word, KHOLMES_COMM_LEN - 1);
+		break;
+	default:
+		snprintf(buf, len, "bad arguments");
+		break;
+	}
+}

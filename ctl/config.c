@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <string.h>
+
+#include "decode.h"
+#include "fmt.h"
+#include "nl.h"
+#include "out.h"
+#include "subcommands.h"
+
+#define BIT(n)	(1U << (n))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: %s [-j|--json] config [show]\n", PROG_NAME);
+	fprintf(f, "       %s config set KEY VALUE [KEY VALUE ...]\n",
+		PROG_NAME);
+	fprintf(f, "KEY VALUE: enabled on|off, interval-ms %u..%u, window %u..%u, max-tracked %u..%u\n",
+		KHOLMES_INTERVAL_MS_MIN, KHOLMES_INTERVAL_MS_MAX,
+		KHOLMES_WINDOW_MIN, KHOLMES_WINDOW_MAX,
+		KHOLMES_MAX_TRACKED_MIN, KHOLMES_MAX_TRACKED_MAX);
+	fprintf(f, "The kernel applies all the pairs of one command, or none.\n");
+}
+
+static int config_cb(struct nlmsghdr *nlh, void *arg)
+{
+	return kh_decode_config_msg(nlh, arg);
+}
+
+static int config_show(int argc, char *argv[])
+{
+	struct kh_config cfg = { 0 };
+	struct kh_parse_err pe;
+	struct kh_nl nl;
+	int ret, err;
+
+	if (kh_parse_json_only(argc, argv, &kh_json, &pe))
+		return kh_usage_fail(usage, &pe);
+	ret = kh_nl_connect(&nl);
+	if (ret)
+		return ret;
+	err = kh_nl_call(&nl, kh_nl_msg(&nl, KHOLMES_CMD_GET_CONFIG, 0),
+			 config_cb, &cfg);
+	if (err) {
+		ret = kh_nl_fail(&nl, "reading the configuration", err);
+		goto out;
+	}
+	if (kh_json) {
+		ret = kh_json_put(kh_config_json(&cfg));
+		goto out;
+	}
+	kh_config_text(stdout, &cfg);
+	ret = KH_EXIT_OK;
+out:
+	kh_nl_close(&nl);
+	return ret;
+}
+
+/* One message with every pair, so that the kernel takes all or none. */
+static struct nl_msg *config_msg(struct kh_nl *nl,
+				 const struct kh_config_set *cs)
+{
+	const struct kh_keyword *kw;
+	struct nlattr *nest;
+	struct nl_msg *msg;
+	int err = 0;
+
+	msg = kh_nl_msg(nl, KHOLMES_CMD_SET_CONFIG, 0);
+	if (!msg)
+		return NULL;
+	nest = nla_nest_start(msg, KHOLMES_A_CONFIG);
+	if (!nest)
+		goto err;
+	for (kw = kh_config_keys; kw->name && !err; kw++) {
+		if (!(cs->mask & BIT(kw->id)))
+			continue;
+		if (kw->type == KH_KW_ONOFF)
+			err = nla_put_u8(msg, kw->id, cs->val[kw->id]);
+		else
+			err = nla_put_u32(msg, kw->id, cs->val[kw->id]);
+	}
+	if (err || nla_nest_end(msg, nest))
+		goto err;
+	return msg;
+err:
+	nlmsg_free(msg);
+	return NULL;
+}
+
+static int config_set(int argc, char *argv[])
+{
+	struct kh_config_set cs;
+	struct kh_parse_err pe;
+	struct kh_nl nl;
+	int ret, err;
+
+	if (kh_parse_config_set(argc, argv, &cs, &pe))
+		return kh_usage_fail(usage, &pe);
+	ret = kh_nl_connect(&nl);
+	if (ret)
+		return ret;
+	err = kh_nl_call(&nl, config_msg(&nl, &cs), NULL, NULL);
+	ret = err ? kh_nl_fail(&nl, "setting the configuration", err) :
+		    KH_EXIT_OK;
+	kh_nl_close(&nl);
+	return ret;
+}
+
+int config_main(int argc, char *argv[])
+{
+	if (argc > 1 && kh_is_help(argv[1])) {
+		usage(stdout);
+		return KH_EXIT_OK;
+	}
+	if (argc > 1 && !strcmp(argv[1], "set"))
+		return config_set(argc - 2, argv + 2);
+	if (argc > 1 && !strcmp(argv[1], "show"))
+		return config_show(argc - 2, argv + 2);
+	return config_show(argc - 1, argv + 1);
+}

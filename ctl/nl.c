@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <linux/netlink.h>
+#include <netlink/genl/ctrl.h>
+
+#include "decode.h"
+#include "kholmes.h"
+#include "module.h"
+#include "nl.h"
+#include "out.h"
+
+/* Room for the largest request: a watch on a cgroup path of maximal length. */
+#define KH_NL_REQ_SIZE		(2 * KHOLMES_CGROUP_PATH_MAX)
+
+/*
+ * A process list that keeps changing can interrupt dump after dump; give up
+ * eventually rather than spin, and say so.
+ */
+#define KH_DUMP_TRIES		100
+
+struct kh_req {
+	struct kh_nl *nl;
+	kh_nl_cb fn;
+	void *arg;
+	int err;		/* negative errno */
+	bool done;
+	bool intr;
+};
+
+static void set_msg(struct kh_nl *nl, const char *msg)
+{
+	snprintf(nl->msg, sizeof(nl->msg), "%s", msg ? msg : "");
+}
+
+static int valid_cb(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct kh_req *rq = arg;
+	int err;
+
+	if (nlh->nlmsg_type != rq->nl->family || !rq->fn)
+		return NL_SKIP;
+	err = rq->fn(nlh, rq->arg);
+	if (err) {
+		rq->err = err;
+		return NL_STOP;
+	}
+	return NL_OK;
+}
+
+/* NLMSG_DONE carries the dump's own error, if it failed half-way. */
+static int finish_cb(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct kh_req *rq = arg;
+	int err;
+
+	rq->done = true;
+	if (nlmsg_datalen(nlh) >= (int)sizeof(err)) {
+		memcpy(&err, nlmsg_data(nlh), sizeof(err));
+		if (err < 0 && !rq->err) {
+			rq->err = err;
+			set_msg(rq->nl, kh_extack_msg(nlh, sizeof(err)));
+		}
+	}
+	return NL_STOP;
+}
+
+/* A success may still carry a warning from the kernel. */
+static int ack_cb(struct nl_msg *msg, void *arg)
+{
+	const char *warn = kh_nlerr_extack(nlmsg_hdr(msg));
+	struct kh_req *rq = arg;
+
+	if (warn && *warn)
+		kh_err("warning: %s", warn);
+	rq->done = true;
+	return NL_STOP;
+}
+
+static int err_cb(struct sockaddr_nl *sa, struct nlmsgerr *e, void *arg)
+{
+	/* libnl hands us the payload; the flags are in the header before it */
+	const struct nlmsghdr *nlh = (void *)((char *)e - NLMSG_HDRLEN);
+	struct kh_req *rq = arg;
+
+	(void)sa;
+	rq->done = true;
+	rq->err = e->error ? e->error : -EIO;
+	set_msg(rq->nl, kh_nlerr_extack(nlh));
+	return NL_STOP;
+}
+
+static int intr_cb(struct nl_msg *msg, void *arg)
+{
+	struct kh_req *rq = arg;
+
+	(void)msg;
+	rq->intr = true;
+	return NL_OK;
+}
+
+static int run(struct kh_nl *nl, struct kh_req *rq)
+{
+	struct nl_cb *cb;
+	int ret;
+
+	cb = nl_cb_alloc(NL_CB_DEFAULT);
+	if (!cb)
+		return -ENOMEM;
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, valid_cb, rq);
+	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, finish_cb, rq);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, rq);
+	nl_cb_set(cb, NL_CB_DUMP_INTR, NL_CB_CUSTOM, intr_cb, rq);
+	nl_cb_err(cb, NL_CB_CUSTOM, err_cb, rq);
+	while (!rq->done && !rq->err) {
+		ret = nl_recvmsgs(nl->sk, cb);
+		if (ret < 0 && !rq->err) {
+			set_msg(nl, nl_geterror(ret));
+			rq->err = -EIO;
+		}
+	}
+	nl_cb_put(cb);
+	if (!rq->err && rq->intr)
+		return -EINTR;
+	return rq->err;
+}
+
+static int send_and_run(struct kh_nl *nl, struct nl_msg *msg, kh_nl_cb fn,
+			void *arg)
+{
+	struct kh_req rq = { .nl = nl, .fn = fn, .arg = arg };
+	int ret;
+
+	nl->msg[0] = '\0';
+	if (!msg)
+		return -ENOMEM;
+	ret = nl_send_auto(nl->sk, msg);
+	nlmsg_free(msg);
+	if (ret < 0) {
+		set_msg(nl, nl_geterror(ret));
+		return -EIO;
+	}
+	return run(nl, &rq);
+}
+
+struct nl_msg *kh_nl_msg(struct kh_nl *nl, uint8_t cmd, int flags)
+{
+	struct nl_msg *msg;
+
+	msg = nlmsg_alloc_size(KH_NL_REQ_SIZE);
+	if (!msg)
+		return NULL;
+	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, flags,
+			 cmd, KHOLMES_GENL_VERSION)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+/* Sends msg (and frees it) and waits for the reply and the ack. */
+int kh_nl_call(struct kh_nl *nl, struct nl_msg *msg, kh_nl_cb cb, void *arg)
+{
+	return send_and_run(nl, msg, cb, arg);
+}
+
+/* An interrupted dump is inconsistent: start again rather than show it. */
+int kh_nl_dump(struct kh_nl *nl, uint8_t cmd, kh_nl_cb cb, kh_nl_reset reset,
+	       void *arg)
+{
+	int ret, tries;
+
+	for (tries = 1;; tries++) {
+		ret = send_and_run(nl, kh_nl_msg(nl, cmd, NLM_F_DUMP), cb, arg);
+		if (ret != -EINTR)
+			return ret;
+		if (tries == KH_DUMP_TRIES) {
+			set_msg(nl, "the list kept changing while it was read");
+			return ret;
+		}
+		if (reset)
+			reset(arg);
+	}
+}
+
+int kh_nl_connect(struct kh_nl *nl)
+{
+	int one = 1, ret;
+
+	memset(nl, 0, sizeof(*nl));
+	nl->sk = nl_socket_alloc();
+	if (!nl->sk) {
+		kh_err("opening a netlink socket: %s", strerror(ENOMEM));
+		return KH_EXIT_FAIL;
+	}
+	ret = genl_connect(nl->sk);
+	if (ret) {
+		kh_err("opening a generic netlink socket: %s", nl_geterror(ret));
+		ret = KH_EXIT_FAIL;
+		goto err;
+	}
+	/*
+	 * Without EXT_ACK the kernel keeps its reason for a refusal to itself;
+	 * CAP_ACK spares echoing our request back. Older kernels lack them,
+	 * and then errors read as strerror(), which is still right.
+	 */
+	setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_EXT_ACK,
+		   &one, sizeof(one));
+	setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_CAP_ACK,
+		   &one, sizeof(one));
+	/* Size each read to the message, which a process list can make large. */
+	nl_socket_enable_msg_peek(nl->sk);
+	ret = genl_ctrl_resolve(nl->sk, KHOLMES_GENL_NAME);
+	if (ret == -NLE_OBJ_NOTFOUND) {
+		ret = kh_module_explain();
+		goto err;
+	}
+	if (ret < 0) {
+		kh_err("resolving the generic netlink family \"%s\": %s",
+		       KHOLMES_GENL_NAME, nl_geterror(ret));
+		ret = KH_EXIT_FAIL;
+		goto err;
+	}
+	nl->family = ret;
+	return KH_EXIT_OK;
+err:
+	nl_socket_free(nl->sk);
+	nl->sk = NULL;
+	return ret;
+}
+
+void kh_nl_close(struct kh_nl *nl)
+{
+	if (nl->sk)
+		nl_socket_free(nl->sk);
+	nl->sk = NULL;
+}
+
+/* Multicast messages carry no sequence number of ours. */
+int kh_nl_subscribe(struct kh_nl *nl, const char *group)
+{
+	int grp, ret;
+
+	grp = genl_ctrl_resolve_grp(nl->sk, KHOLMES_GENL_NAME, group);
+	if (grp < 0) {
+		set_msg(nl, nl_geterror(grp));
+		return -EIO;
+	}
+	nl_socket_disable_seq_check(nl->sk);
+	ret = nl_socket_add_membership(nl->sk, grp);
+	if (ret) {
+		set_msg(nl, nl_geterror(ret));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* "kholmesctl: <what>: <the kernel's words, or strerror>", exit 1 */
+int kh_nl_fail(const struct kh_nl *nl, const char *what, int err)
+{
+	if (nl->msg[0])
+		kh_err("%s: %s", what, nl->msg);
+	else if (err == -EPERM)
+		kh_err("%s: %s (it needs CAP_NET_ADMIN: run it as root)", what,
+		       strerror(-err));
+	else
+		kh_err("%s: %s", what, strerror(-err));
+	return KH_EXIT_FAIL;
+}

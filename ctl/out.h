@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef KHOLMESCTL_OUT_H
+#define KHOLMESCTL_OUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#include "args.h"
+
+#define PROG_NAME	"kholmesctl"
+
+enum kh_exit {
+	KH_EXIT_OK,
+	KH_EXIT_FAIL,		/* the operation failed */
+	KH_EXIT_USAGE,		/* the command line was wrong */
+	KH_EXIT_NOMOD,		/* the module is not loaded */
+};
+
+/* -j or --json, before the subcommand or among its words */
+extern bool kh_json;
+
+typedef void (*kh_usage_fn)(FILE *f);
+
+void kh_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int kh_usage_fail(kh_usage_fn usage, const struct kh_parse_err *pe);
+int kh_json_put(json_object *o);
+
+#endif

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The detector of ../include/kholmes_rule.h, which the module compiles too:
+ * every boundary of holmes' rule, the warm-up, the cooldown, and the
+ * saturating arithmetic that keeps a huge average from firing by overflow.
+ */
+#include <stdint.h>
+
+#include "kholmes_rule.h"
+#include "kselftest_harness.h"
+
+#define S		KHOLMES_VALUE_SCALE
+#define NS		1000000000ULL
+#define U64MAX		UINT64_MAX
+
+/* One row per case: the rule, the sample, the window, the clock. */
+FIXTURE(judge) {
+	int unused;
+};
+
+FIXTURE_VARIANT(judge) {
+	struct kholmes_rule_cfg rule;
+	__u64 value;
+	__u64 avg;
+	__u32 samples;
+	__u32 window;
+	__u64 now_ns;
+	__u64 last_fire_ns;
+	enum kholmes_verdict want;
+};
+
+FIXTURE_SETUP(judge) { self->unused = 0; }
+FIXTURE_TEARDOWN(judge) { }
+
+#define CPU_RULE	{ .min = 50, .diff = 100, .abs = 0, .cooldown_s = 60, \
+			  .enabled = true }
+#define FULL		.samples = 10, .window = 10
+
+/* value >= min is the first gate */
+FIXTURE_VARIANT_ADD(judge, at_min) {
+	.rule = CPU_RULE, .value = 50 * S, .avg = 25 * S, FULL,
+	.want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, just_below_min) {
+	.rule = CPU_RULE, .value = 50 * S - 1, .avg = 0, FULL,
+	.want = KHOLMES_V_QUIET,
+};
+/* value == avg * (1 + diff/100) exactly: reached */
+FIXTURE_VARIANT_ADD(judge, at_diff) {
+	.rule = CPU_RULE, .value = 120 * S, .avg = 60 * S, FULL,
+	.want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, just_below_diff) {
+	.rule = CPU_RULE, .value = 120 * S - 1, .avg = 60 * S, FULL,
+	.want = KHOLMES_V_QUIET,
+};
+/* 333 * 1.5 = 499.5: the threshold rounds up, so 499 is below it */
+FIXTURE_VARIANT_ADD(judge, diff_rounds_up) {
+	.rule = { .min = 0, .diff = 50, .enabled = true },
+	.value = 500, .avg = 333, FULL, .want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, diff_rounds_up_below) {
+	.rule = { .min = 0, .diff = 50, .enabled = true },
+	.value = 499, .avg = 333, FULL, .want = KHOLMES_V_QUIET,
+};
+/* diff 0: anything at or above the average */
+FIXTURE_VARIANT_ADD(judge, diff_zero) {
+	.rule = { .min = 1, .diff = 0, .enabled = true },
+	.value = 7 * S, .avg = 7 * S, FULL, .want = KHOLMES_V_FIRE,
+};
+/* value == abs exactly fires even far below the relative threshold */
+FIXTURE_VARIANT_ADD(judge, at_abs) {
+	.rule = { .min = 10, .diff = 1000, .abs = 80, .enabled = true },
+	.value = 80 * S, .avg = 79 * S, FULL, .want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, just_below_abs) {
+	.rule = { .min = 10, .diff = 1000, .abs = 80, .enabled = true },
+	.value = 80 * S - 1, .avg = 79 * S, FULL, .want = KHOLMES_V_QUIET,
+};
+/* abs 0 is no ceiling, not a ceiling at zero */
+FIXTURE_VARIANT_ADD(judge, abs_zero_is_none) {
+	.rule = { .min = 0, .diff = 100, .abs = 0, .enabled = true },
+	.value = 1000 * S, .avg = 1000 * S, FULL, .want = KHOLMES_V_QUIET,
+};
+/* min gates abs too */
+FIXTURE_VARIANT_ADD(judge, abs_below_min) {
+	.rule = { .min = 90, .diff = 100, .abs = 80, .enabled = true },
+	.value = 85 * S, .avg = 0, FULL, .want = KHOLMES_V_QUIET,
+};
+/* a zero average: only min holds a rule back */
+FIXTURE_VARIANT_ADD(judge, zero_avg_at_min) {
+	.rule = CPU_RULE, .value = 50 * S, .avg = 0, FULL,
+	.want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, zero_avg_below_min) {
+	.rule = CPU_RULE, .value = 1, .avg = 0, FULL,
+	.want = KHOLMES_V_QUIET,
+};
+/* huge averages saturate the threshold: harder to fire, never easier */
+FIXTURE_VARIANT_ADD(judge, huge_avg) {
+	.rule = CPU_RULE, .value = U64MAX, .avg = U64MAX / 2, FULL,
+	.want = KHOLMES_V_QUIET,
+};
+FIXTURE_VARIANT_ADD(judge, huge_avg_wrap_bait) {
+	/* avg * 200 wraps to a small number if not saturated */
+	.rule = CPU_RULE, .value = 100 * S, .avg = (U64MAX / 200) + 1, FULL,
+	.want = KHOLMES_V_QUIET,
+};
+FIXTURE_VARIANT_ADD(judge, max_avg) {
+	.rule = { .min = 0, .diff = 0, .enabled = true },
+	.value = U64MAX, .avg = U64MAX, FULL, .want = KHOLMES_V_QUIET,
+};
+FIXTURE_VARIANT_ADD(judge, huge_avg_abs_still_fires) {
+	.rule = { .min = 50, .diff = 100, .abs = 90, .enabled = true },
+	.value = 90 * S, .avg = U64MAX, FULL, .want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, largest_thresholds) {
+	.rule = { .min = KHOLMES_RULE_VALUE_MAX, .diff = KHOLMES_RULE_DIFF_MAX,
+		  .abs = KHOLMES_RULE_VALUE_MAX, .enabled = true },
+	.value = (__u64)KHOLMES_RULE_VALUE_MAX * S, .avg = U64MAX, FULL,
+	.want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, largest_diff) {
+	/* 1 * (100 + 100000) / 100 = 1001 */
+	.rule = { .min = 0, .diff = KHOLMES_RULE_DIFF_MAX, .enabled = true },
+	.value = 1001, .avg = 1, FULL, .want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, largest_diff_below) {
+	.rule = { .min = 0, .diff = KHOLMES_RULE_DIFF_MAX, .enabled = true },
+	.value = 1000, .avg = 1, FULL, .want = KHOLMES_V_QUIET,
+};
+/* the window must be full before anything fires */
+FIXTURE_VARIANT_ADD(judge, warmup) {
+	.rule = CPU_RULE, .value = 100 * S, .avg = 0, .samples = 9,
+	.window = 10, .want = KHOLMES_V_WARMUP,
+};
+FIXTURE_VARIANT_ADD(judge, warmup_empty) {
+	.rule = CPU_RULE, .value = 100 * S, .avg = 0, .samples = 0,
+	.window = 10, .want = KHOLMES_V_WARMUP,
+};
+FIXTURE_VARIANT_ADD(judge, window_just_full) {
+	.rule = CPU_RULE, .value = 100 * S, .avg = 0, .samples = 10,
+	.window = 10, .want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, off) {
+	.rule = { .min = 0, .diff = 0, .enabled = false },
+	.value = 100 * S, .avg = 0, FULL, .want = KHOLMES_V_OFF,
+};
+FIXTURE_VARIANT_ADD(judge, off_during_warmup) {
+	.rule = { .min = 0, .diff = 0, .enabled = false },
+	.value = 100 * S, .avg = 0, .samples = 1, .window = 10,
+	.want = KHOLMES_V_OFF,
+};
+/* cooldown 60 s after a fire at t = 100 s */
+FIXTURE_VARIANT_ADD(judge, cooldown_just_inside) {
+	.rule = CPU_RULE, .value = 100 * S, .avg = 0, FULL,
+	.last_fire_ns = 100 * NS, .now_ns = 160 * NS - 1,
+	.want = KHOLMES_V_SUPPRESSED,
+};
+FIXTURE_VARIANT_ADD(judge, cooldown_exactly_over) {
+	.rule = CPU_RULE, .value = 100 * S, .avg = 0, FULL,
+	.last_fire_ns = 100 * NS, .now_ns = 160 * NS,
+	.want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, cooldown_after) {
+	.rule = CPU_RULE, .value = 100 * S, .avg = 0, FULL,
+	.last_fire_ns = 100 * NS, .now_ns = 161 * NS,
+	.want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, cooldown_same_instant) {
+	.rule = CPU_RULE, .value = 100 * S, .avg = 0, FULL,
+	.last_fire_ns = 100 * NS, .now_ns = 100 * NS,
+	.want = KHOLMES_V_SUPPRESSED,
+};
+FIXTURE_VARIANT_ADD(judge, cooldown_quiet_is_quiet) {
+	/* a sample that would not fire is not "suppressed" */
+	.rule = CPU_RULE, .value = 1, .avg = 0, FULL,
+	.last_fire_ns = 100 * NS, .now_ns = 101 * NS,
+	.want = KHOLMES_V_QUIET,
+};
+FIXTURE_VARIANT_ADD(judge, never_fired) {
+	.rule = CPU_RULE, .value = 100 * S, .avg = 0, FULL,
+	.last_fire_ns = 0, .now_ns = 1, .want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, cooldown_zero) {
+	.rule = { .min = 50, .diff = 100, .cooldown_s = 0, .enabled = true },
+	.value = 100 * S, .avg = 0, FULL,
+	.last_fire_ns = 100 * NS, .now_ns = 100 * NS, .want = KHOLMES_V_FIRE,
+};
+FIXTURE_VARIANT_ADD(judge, cooldown_longest) {
+	.rule = { .min = 50, .diff = 100, .enabled = true,
+		  .cooldown_s = KHOLMES_RULE_COOLDOWN_MAX },
+	.value = 100 * S, .avg = 0, FULL, .last_fire_ns = 1,
+	.now_ns = 1 + (__u64)KHOLMES_RULE_COOLDOWN_MAX * NS - 1,
+	.want = KHOLMES_V_SUPPRESSED,
+};
+
+TEST_F(judge, verdict)
+{
+	enum kholmes_verdict v;
+
+	v = khr_judge(&variant->rule, variant->value, variant->avg,
+		      variant->samples, variant->window, variant->now_ns,
+		      variant->last_fire_ns);
+	EXPECT_EQ(variant->want, v) {
+		TH_LOG("value %llu avg %llu", (unsigned long long)variant->value,
+		       (unsigned long long)variant->avg);
+	}
+}
+
+TEST(sat_arith)
+{
+	EXPECT_EQ(U64MAX, khr_sat_add(U64MAX, 1));
+	EXPECT_EQ(U64MAX, khr_sat_add(U64MAX - 1, 1));
+	EXPECT_EQ(U64MAX - 1, khr_sat_add(U64MAX - 2, 1));
+	EXPECT_EQ(U64MAX, khr_sat_add(1, U64MAX));
+	EXPECT_EQ(U64MAX, khr_sat_mul(U64MAX / 2 + 1, 2));
+	EXPECT_EQ(U64MAX - 1, khr_sat_mul(U64MAX / 2, 2));
+	EXPECT_EQ((__u64)0, khr_sat_mul(0, U64MAX));
+	EXPECT_EQ((__u64)0, khr_sat_mul(U64MAX, 0));
+}
+
+TEST(window_ring)
+{
+	struct khr_window w;
+	__u64 ring[4] = { 0 };
+
+	khr_window_init(&w, 4);
+	EXPECT_EQ((__u64)0, khr_window_avg(&w));
+	khr_window_push(&w, ring, 1);
+	khr_window_push(&w, ring, 2);
+	khr_window_push(&w, ring, 3);
+	/* a partial window averages what it holds */
+	EXPECT_EQ((__u32)3, w.count);
+	EXPECT_EQ((__u64)6, w.sum);
+	EXPECT_EQ((__u64)2, khr_window_avg(&w));
+	khr_window_push(&w, ring, 4);
+	EXPECT_EQ((__u32)4, w.count);
+	EXPECT_EQ((__u32)0, w.head);
+	EXPECT_EQ((__u64)10, w.sum);
+	/* full: the oldest leaves */
+	khr_window_push(&w, ring, 5);
+	EXPECT_EQ((__u32)4, w.count);
+	EXPECT_EQ((__u32)1, w.head);
+	EXPECT_EQ((__u64)14, w.sum);
+	EXPECT_EQ((__u64)5, ring[0]);
+	EXPECT_EQ((__u64)3, khr_window_avg(&w));	/* 14 / 4, truncated */
+	khr_window_push(&w, ring, 6);
+	khr_window_push(&w, ring, 7);
+	khr_window_push(&w, ring, 8);
+	EXPECT_EQ((__u64)26, w.sum);
+	EXPECT_EQ((__u32)0, w.head);
+	khr_window_push(&w, ring, 9);
+	EXPECT_EQ((__u64)30, w.sum);
+	EXPECT_EQ((__u32)1, w.head);
+}
+
+TEST(window_zero_cap)
+{
+	struct khr_window w;
+	__u64 ring[1] = { 42 };
+
+	khr_window_init(&w, 0);
+	khr_window_push(&w, ring, 7);
+	EXPECT_EQ((__u32)0, w.count);
+	EXPECT_EQ((__u64)0, w.sum);
+	EXPECT_EQ((__u64)42, ring[0]);
+	EXPECT_EQ((__u64)0, khr_window_avg(&w));
+}
+
+TEST(window_cap_one)
+{
+	struct khr_window w;
+	__u64 ring[1];
+
+	khr_window_init(&w, 1);
+	khr_window_push(&w, ring, 7);
+	khr_window_push(&w, ring, 9);
+	EXPECT_EQ((__u32)1, w.count);
+	EXPECT_EQ((__u64)9, w.sum);
+	EXPECT_EQ((__u64)9, khr_window_avg(&w));
+}
+
+/* A saturated sum is recomputed once the huge value leaves the window. */
+TEST(window_saturation_recovers)
+{
+	struct khr_window w;
+	__u64 ring[3];
+
+	khr_window_init(&w, 3);
+	khr_window_push(&w, ring, U64MAX - 1);
+	khr_window_push(&w, ring, 5);
+	EXPECT_EQ(U64MAX, w.sum);
+	khr_window_push(&w, ring, 1);
+	EXPECT_EQ(U64MAX, w.sum);
+	EXPECT_EQ(U64MAX / 3, khr_window_avg(&w));
+	/* the huge one leaves: the sum is exact again */
+	khr_window_push(&w, ring, 7);
+	EXPECT_EQ((__u64)13, w.sum);
+	EXPECT_EQ((__u64)4, khr_window_avg(&w));
+	EXPECT_EQ((__u32)1, w.head);
+	/* and exact bookkeeping afterwards */
+	khr_window_push(&w, ring, 10);
+	EXPECT_EQ((__u64)18, w.sum);
+	khr_window_push(&w, ring, 20);
+	EXPECT_EQ((__u64)37, w.sum);
+}
+
+TEST(window_saturation_while_full)
+{
+	struct khr_window w;
+	__u64 ring[2];
+
+	khr_window_init(&w, 2);
+	khr_window_push(&w, ring, 1);
+	khr_window_push(&w, ring, 2);
+	khr_window_push(&w, ring, U64MAX);	/* replaces 1 */
+	EXPECT_EQ(U64MAX, w.sum);
+	khr_window_push(&w, ring, 3);		/* replaces 2, huge stays */
+	EXPECT_EQ(U64MAX, w.sum);
+	khr_window_push(&w, ring, 4);		/* huge leaves */
+	EXPECT_EQ((__u64)7, w.sum);
+	EXPECT_EQ((__u64)3, khr_window_avg(&w));
+}
+
+/* The module's use: judge against the previous samples, then push. */
+TEST(window_then_judge)
+{
+	struct kholmes_rule_cfg r = CPU_RULE;
+	struct khr_window w;
+	__u64 ring[10];
+	int i;
+
+	khr_window_init(&w, 10);
+	for (i = 0; i < 10; i++) {
+		EXPECT_EQ(KHOLMES_V_WARMUP,
+			  khr_judge(&r, 100 * S, khr_window_avg(&w), w.count,
+				    w.cap, i * NS, 0));
+		khr_window_push(&w, ring, 10 * S);
+	}
+	EXPECT_EQ((__u64)10 * S, khr_window_avg(&w));
+	EXPECT_EQ(KHOLMES_V_QUIET,
+		  khr_judge(&r, 20 * S, khr_window_avg(&w), w.count, w.cap,
+			    10 * NS, 0));
+	EXPECT_EQ(KHOLMES_V_FIRE,
+		  khr_judge(&r, 50 * S, khr_window_avg(&w), w.count, w.cap,
+			    10 * NS, 0));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "fmt.h"
+#include "nl.h"
+#include "out.h"
+#include "subcommands.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: %s [-j|--json] watch [show]\n", PROG_NAME);
+	fprintf(f, "       %s watch add|del pid N | comm NAME | cgroup PATH\n",
+		PROG_NAME);
+	fprintf(f, "       %s watch clear\n", PROG_NAME);
+	fprintf(f, "With no entry every process is watched; a cgroup (v2, e.g. /system.slice)\n"
+		"includes its descendants; a comm is at most %d bytes.\n",
+		KHOLMES_COMM_LEN - 1);
+}
+
+static int watch_cb(struct nlmsghdr *nlh, void *arg)
+{
+	struct kh_watch *w = arg;
+	struct kh_watch_entry *e;
+	struct nlattr *a;
+	int rem;
+
+	kh_for_each_attr(a, nlh, rem) {
+		if (nla_type(a) != KHOLMES_A_WATCH)
+			continue;
+		e = realloc(w->e, (w->n + 1) * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		w->e = e;
+		if (kh_decode_watch(a, &w->e[w->n]))
+			return -EBADMSG;
+		w->n++;
+	}
+	return 0;
+}
+
+static int watch_show(int argc, char *argv[])
+{
+	struct kh_watch w = { 0 };
+	struct kh_parse_err pe;
+	struct kh_nl nl;
+	int ret, err;
+
+	if (kh_parse_json_only(argc, argv, &kh_json, &pe))
+		return kh_usage_fail(usage, &pe);
+	ret = kh_nl_connect(&nl);
+	if (ret)
+		return ret;
+	err = kh_nl_call(&nl, kh_nl_msg(&nl, KHOLMES_CMD_GET_WATCH, 0),
+			 watch_cb, &w);
+	if (err) {
+		ret = kh_nl_fail(&nl, "reading the watch list", err);
+		goto out;
+	}
+	if (kh_json) {
+		ret = kh_json_put(kh_watch_json(&w));
+		goto out;
+	}
+	kh_watch_text(stdout, &w);
+	ret = KH_EXIT_OK;
+out:
+	free(w.e);
+	kh_nl_close(&nl);
+	return ret;
+}
+
+static struct nl_msg *watch_msg(struct kh_nl *nl, uint8_t cmd,
+				const struct kh_watch_arg *wa)
+{
+	struct nlattr *nest;
+	struct nl_msg *msg;
+	int err;
+
+	msg = kh_nl_msg(nl, cmd, 0);
+	if (!msg)
+		return NULL;
+	nest = nla_nest_start(msg, KHOLMES_A_WATCH);
+	if (!nest)
+		goto err;
+	if (wa->type == KHOLMES_WATCH_PID)
+		err = nla_put_u32(msg, wa->type, wa->pid);
+	else
+		err = nla_put_string(msg, wa->type, wa->name);
+	if (err || nla_nest_end(msg, nest))
+		goto err;
+	return msg;
+err:
+	nlmsg_free(msg);
+	return NULL;
+}
+
+static int watch_change(int argc, char *argv[], bool add)
+{
+	struct kh_parse_err pe;
+	struct kh_watch_arg wa;
+	struct kh_nl nl;
+	int ret, err;
+
+	if (kh_parse_watch(argc, argv, &wa, &pe))
+		return kh_usage_fail(usage, &pe);
+	ret = kh_nl_connect(&nl);
+	if (ret)
+		return ret;
+	err = kh_nl_call(&nl, watch_msg(&nl, add ? KHOLMES_CMD_ADD_WATCH :
+					KHOLMES_CMD_DEL_WATCH, &wa),
+			 NULL, NULL);
+	if (err)
+		ret = kh_nl_fail(&nl, add ? "adding to the watch list" :
+				 "removing from the watch list", err);
+	kh_nl_close(&nl);
+	return ret;
+}
+
+static int watch_clear(int argc, char *argv[])
+{
+	struct kh_parse_err pe;
+	struct kh_nl nl;
+	int ret, err;
+
+	if (kh_parse_json_only(argc, argv, &kh_json, &pe))
+		return kh_usage_fail(usage, &pe);
+	ret = kh_nl_connect(&nl);
+	if (ret)
+		return ret;
+	err = kh_nl_call(&nl, kh_nl_msg(&nl, KHOLMES_CMD_CLEAR_WATCH, 0),
+			 NULL, NULL);
+	if (err)
+		ret = kh_nl_fail(&nl, "clearing the watch list", err);
+	kh_nl_close(&nl);
+	return ret;
+}
+
+int watch_main(int argc, char *argv[])
+{
+	if (argc > 1 && kh_is_help(argv[1])) {
+		usage(stdout);
+		return KH_EXIT_OK;
+	}
+	if (argc > 1 && !strcmp(argv[1], "add"))
+		return watch_change(argc - 2, argv + 2, true);
+	if (argc > 1 && !strcmp(argv[1], "del"))
+		return watch_change(argc - 2, argv + 2, false);
+	if (argc > 1 && !strcmp(argv[1], "clear"))
+		return watch_clear(argc - 2, argv + 2);
+	if (argc > 1 && !strcmp(argv[1], "show"))
+		return watch_show(argc - 2, argv + 2);
+	return watch_show(argc - 1, argv + 1);
+}
