@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kholmes: everything is driven from here.
+#
+#   make                 kmod/kholmes.ko for the newest installed headers, and
+#                        ctl/kholmesctl
+#   make KVER=<release>  the module for that kernel (/lib/modules/<release>/build)
+#   make deps            (root) apt-get install whatever of $(DEPS) is missing
+#   make check           deps, host unit tests, style, W=1 build for every
+#                        installed kernel, then the selftests in a qemu VM on
+#                        every installed kernel; one closing line of totals
+#   make vm KVER=<rel>   only the VM suite on one kernel (KHM_TESTS=rig_test
+#                        KHM_MODPARAMS="interval_ms=100" KHM_VERBOSE=1 ...)
+#   make modules-all     the module for every installed kernel, W=1, no warnings
+#   make style           checkpatch --strict on kmod/ and include/
+#   make sparse          sparse (C=2) on every installed kernel, report only
+#   make unit            the controller's host unit tests (TAP)
+#   make selftests       the VM tests and workloads, static, in build/selftests
+#   make clean
+#
+# Kernels are found, never named: every release with headers in
+# /lib/modules/<release>/build is built, and every one that also has
+# /boot/vmlinuz-<release> is booted.
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BUILD := $(TOP)/build
+KSFT_DIR := $(BUILD)/ksft
+CHECKPATCH_DIR := $(BUILD)/checkpatch
+
+MAKEFLAGS += --no-print-directory
+
+# Everything a fresh Debian 12 needs for every target here. Later features
+# add their packages to this list.
+DEPS := linux-image-cloud-amd64 linux-headers-cloud-amd64 \
+	linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64 \
+	linux-source-6.12 qemu-system-x86 busybox-static cpio gzip xz-utils \
+	gcc libc6-dev make kmod pkg-config perl sparse libelf-dev libdw-dev \
+	libnl-3-dev libnl-genl-3-dev libkmod-dev libjson-c-dev
+
+KERNELS := $(shell $(TOP)/scripts/kernels.sh)
+KVER ?= $(lastword $(KERNELS))
+
+STYLE_FILES := $(filter-out %.mod.c,\
+	$(wildcard $(TOP)/kmod/*.c $(TOP)/kmod/*.h $(TOP)/include/*.h))
+
+.PHONY: all module ctl deps check vm modules-all style sparse unit selftests \
+	ksft clean
+
+all: module ctl
+
+module:
+	@$(TOP)/scripts/kbuild.sh $(KVER)
+	@cp $(BUILD)/$(KVER)/src/kmod/kholmes.ko $(TOP)/kmod/kholmes.ko
+	@echo "module: kmod/kholmes.ko for $(KVER)"
+
+ctl:
+	$(MAKE) -C $(TOP)/ctl all
+
+deps:
+	@$(TOP)/scripts/deps.sh $(DEPS)
+
+# The harness and checkpatch come out of the linux-source tarball, at build
+# time, into build/ only.
+ksft: $(KSFT_DIR)/kselftest_harness.h
+
+$(KSFT_DIR)/kselftest_harness.h $(CHECKPATCH_DIR)/checkpatch.pl &:
+	@$(TOP)/scripts/linux-src.sh $(BUILD)
+
+unit: ksft
+	$(MAKE) -C $(TOP)/ctl test KSFT_DIR=$(KSFT_DIR)
+
+selftests: ksft
+	$(MAKE) -C $(TOP)/selftests TOP=$(TOP) KSFT_DIR=$(KSFT_DIR) \
+		OUT=$(BUILD)/selftests
+
+modules-all:
+	@test -n "$(KERNELS)" || { echo "no kernel headers installed: sudo make deps" >&2; exit 1; }
+	@rc=0; for k in $(KERNELS); do \
+		echo "== W=1 build for $$k"; \
+		if $(TOP)/scripts/kbuild.sh --quiet --fresh --strict $$k; then \
+			echo "$$k: kholmes.ko built, no warnings"; \
+		else \
+			rc=1; \
+		fi; \
+	done; exit $$rc
+
+style: $(CHECKPATCH_DIR)/checkpatch.pl
+	@cd $(TOP) && scripts/style.sh $(CHECKPATCH_DIR) $(STYLE_FILES:$(TOP)/%=%)
+
+sparse:
+	@for k in $(KERNELS); do \
+		echo "== sparse on $$k"; \
+		$(TOP)/scripts/kbuild.sh --quiet --log $(BUILD)/$$k/sparse.log \
+			$$k C=2 2>/dev/null || true; \
+		grep -E 'warning:|error:' $(BUILD)/$$k/sparse.log || echo "(no sparse reports)"; \
+	done
+
+vm: ctl selftests
+	@$(TOP)/scripts/kbuild.sh --quiet $(KVER)
+	@$(TOP)/selftests/vm/run-vm.sh $(KVER) $(BUILD)/$(KVER)/vm
+
+check: deps
+	@MAKE="$(MAKE)" $(TOP)/scripts/check.sh
+
+clean:
+	-$(MAKE) -C $(TOP)/ctl clean
+	rm -rf $(BUILD) $(TOP)/kmod/kholmes.ko

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# scripts/check.sh: the body of `make check` (which runs `make deps` first).
+#
+#   1. the controller and its host unit tests (TAP)
+#   2. checkpatch --strict on kmod/ and include/
+#   3. the module for every installed kernel, W=1, no warnings
+#   4. the selftests, then for every kernel that can boot here
+#      (/boot/vmlinuz-<rel> with headers): its module, an initramfs, a qemu
+#      VM running every test (selftests/vm/run-vm.sh)
+#
+# Every step runs even when an earlier one failed, so one run shows
+# everything that is wrong. Counted are individual test cases (TAP "ok" /
+# "not ok" / "# SKIP" lines) of the host unit tests and of every kernel's
+# VM tests; a step that fails without test cases of its own (a build, style,
+# a VM that does not finish) counts as one failure, so that "0 failed" and
+# the exit status always agree. The last line is the total:
+#   N passed, N failed[, N skipped]
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+make=${MAKE:-make}
+logs=$top/build/logs
+mkdir -p "$logs"
+start=$(date +%s)
+
+total_pass=0 total_fail=0 total_skip=0
+summary=()
+
+step() {
+	printf '\n== %s\n' "$*"
+}
+
+# add NAME PASS FAIL SKIP [NOTE]: one line of the closing summary.
+add() {
+	local line
+	total_pass=$((total_pass + $2))
+	total_fail=$((total_fail + $3))
+	total_skip=$((total_skip + $4))
+	line=$(printf '  %-32s %d passed, %d failed' "$1" "$2" "$3")
+	(($4)) && line+=", $4 skipped"
+	[[ -n ${5:-} ]] && line+="  ($5)"
+	summary+=("$line")
+}
+
+# gate NAME RC LOG: a step with no test cases of its own.
+gate() {
+	if (($2 == 0)); then
+		summary+=("$(printf '  %-32s ok' "$1")")
+	else
+		add "$1" 0 1 0 "FAILED, log: ${3#"$top"/}"
+	fi
+}
+
+# tap_count FILE: "pass fail skip" over every TAP result line in FILE.
+tap_count() {
+	awk '
+		/^not ok [0-9]+/             { f++; next }
+		/^ok [0-9]+.*# (SKIP|skip)/  { s++; next }
+		/^ok [0-9]+.*# XPASS/        { f++; next }
+		/^ok [0-9]+/                 { p++ }
+		END { printf "%d %d %d\n", p, f, s }
+	' "$1"
+}
+
+step "controller: build"
+$make ctl >"$logs/ctl.log" 2>&1
+rc=$?
+((rc == 0)) || tail -n 30 "$logs/ctl.log"
+gate "controller build" "$rc" "$logs/ctl.log"
+
+step "controller: host unit tests"
+$make unit 2>&1 | tee "$logs/unit.log"
+rc=${PIPESTATUS[0]}
+read -r p f s < <(tap_count "$logs/unit.log")
+note=
+if ((rc != 0 && f == 0)); then
+	f=1
+	note="make unit failed, log: build/logs/unit.log"
+fi
+add "host unit tests" "$p" "$f" "$s" "$note"
+
+step "style: checkpatch --strict"
+$make style 2>&1 | tee "$logs/style.log"
+gate "style (checkpatch --strict)" "${PIPESTATUS[0]}" "$logs/style.log"
+
+step "module: W=1 build for every installed kernel"
+$make modules-all 2>&1 | tee "$logs/modules-all.log"
+gate "W=1 builds, no warnings" "${PIPESTATUS[0]}" "$logs/modules-all.log"
+
+step "selftests: build"
+$make selftests >"$logs/selftests.log" 2>&1
+rc=$?
+((rc == 0)) || tail -n 30 "$logs/selftests.log"
+gate "selftests build" "$rc" "$logs/selftests.log"
+
+mapfile -t kernels < <("$top/scripts/kernels.sh" --vm)
+if ((${#kernels[@]} == 0)); then
+	echo "no kernel with both /boot/vmlinuz-<rel> and headers: sudo make deps" >&2
+	add "VM tests" 0 1 0 "no bootable kernel installed"
+fi
+for k in "${kernels[@]}"; do
+	step "VM: $k"
+	out=$top/build/$k/vm
+	if ! "$top/scripts/kbuild.sh" --quiet "$k"; then
+		add "$k" 0 1 0 "module does not build"
+		continue
+	fi
+	"$top/selftests/vm/run-vm.sh" "$k" "$out"
+	if [[ -f $out/summary ]]; then
+		# shellcheck source=/dev/null
+		passed=0 failed=0 skipped=0 seconds=0 && . "$out/summary"
+		note="VM ${seconds}s"
+		[[ -s $out/failures ]] && note+=", see build/$k/vm/"
+		add "$k" "$passed" "$failed" "$skipped" "$note"
+	else
+		add "$k" 0 1 0 "the VM runner failed before booting"
+	fi
+done
+
+step "summary ($(($(date +%s) - start))s)"
+printf '%s\n' "${summary[@]}"
+line="$total_pass passed, $total_fail failed"
+((total_skip)) && line+=", $total_skip skipped"
+echo "$line"
+((total_fail == 0))

@@ -1,0 +1,99 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
+#
+# /init of the kholmes test VM (busybox sh). Mounts what the tests need,
+# loads the module, runs every /selftests/*_test in turn, unloads the
+# module, dumps dmesg and powers off. Everything the host needs to judge the
+# run goes to the serial console between marker lines that run-vm.sh parses:
+#
+#   KHM-BOOT <release>                  /init started
+#   KHM-INSMOD-OK | KHM-INSMOD-FAIL rc=N
+#   KHM-BEGIN <test> ... KHM-END <test> rc=N   one test binary's TAP
+#   KHM-RMMOD-OK | KHM-RMMOD-FAIL rc=N
+#   KHM-DMESG-BEGIN ... KHM-DMESG-END
+#   KHM-DONE                            the last line before poweroff
+#
+# /etc/khm.env, written by run-vm.sh, may set KHM_MODPARAMS (insmod
+# parameters), KHM_TEST_TIMEOUT (seconds per test binary) and KHM_TEST_ARGS
+# (arguments for every test binary, e.g. "-t load_unload_ten_times").
+
+PATH=/bin
+export PATH
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+for c in cpu memory pids; do
+	echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null ||
+		echo "KHM-NOTE cgroup controller $c not available"
+done
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null ||
+	echo "KHM-NOTE no debugfs"
+hostname kholmes-vm
+ip link set lo up 2>/dev/null
+
+KHM_MODPARAMS=
+KHM_TEST_TIMEOUT=300
+KHM_TEST_ARGS=
+# shellcheck source=/dev/null
+[ -r /etc/khm.env ] && . /etc/khm.env
+KHOLMESCTL=/bin/kholmesctl
+KHM_MODULE=/lib/kholmes/kholmes.ko
+export KHOLMESCTL KHM_MODULE KHM_MODPARAMS
+
+# Marks in the kernel log too, so that a splat in the dmesg dump can be
+# tied to the test that caused it.
+mark() {
+	echo "$*"
+	echo "$*" >/dev/kmsg 2>/dev/null
+}
+
+finish() {
+	echo "KHM-DMESG-BEGIN"
+	dmesg
+	echo "KHM-DMESG-END"
+	echo "KHM-DONE"
+	sync
+	poweroff -f
+	sleep 10
+}
+
+echo
+mark "KHM-BOOT $(uname -r)"
+
+# shellcheck disable=SC2086 # the parameters are words
+insmod "$KHM_MODULE" $KHM_MODPARAMS
+rc=$?
+if [ "$rc" -ne 0 ]; then
+	mark "KHM-INSMOD-FAIL rc=$rc"
+	finish
+fi
+mark "KHM-INSMOD-OK"
+
+for t in /selftests/*_test; do
+	[ -x "$t" ] || continue
+	name=${t##*/}
+	mark "KHM-BEGIN $name"
+	# shellcheck disable=SC2086 # the arguments are words
+	(cd /tmp && exec timeout -s KILL "$KHM_TEST_TIMEOUT" "$t" $KHM_TEST_ARGS </dev/null)
+	rc=$?
+	mark "KHM-END $name rc=$rc"
+done
+
+rmmod kholmes
+rc=$?
+if [ "$rc" -eq 0 ]; then
+	mark "KHM-RMMOD-OK"
+else
+	mark "KHM-RMMOD-FAIL rc=$rc"
+fi
+finish

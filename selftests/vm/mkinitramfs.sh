@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# selftests/vm/mkinitramfs.sh OUT.img MODULE.ko KHOLMESCTL SELFTESTS-DIR [TEST...]
+#
+# Build the test VM's initramfs (cpio newc, gzip):
+#
+#   /init                      selftests/vm/init.sh
+#   /bin/busybox + applets     busybox-static, one symlink per applet
+#   /lib/kholmes/kholmes.ko    MODULE.ko
+#   /bin/kholmesctl            KHOLMESCTL, with the shared libraries ldd
+#                              reports and the dynamic loader
+#   /selftests/*               every file of SELFTESTS-DIR: the static test
+#                              binaries (*_test) and workloads; only the TEST
+#                              names given, if any, of the *_test binaries
+#   /etc/passwd, /etc/group    root and nobody (65534)
+#   /etc/khm.env               KHM_MODPARAMS, KHM_TEST_TIMEOUT, KHM_TEST_ARGS
+#                              from our environment
+set -euo pipefail
+
+if (($# < 4)); then
+	echo "usage: $0 OUT.img MODULE.ko KHOLMESCTL SELFTESTS-DIR [TEST...]" >&2
+	exit 2
+fi
+img=$1 module=$2 ctl=$3 tests_dir=$4
+shift 4
+here=$(cd "$(dirname "$0")" && pwd)
+
+for f in "$module" "$ctl"; do
+	[[ -f $f ]] || { echo "mkinitramfs: $f does not exist" >&2; exit 1; }
+done
+[[ -d $tests_dir ]] || { echo "mkinitramfs: no $tests_dir (make selftests)" >&2; exit 1; }
+busybox=$(command -v busybox || true)
+# ldd fails on a static binary, which is the one we want.
+if [[ -z $busybox ]] || ldd "$busybox" >/dev/null 2>&1; then
+	echo "mkinitramfs: a static busybox is needed: sudo apt-get install busybox-static" >&2
+	exit 1
+fi
+
+root=$(mktemp -d "${img%/*}/.initramfs.XXXXXX")
+chmod 0755 "$root"
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,dev,etc,lib/kholmes,proc,root,run,selftests,sys,tmp}
+chmod 1777 "$root/tmp"
+
+install -m 0755 "$busybox" "$root/bin/busybox"
+for applet in $("$busybox" --list); do
+	[[ $applet == busybox ]] && continue
+	ln -sf busybox "$root/bin/$applet"
+done
+
+install -m 0755 "$here/init.sh" "$root/init"
+install -m 0644 "$module" "$root/lib/kholmes/kholmes.ko"
+
+install -m 0755 "$ctl" "$root/bin/kholmesctl"
+# Every absolute path ldd prints: the libraries and the loader.
+while read -r lib; do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done < <(ldd "$ctl" | grep -o '/[^ ]*' | sort -u)
+
+if (($#)); then
+	for t in "$@"; do
+		t=${t%_test}_test
+		[[ -x $tests_dir/$t ]] || { echo "mkinitramfs: no test $tests_dir/$t" >&2; exit 1; }
+		install -m 0755 "$tests_dir/$t" "$root/selftests/$t"
+	done
+	for f in "$tests_dir"/*; do
+		[[ -f $f && $f != *_test ]] && install -m 0755 "$f" "$root/selftests/"
+	done
+else
+	for f in "$tests_dir"/*; do
+		[[ -f $f ]] && install -m 0755 "$f" "$root/selftests/"
+	done
+fi
+
+cat >"$root/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+EOF
+cat >"$root/etc/group" <<'EOF'
+root:x:0:
+nobody:x:65534:
+nogroup:x:65534:
+EOF
+{
+	printf 'KHM_MODPARAMS=%q\n' "${KHM_MODPARAMS:-}"
+	printf 'KHM_TEST_TIMEOUT=%q\n' "${KHM_TEST_TIMEOUT:-300}"
+	printf 'KHM_TEST_ARGS=%q\n' "${KHM_TEST_ARGS:-}"
+} >"$root/etc/khm.env"
+
+# The kernel opens /dev/console before running /init; its built-in
+# initramfs has the node, but add it where we may (root) in case.
+mknod -m 0600 "$root/dev/console" c 5 1 2>/dev/null || true
+
+(cd "$root" && find . -print0 | LC_ALL=C sort -z |
+	cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 >"$img.tmp"
+mv "$img.tmp" "$img"
