@@ -47,6 +47,40 @@
  * KHOLMES_CMD_DETECTION: multicast on KHOLMES_MCGRP_EVENTS, never a
  *	request. One KHOLMES_A_EVENT nest per rule that fired.
  *
+ * KHOLMES_CMD_CAPTURE: KHOLMES_A_PID. Queues a manual capture of that
+ *	process (pid in the caller's pid namespace) and returns
+ *	KHOLMES_A_CAPTURE_ID, the id the capture will have; it is taken
+ *	asynchronously and announced by KHOLMES_CMD_CAPTURE_READY. Requires
+ *	CAP_NET_ADMIN.
+ *
+ * KHOLMES_CMD_LIST_CAPTURES: dump. One message per queued capture, each
+ *	with one KHOLMES_A_CAPTURE nest holding its summary (the members
+ *	marked "summary" below). Requires CAP_NET_ADMIN.
+ *
+ * KHOLMES_CMD_GET_CAPTURE: dump, KHOLMES_A_CAPTURE_ID. The whole capture
+ *	as a stream of records, each a top-level attribute, several per
+ *	message, in this order: one KHOLMES_A_CAPTURE (everything about the
+ *	process and the trigger), the process's file mappings
+ *	(KHOLMES_A_MAPPING, by address), then per thread one KHOLMES_A_THREAD
+ *	followed by its KHOLMES_A_KSTACK records (kernel frames, split into
+ *	several records when long) and its KHOLMES_A_USTACK records (the copy
+ *	of the top of its user stack, in chunks). No record exceeds
+ *	KHOLMES_RECORD_MAX bytes. A capture acknowledged or dropped while it
+ *	is being read ends the dump with -ENOENT. Requires CAP_NET_ADMIN.
+ *
+ * KHOLMES_CMD_ACK_CAPTURE: KHOLMES_A_CAPTURE_ID. The controller has the
+ *	capture durably; the module forgets it. -ENOENT if it is not queued
+ *	(acknowledged already, or dropped). Requires CAP_NET_ADMIN.
+ *
+ * KHOLMES_CMD_CAPTURE_READY: multicast on KHOLMES_MCGRP_EVENTS. One
+ *	KHOLMES_A_CAPTURE nest with the new capture's summary.
+ *
+ * Kernel addresses never leave the module: kernel frames travel as
+ * symbol strings ("do_nanosleep+0x8a/0x1a0" or "func+0x1/0x2 [module]").
+ * User addresses, user registers and user stack bytes are the target
+ * process's own and travel raw, for the controller to unwind and
+ * symbolize.
+ *
  * Metric values travel as u64 fixed point: the metric's unit (see
  * enum kholmes_metric) times KHOLMES_VALUE_SCALE. Rule thresholds (min,
  * abs) travel in whole units.
@@ -77,6 +111,19 @@
 #define KHOLMES_COMM_LEN		16
 #define KHOLMES_CGROUP_PATH_MAX		4096
 #define KHOLMES_PID_MAX			4194304
+#define KHOLMES_MAX_THREADS_MIN		1
+#define KHOLMES_MAX_THREADS_MAX		4096
+#define KHOLMES_MAX_CAPTURES_MIN	1
+#define KHOLMES_MAX_CAPTURES_MAX	4096
+#define KHOLMES_MAX_QUEUE_KB_MIN	64
+#define KHOLMES_MAX_QUEUE_KB_MAX	1048576
+#define KHOLMES_USER_STACK_KB_MAX	64
+#define KHOLMES_CAPTURE_RATE_MAX	600
+#define KHOLMES_STACK_FRAMES		64
+#define KHOLMES_RECORD_MAX		3072
+#define KHOLMES_USTACK_CHUNK		2048
+#define KHOLMES_BUILD_ID_MAX		20
+#define KHOLMES_NR_UREGS		17
 
 enum kholmes_metric {
 	KHOLMES_METRIC_CPU,		/* percent of one CPU */
@@ -88,6 +135,19 @@ enum kholmes_metric {
 	KHOLMES_METRIC_MAJFLT,		/* major faults per second */
 	KHOLMES_METRIC_DSTATE,		/* ms, longest uninterruptible sleep */
 	KHOLMES_NR_METRICS
+};
+
+/*
+ * User registers in a thread record (KHOLMES_THREAD_UREGS): u64 each, in
+ * the DWARF register numbering of x86-64, which is what libdw's unwinder
+ * takes: rax rdx rcx rbx rsi rdi rbp rsp r8..r15, then rip as 16.
+ */
+enum kholmes_ureg {
+	KHOLMES_UREG_AX, KHOLMES_UREG_DX, KHOLMES_UREG_CX, KHOLMES_UREG_BX,
+	KHOLMES_UREG_SI, KHOLMES_UREG_DI, KHOLMES_UREG_BP, KHOLMES_UREG_SP,
+	KHOLMES_UREG_R8, KHOLMES_UREG_R9, KHOLMES_UREG_R10, KHOLMES_UREG_R11,
+	KHOLMES_UREG_R12, KHOLMES_UREG_R13, KHOLMES_UREG_R14, KHOLMES_UREG_R15,
+	KHOLMES_UREG_IP,
 };
 
 /*
@@ -112,6 +172,11 @@ enum kholmes_cmd {
 	KHOLMES_CMD_CLEAR_WATCH,
 	KHOLMES_CMD_GET_PROCS,
 	KHOLMES_CMD_DETECTION,
+	KHOLMES_CMD_CAPTURE,
+	KHOLMES_CMD_LIST_CAPTURES,
+	KHOLMES_CMD_GET_CAPTURE,
+	KHOLMES_CMD_ACK_CAPTURE,
+	KHOLMES_CMD_CAPTURE_READY,
 	__KHOLMES_CMD_MAX
 };
 
@@ -128,6 +193,13 @@ enum kholmes_attr {
 	KHOLMES_A_WATCH,		/* nest: enum kholmes_watch_attr */
 	KHOLMES_A_PROC,			/* nest: enum kholmes_proc_attr */
 	KHOLMES_A_EVENT,		/* nest: enum kholmes_event_attr */
+	KHOLMES_A_PID,			/* u32: capture request */
+	KHOLMES_A_CAPTURE_ID,		/* u64 */
+	KHOLMES_A_CAPTURE,		/* nest: enum kholmes_capture_attr */
+	KHOLMES_A_MAPPING,		/* nest: enum kholmes_map_attr */
+	KHOLMES_A_THREAD,		/* nest: enum kholmes_thread_attr */
+	KHOLMES_A_KSTACK,		/* nest: enum kholmes_kstack_attr */
+	KHOLMES_A_USTACK,		/* nest: enum kholmes_ustack_attr */
 	__KHOLMES_A_MAX
 };
 
@@ -139,6 +211,11 @@ enum kholmes_cfg_attr {
 	KHOLMES_CFG_INTERVAL_MS,	/* u32: KHOLMES_INTERVAL_MS_MIN.._MAX */
 	KHOLMES_CFG_WINDOW,		/* u32: KHOLMES_WINDOW_MIN.._MAX */
 	KHOLMES_CFG_MAX_TRACKED,	/* u32: KHOLMES_MAX_TRACKED_MIN.._MAX */
+	KHOLMES_CFG_MAX_THREADS,	/* u32: threads per capture */
+	KHOLMES_CFG_MAX_CAPTURES,	/* u32: captures queued at most */
+	KHOLMES_CFG_MAX_QUEUE_KB,	/* u32: bytes queued at most, KiB */
+	KHOLMES_CFG_USER_STACK_KB,	/* u32: user stack copied per thread */
+	KHOLMES_CFG_CAPTURE_RATE,	/* u32: automatic captures a minute, 0 off */
 	__KHOLMES_CFG_MAX
 };
 
@@ -160,6 +237,14 @@ enum kholmes_stat_attr {
 	KHOLMES_STAT_MEM_BYTES,		/* u64: memory the module holds now */
 	KHOLMES_STAT_ALLOC_FAILS,	/* u64: allocations that failed */
 	KHOLMES_STAT_EVENTS_LOST,	/* u64: events not multicast */
+	KHOLMES_STAT_CAPTURES,		/* u64: captures queued */
+	KHOLMES_STAT_CAPTURES_DROPPED,	/* u64: oldest dropped, queue full */
+	KHOLMES_STAT_CAPTURES_LIMITED,	/* u64: automatic ones over the rate */
+	KHOLMES_STAT_CAPTURES_FAILED,	/* u64: process gone, no memory */
+	KHOLMES_STAT_QUEUE_LEN,		/* u64: captures queued now */
+	KHOLMES_STAT_QUEUE_BYTES,	/* u64: bytes queued now */
+	KHOLMES_STAT_CAPTURE_LAST_NS,	/* u64: time the last capture took */
+	KHOLMES_STAT_CAPTURE_MAX_NS,	/* u64 */
 	__KHOLMES_STAT_MAX
 };
 
@@ -218,5 +303,115 @@ enum kholmes_event_attr {
 };
 
 #define KHOLMES_EVENT_MAX (__KHOLMES_EVENT_MAX - 1)
+
+/* KHOLMES_CAPTURE_FLAGS */
+#define KHOLMES_CAPTURE_F_MANUAL	0x1 /* requested, not detected */
+#define KHOLMES_CAPTURE_F_THREADS_TRUNC	0x2 /* more than max-threads */
+#define KHOLMES_CAPTURE_F_EXITED	0x4 /* process exited meanwhile */
+#define KHOLMES_CAPTURE_F_NO_MM		0x8 /* kernel thread: no user */
+#define KHOLMES_CAPTURE_F_MAPS_TRUNC	0x10 /* too many mappings */
+
+/* summary: the members a list or an event carries */
+enum kholmes_capture_attr {
+	KHOLMES_CAPTURE_UNSPEC,
+	KHOLMES_CAPTURE_PAD,
+	KHOLMES_CAPTURE_ID,		/* u64, summary */
+	KHOLMES_CAPTURE_TIME_NS,	/* u64: wall clock, ns since epoch, summary */
+	KHOLMES_CAPTURE_BOOT_NS,	/* u64: boot-based ns, summary */
+	KHOLMES_CAPTURE_FLAGS,		/* u32: KHOLMES_CAPTURE_F_*, summary */
+	KHOLMES_CAPTURE_METRIC,		/* u32: trigger metric, summary (absent: manual) */
+	KHOLMES_CAPTURE_VALUE,		/* u64: fixed point, summary */
+	KHOLMES_CAPTURE_AVG,		/* u64: fixed point, summary */
+	KHOLMES_CAPTURE_RULE,		/* nest: enum kholmes_rule_attr */
+	KHOLMES_CAPTURE_PID,		/* u32, summary */
+	KHOLMES_CAPTURE_COMM,		/* string, summary */
+	KHOLMES_CAPTURE_EXE,		/* string: path of the executable */
+	KHOLMES_CAPTURE_CGROUP,		/* string: cgroup v2 path */
+	KHOLMES_CAPTURE_UID,		/* u32: real uid, initial namespace */
+	KHOLMES_CAPTURE_START_NS,	/* u64: boot-based start time */
+	KHOLMES_CAPTURE_VALUES,		/* nest: KHOLMES_METRIC_ATTR(m) u64 */
+	KHOLMES_CAPTURE_AVGS,		/* nest: KHOLMES_METRIC_ATTR(m) u64 */
+	KHOLMES_CAPTURE_NR_THREADS,	/* u32: threads the process had, summary */
+	KHOLMES_CAPTURE_THREADS,	/* u32: threads captured, summary */
+	KHOLMES_CAPTURE_BYTES,		/* u64: size of the record stream, summary */
+	KHOLMES_CAPTURE_MAPPINGS,	/* u32: mapping records */
+	KHOLMES_CAPTURE_DURATION_NS,	/* u64: time the capture took */
+	__KHOLMES_CAPTURE_MAX
+};
+
+#define KHOLMES_CAPTURE_MAX (__KHOLMES_CAPTURE_MAX - 1)
+
+/* KHOLMES_MAP_PROT */
+#define KHOLMES_MAP_R			0x1
+#define KHOLMES_MAP_W			0x2
+#define KHOLMES_MAP_X			0x4
+#define KHOLMES_MAP_SHARED		0x8
+
+/* A file-backed mapping, or the [heap] / [stack] ones. */
+enum kholmes_map_attr {
+	KHOLMES_MAP_UNSPEC,
+	KHOLMES_MAP_PAD,
+	KHOLMES_MAP_START,		/* u64 */
+	KHOLMES_MAP_END,		/* u64 */
+	KHOLMES_MAP_PGOFF,		/* u64: file offset of START, bytes */
+	KHOLMES_MAP_PROT,		/* u32: KHOLMES_MAP_* */
+	KHOLMES_MAP_INODE,		/* u64 */
+	KHOLMES_MAP_DEV,		/* u32: major << 20 | minor */
+	KHOLMES_MAP_PATH,		/* string: path, "[heap]", "[stack]" */
+	KHOLMES_MAP_BUILD_ID,		/* binary: GNU build-id, when readable */
+	__KHOLMES_MAP_MAX
+};
+
+#define KHOLMES_MAP_MAX (__KHOLMES_MAP_MAX - 1)
+
+/* KHOLMES_THREAD_FLAGS: what could not be captured, and why */
+#define KHOLMES_THREAD_F_RUNNING	0x1 /* on a CPU: taken there by IPI */
+#define KHOLMES_THREAD_F_KSTACK_NONE	0x2 /* kernel stack unavailable */
+#define KHOLMES_THREAD_F_KSTACK_TRUNC	0x4 /* more than 64 frames */
+#define KHOLMES_THREAD_F_USTACK_TRUNC	0x8 /* frame walk hit 64 frames */
+#define KHOLMES_THREAD_F_USTACK_FAULT	0x10 /* frame walk hit unreadable memory */
+#define KHOLMES_THREAD_F_NO_USER	0x20 /* kernel thread */
+#define KHOLMES_THREAD_F_EXITED		0x40 /* exited mid-capture */
+#define KHOLMES_THREAD_F_USTACK_PARTIAL	0x80 /* stack copy shorter than asked */
+#define KHOLMES_THREAD_F_IN_USER	0x100 /* was running in user mode */
+
+enum kholmes_thread_attr {
+	KHOLMES_THREAD_UNSPEC,
+	KHOLMES_THREAD_PAD,
+	KHOLMES_THREAD_TID,		/* u32 */
+	KHOLMES_THREAD_COMM,		/* string */
+	KHOLMES_THREAD_STATE,		/* u8: 'R', 'S', 'D', ... as in ps */
+	KHOLMES_THREAD_FLAGS,		/* u32: KHOLMES_THREAD_F_* */
+	KHOLMES_THREAD_UFRAMES,		/* binary: u64 user pcs, frame-pointer walk, leaf first */
+	KHOLMES_THREAD_UREGS,		/* binary: KHOLMES_NR_UREGS u64 */
+	KHOLMES_THREAD_USTACK_SP,	/* u64: user address of the copy's first byte */
+	KHOLMES_THREAD_USTACK_LEN,	/* u32: bytes copied, in KHOLMES_A_USTACK records */
+	KHOLMES_THREAD_CPU,		/* u32: CPU it last ran on */
+	__KHOLMES_THREAD_MAX
+};
+
+#define KHOLMES_THREAD_MAX (__KHOLMES_THREAD_MAX - 1)
+
+/* Kernel frames of one thread, innermost first, continued over records. */
+enum kholmes_kstack_attr {
+	KHOLMES_KSTACK_UNSPEC,
+	KHOLMES_KSTACK_TID,		/* u32 */
+	KHOLMES_KSTACK_FIRST,		/* u32: index of the first frame here */
+	KHOLMES_KSTACK_FRAME,		/* string, repeated: "func+0x8a/0x1a0" */
+	__KHOLMES_KSTACK_MAX
+};
+
+#define KHOLMES_KSTACK_MAX (__KHOLMES_KSTACK_MAX - 1)
+
+/* A chunk of a thread's user stack copy, in address order. */
+enum kholmes_ustack_attr {
+	KHOLMES_USTACK_UNSPEC,
+	KHOLMES_USTACK_TID,		/* u32 */
+	KHOLMES_USTACK_OFFSET,		/* u32: from KHOLMES_THREAD_USTACK_SP */
+	KHOLMES_USTACK_DATA,		/* binary: at most KHOLMES_USTACK_CHUNK */
+	__KHOLMES_USTACK_MAX
+};
+
+#define KHOLMES_USTACK_MAX (__KHOLMES_USTACK_MAX - 1)
 
 #endif /* _UAPI_KHOLMES_H */
