@@ -7,6 +7,10 @@
 #ifndef _KHOLMES_COMPAT_H
 #define _KHOLMES_COMPAT_H
 
+/* before any header, which would define its own */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/sched.h>
 #include <linux/version.h>
 
 #if KERNEL_VERSION(6, 1, 0) > LINUX_VERSION_CODE
@@ -28,6 +32,57 @@
 #define COMPAT_HAVE_MEMCG 1
 #else
 #define COMPAT_HAVE_MEMCG 0
+#endif
+
+/*
+ * Another task's kernel stack. stack_trace_save_tsk() is exported on 6.12
+ * but not on 6.1, where the exported ORC unwinder does the same walk:
+ * unwind_start() (not __unwind_start() with a NULL first frame, which
+ * skips every frame) from the task's saved stack pointer. put_task_stack()
+ * is not exported, so the stack cannot be pinned; a vmapped stack of an
+ * exiting task is freed only after an RCU grace period, so inside the RCU
+ * section the result can be stale but never a fault. The caller holds a
+ * reference on the task and never passes one that is running.
+ */
+#if KERNEL_VERSION(6, 12, 0) <= LINUX_VERSION_CODE
+#include <linux/stacktrace.h>
+
+static inline unsigned int compat_stack_save_tsk(struct task_struct *task,
+						 unsigned long *store,
+						 unsigned int size)
+{
+	return stack_trace_save_tsk(task, store, size, 0);
+}
+#else
+#include <linux/rcupdate.h>
+#include <asm/unwind.h>
+
+static inline unsigned int compat_stack_save_tsk(struct task_struct *task,
+						 unsigned long *store,
+						 unsigned int size)
+{
+	struct unwind_state state;
+	unsigned long addr;
+	unsigned int n = 0;
+
+	rcu_read_lock();
+	for (unwind_start(&state, task, NULL, NULL);
+	     !unwind_done(&state) && n < size; unwind_next_frame(&state)) {
+		addr = unwind_get_return_address(&state);
+		if (!addr)
+			break;
+		store[n++] = addr;
+	}
+	rcu_read_unlock();
+	return n;
+}
+#endif
+
+/* The parsed request attributes of a dump: moved into a genl_info in 6.2. */
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
+#define compat_dump_attrs(cb) (genl_dumpit_info(cb)->info.attrs)
+#else
+#define compat_dump_attrs(cb) (genl_dumpit_info(cb)->attrs)
 #endif
 
 #endif /* _KHOLMES_COMPAT_H */

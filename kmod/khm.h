@@ -2,6 +2,7 @@
 #ifndef _KHM_H
 #define _KHM_H
 
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
 #include <linux/types.h>
@@ -14,12 +15,18 @@ struct netlink_ext_ack;
 struct task_struct;
 struct sk_buff;
 struct nlattr;
+struct pid;
 
 struct khm_config {
 	bool enabled;
 	u32 interval_ms;
 	u32 window;
 	u32 max_tracked;
+	u32 max_threads;
+	u32 max_captures;
+	u32 max_queue_kb;
+	u32 user_stack_kb;
+	u32 capture_rate;
 };
 
 struct khm_stats {
@@ -90,6 +97,76 @@ void khm_watch_clear(void);
 bool khm_watch_match(struct task_struct *p);
 int khm_watch_put(struct sk_buff *skb, struct genl_info *info);
 void khm_watch_uninit(void);
+
+/* record.c: netlink attributes written outside any skb */
+struct khm_rec {
+	u8 *buf;
+	size_t len;
+	size_t cap;
+	size_t limit;
+	int err;
+};
+
+void khm_rec_init(struct khm_rec *r, size_t limit);
+void khm_rec_release(struct khm_rec *r);
+int khm_rec_put(struct khm_rec *r, int type, const void *data, size_t len);
+int khm_rec_u32(struct khm_rec *r, int type, u32 v);
+int khm_rec_u64(struct khm_rec *r, int type, u64 v);
+int khm_rec_str(struct khm_rec *r, int type, const char *s);
+size_t khm_rec_nest_start(struct khm_rec *r, int type);
+void khm_rec_nest_end(struct khm_rec *r, size_t off);
+int khm_rec_append(struct khm_rec *r, const struct khm_rec *from);
+
+/* queue.c: captures waiting for the controller */
+struct khm_capture {
+	struct list_head node;
+	u64 id;
+	struct khm_rec sum;	/* one KHOLMES_A_CAPTURE summary record */
+	struct khm_rec body;	/* the whole record stream */
+};
+
+struct khm_queue_stats {
+	u64 captures;
+	u64 dropped;
+	u64 limited;
+	u64 failed;
+	u64 len;
+	u64 bytes;
+	u64 last_ns;
+	u64 max_ns;
+};
+
+enum khm_qcount {
+	KHM_QCOUNT_FAILED,
+	KHM_QCOUNT_LIMITED,
+};
+
+void khm_capture_free(struct khm_capture *c);
+int khm_queue_push(struct khm_capture *c, u32 max_count, u64 max_bytes,
+		   u64 duration_ns);
+void khm_queue_count(enum khm_qcount what);
+void khm_queue_stats(struct khm_queue_stats *s);
+int khm_queue_ack(u64 id);
+int khm_queue_read(u64 id, size_t *off, struct sk_buff *skb);
+int khm_queue_summary(u64 *id, struct sk_buff *skb);
+void khm_queue_uninit(void);
+
+/* capture.c: taking captures, off the sampler's path */
+struct khm_trigger {
+	bool manual;
+	unsigned int metric;
+	u64 value;
+	u64 avg;
+	struct kholmes_rule_cfg rule;
+};
+
+int khm_capture_init(void);
+void khm_capture_uninit(void);
+int khm_capture_request(struct pid *pid, u64 start_ns,
+			const struct khm_trigger *trig, u64 *id);
+void khm_notify_capture(const struct khm_capture *c);
+bool khm_proc_counters(pid_t tgid, u64 start_ns, u64 *values, u64 *avgs,
+		       u32 *have);
 
 int khm_netlink_init(void);
 void khm_netlink_uninit(void);

@@ -4,7 +4,6 @@
  * memory counters, detects spikes against each process's own recent
  * average, and reports them over generic netlink.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
 #include <linux/init.h>
@@ -30,6 +29,26 @@ MODULE_PARM_DESC(window, "Samples averaged by each rule, 2..64 (default: 10)");
 static uint max_tracked = 65536;
 module_param(max_tracked, uint, 0444);
 MODULE_PARM_DESC(max_tracked, "Most processes tracked at once, 1..1048576 (default: 65536)");
+
+static uint max_threads = 64;
+module_param(max_threads, uint, 0444);
+MODULE_PARM_DESC(max_threads, "Threads per capture, 1..4096 (default: 64)");
+
+static uint max_captures = 64;
+module_param(max_captures, uint, 0444);
+MODULE_PARM_DESC(max_captures, "Captures queued at most, 1..4096 (default: 64)");
+
+static uint max_queue_kb = 16384;
+module_param(max_queue_kb, uint, 0444);
+MODULE_PARM_DESC(max_queue_kb, "Bytes queued at most in KiB, 64..1048576 (default: 16384)");
+
+static uint user_stack_kb = 8;
+module_param(user_stack_kb, uint, 0444);
+MODULE_PARM_DESC(user_stack_kb, "User stack copied per thread in KiB, 0..64 (default: 8)");
+
+static uint capture_rate = 10;
+module_param(capture_rate, uint, 0444);
+MODULE_PARM_DESC(capture_rate, "Automatic captures a minute, 0 (none)..600 (default: 10)");
 
 static uint fail_alloc_every;
 module_param(fail_alloc_every, uint, 0644);
@@ -131,7 +150,19 @@ static int __init kholmes_init(void)
 	      khm_check_param("window", window,
 			      KHOLMES_WINDOW_MIN, KHOLMES_WINDOW_MAX) ?:
 	      khm_check_param("max_tracked", max_tracked,
-			      KHOLMES_MAX_TRACKED_MIN, KHOLMES_MAX_TRACKED_MAX);
+			      KHOLMES_MAX_TRACKED_MIN, KHOLMES_MAX_TRACKED_MAX) ?:
+	      khm_check_param("max_threads", max_threads,
+			      KHOLMES_MAX_THREADS_MIN, KHOLMES_MAX_THREADS_MAX) ?:
+	      khm_check_param("max_captures", max_captures,
+			      KHOLMES_MAX_CAPTURES_MIN,
+			      KHOLMES_MAX_CAPTURES_MAX) ?:
+	      khm_check_param("max_queue_kb", max_queue_kb,
+			      KHOLMES_MAX_QUEUE_KB_MIN,
+			      KHOLMES_MAX_QUEUE_KB_MAX) ?:
+	      khm_check_param("user_stack_kb", user_stack_kb, 0,
+			      KHOLMES_USER_STACK_KB_MAX) ?:
+	      khm_check_param("capture_rate", capture_rate, 0,
+			      KHOLMES_CAPTURE_RATE_MAX);
 	if (ret)
 		return ret;
 
@@ -139,14 +170,24 @@ static int __init kholmes_init(void)
 	khm_cfg.interval_ms = interval_ms;
 	khm_cfg.window = window;
 	khm_cfg.max_tracked = max_tracked;
+	khm_cfg.max_threads = max_threads;
+	khm_cfg.max_captures = max_captures;
+	khm_cfg.max_queue_kb = max_queue_kb;
+	khm_cfg.user_stack_kb = user_stack_kb;
+	khm_cfg.capture_rate = capture_rate;
 
+	ret = khm_capture_init();
+	if (ret)
+		goto err_capture;
 	ret = khm_sampler_init();
 	if (ret)
 		goto err_sampler;
 	ret = khm_netlink_init();
 	if (ret)
 		goto err_netlink;
+	mutex_lock(&khm_lock);
 	khm_sampler_kick();
+	mutex_unlock(&khm_lock);
 	pr_info("version %s loaded, interval %u ms, window %u\n",
 		KHOLMES_VERSION, interval_ms, window);
 	return 0;
@@ -154,17 +195,22 @@ static int __init kholmes_init(void)
 err_netlink:
 	khm_sampler_uninit();
 err_sampler:
+	khm_capture_uninit();
+err_capture:
 	return ret;
 }
 
 /*
- * Netlink goes first so that no request can restart the sampler while it
- * is being torn down; the watch scope last, as the sampler reads it.
+ * Netlink goes first so that no request can restart the sampler or ask for
+ * a capture while they are torn down; then the sampler, which requests
+ * captures; then the capture worker and its queue; the watch scope last,
+ * as the sampler reads it.
  */
 static void __exit kholmes_exit(void)
 {
 	khm_netlink_uninit();
 	khm_sampler_uninit();
+	khm_capture_uninit();
 	khm_watch_uninit();
 	WARN_ON(khm_mem_bytes());
 	pr_info("unloaded\n");

@@ -5,7 +5,6 @@
  * strictly; what the policy cannot express is checked here, before
  * anything is changed, so a rejected request changes nothing.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/utsname.h>
 #include <net/genetlink.h>
@@ -44,6 +43,34 @@ static struct netlink_range_validation khm_pid_range = {
 	.max = KHOLMES_PID_MAX,
 };
 
+static struct netlink_range_validation khm_threads_range = {
+	.min = KHOLMES_MAX_THREADS_MIN,
+	.max = KHOLMES_MAX_THREADS_MAX,
+};
+
+static struct netlink_range_validation khm_captures_range = {
+	.min = KHOLMES_MAX_CAPTURES_MIN,
+	.max = KHOLMES_MAX_CAPTURES_MAX,
+};
+
+static struct netlink_range_validation khm_queue_kb_range = {
+	.min = KHOLMES_MAX_QUEUE_KB_MIN,
+	.max = KHOLMES_MAX_QUEUE_KB_MAX,
+};
+
+static struct netlink_range_validation khm_ustack_range = {
+	.max = KHOLMES_USER_STACK_KB_MAX,
+};
+
+static struct netlink_range_validation khm_rate_range = {
+	.max = KHOLMES_CAPTURE_RATE_MAX,
+};
+
+static struct netlink_range_validation khm_id_range = {
+	.min = 1,
+	.max = U64_MAX,
+};
+
 static const struct nla_policy khm_cfg_policy[KHOLMES_CFG_MAX + 1] = {
 	[KHOLMES_CFG_ENABLED] = NLA_POLICY_MAX(NLA_U8, 1),
 	[KHOLMES_CFG_INTERVAL_MS] =
@@ -51,6 +78,16 @@ static const struct nla_policy khm_cfg_policy[KHOLMES_CFG_MAX + 1] = {
 	[KHOLMES_CFG_WINDOW] = NLA_POLICY_FULL_RANGE(NLA_U32, &khm_window_range),
 	[KHOLMES_CFG_MAX_TRACKED] =
 		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_tracked_range),
+	[KHOLMES_CFG_MAX_THREADS] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_threads_range),
+	[KHOLMES_CFG_MAX_CAPTURES] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_captures_range),
+	[KHOLMES_CFG_MAX_QUEUE_KB] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_queue_kb_range),
+	[KHOLMES_CFG_USER_STACK_KB] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_ustack_range),
+	[KHOLMES_CFG_CAPTURE_RATE] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_rate_range),
 };
 
 static const struct nla_policy khm_rule_policy[KHOLMES_RULE_MAX + 1] = {
@@ -76,6 +113,8 @@ static const struct nla_policy khm_policy[KHOLMES_A_MAX + 1] = {
 	[KHOLMES_A_CONFIG] = NLA_POLICY_NESTED(khm_cfg_policy),
 	[KHOLMES_A_RULE] = NLA_POLICY_NESTED(khm_rule_policy),
 	[KHOLMES_A_WATCH] = NLA_POLICY_NESTED(khm_watch_policy),
+	[KHOLMES_A_PID] = NLA_POLICY_FULL_RANGE(NLA_U32, &khm_pid_range),
+	[KHOLMES_A_CAPTURE_ID] = NLA_POLICY_FULL_RANGE(NLA_U64, &khm_id_range),
 };
 
 static const struct genl_multicast_group khm_mcgrps[] = {
@@ -97,7 +136,13 @@ static int khm_put_config(struct sk_buff *skb)
 	    nla_put_u8(skb, KHOLMES_CFG_ENABLED, khm_cfg.enabled) ||
 	    nla_put_u32(skb, KHOLMES_CFG_INTERVAL_MS, khm_cfg.interval_ms) ||
 	    nla_put_u32(skb, KHOLMES_CFG_WINDOW, khm_cfg.window) ||
-	    nla_put_u32(skb, KHOLMES_CFG_MAX_TRACKED, khm_cfg.max_tracked))
+	    nla_put_u32(skb, KHOLMES_CFG_MAX_TRACKED, khm_cfg.max_tracked) ||
+	    nla_put_u32(skb, KHOLMES_CFG_MAX_THREADS, khm_cfg.max_threads) ||
+	    nla_put_u32(skb, KHOLMES_CFG_MAX_CAPTURES, khm_cfg.max_captures) ||
+	    nla_put_u32(skb, KHOLMES_CFG_MAX_QUEUE_KB, khm_cfg.max_queue_kb) ||
+	    nla_put_u32(skb, KHOLMES_CFG_USER_STACK_KB,
+			khm_cfg.user_stack_kb) ||
+	    nla_put_u32(skb, KHOLMES_CFG_CAPTURE_RATE, khm_cfg.capture_rate))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
@@ -109,7 +154,9 @@ static int khm_put_stats(struct sk_buff *skb)
 	struct nlattr *nest = nla_nest_start(skb, KHOLMES_A_STATS);
 	const int pad = KHOLMES_STAT_PAD;
 	u64 mean = s->passes ? div64_u64(s->pass_total_ns, s->passes) : 0;
+	struct khm_queue_stats q;
 
+	khm_queue_stats(&q);
 	if (!nest ||
 	    khm_put_u64(skb, KHOLMES_STAT_PASSES, s->passes, pad) ||
 	    khm_put_u64(skb, KHOLMES_STAT_TRACKED, khm_sampler_tracked(), pad) ||
@@ -125,7 +172,15 @@ static int khm_put_stats(struct sk_buff *skb)
 			pad) ||
 	    khm_put_u64(skb, KHOLMES_STAT_MEM_BYTES, khm_mem_bytes(), pad) ||
 	    khm_put_u64(skb, KHOLMES_STAT_ALLOC_FAILS, khm_alloc_fails(), pad) ||
-	    khm_put_u64(skb, KHOLMES_STAT_EVENTS_LOST, s->events_lost, pad))
+	    khm_put_u64(skb, KHOLMES_STAT_EVENTS_LOST, s->events_lost, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_CAPTURES, q.captures, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_CAPTURES_DROPPED, q.dropped, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_CAPTURES_LIMITED, q.limited, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_CAPTURES_FAILED, q.failed, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_QUEUE_LEN, q.len, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_QUEUE_BYTES, q.bytes, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_CAPTURE_LAST_NS, q.last_ns, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_CAPTURE_MAX_NS, q.max_ns, pad))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
@@ -263,6 +318,16 @@ static int khm_set_config(struct sk_buff *skb, struct genl_info *info)
 		c.window = nla_get_u32(tb[KHOLMES_CFG_WINDOW]);
 	if (tb[KHOLMES_CFG_MAX_TRACKED])
 		c.max_tracked = nla_get_u32(tb[KHOLMES_CFG_MAX_TRACKED]);
+	if (tb[KHOLMES_CFG_MAX_THREADS])
+		c.max_threads = nla_get_u32(tb[KHOLMES_CFG_MAX_THREADS]);
+	if (tb[KHOLMES_CFG_MAX_CAPTURES])
+		c.max_captures = nla_get_u32(tb[KHOLMES_CFG_MAX_CAPTURES]);
+	if (tb[KHOLMES_CFG_MAX_QUEUE_KB])
+		c.max_queue_kb = nla_get_u32(tb[KHOLMES_CFG_MAX_QUEUE_KB]);
+	if (tb[KHOLMES_CFG_USER_STACK_KB])
+		c.user_stack_kb = nla_get_u32(tb[KHOLMES_CFG_USER_STACK_KB]);
+	if (tb[KHOLMES_CFG_CAPTURE_RATE])
+		c.capture_rate = nla_get_u32(tb[KHOLMES_CFG_CAPTURE_RATE]);
 
 	khm_cfg = c;
 	/* histories sized or bounded by the old values start over */
@@ -457,6 +522,157 @@ lost:
 	khm_stats.events_lost++;
 }
 
+static int khm_capture(struct sk_buff *skb, struct genl_info *info)
+{
+	struct khm_trigger trig = { .manual = true };
+	struct nlattr *attr = info->attrs[KHOLMES_A_PID];
+	struct task_struct *task;
+	struct sk_buff *msg;
+	struct pid *pid;
+	void *hdr;
+	u64 id;
+	int ret;
+
+	if (!attr) {
+		NL_SET_ERR_MSG(info->extack, "capture needs a pid");
+		return -EINVAL;
+	}
+	pid = find_get_pid(nla_get_u32(attr));
+	task = pid ? get_pid_task(pid, PIDTYPE_TGID) : NULL;
+	if (!task) {
+		put_pid(pid);
+		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no process with that pid");
+		return -ESRCH;
+	}
+	put_task_struct(task);
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg) {
+		put_pid(pid);
+		return -ENOMEM;
+	}
+	ret = khm_capture_request(pid, 0, &trig, &id);
+	put_pid(pid);
+	if (ret) {
+		nlmsg_free(msg);
+		NL_SET_ERR_MSG(info->extack,
+			       "too many captures pending, try again");
+		return ret;
+	}
+	hdr = genlmsg_put_reply(msg, info, &khm_family, 0, KHOLMES_CMD_CAPTURE);
+	if (!hdr || khm_put_u64(msg, KHOLMES_A_CAPTURE_ID, id, KHOLMES_A_PAD)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static int khm_ack_capture(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *attr = info->attrs[KHOLMES_A_CAPTURE_ID];
+	int ret;
+
+	if (!attr) {
+		NL_SET_ERR_MSG(info->extack, "ack needs a capture id");
+		return -EINVAL;
+	}
+	ret = khm_queue_ack(nla_get_u64(attr));
+	if (ret)
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "no such capture queued (acknowledged or dropped)");
+	return ret;
+}
+
+/* cb->args[0]: the next capture id whose summary to send */
+static int khm_dump_captures(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	u64 id = cb->args[0];
+	int sent = 0, ret;
+	void *hdr;
+
+	for (;;) {
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &khm_family, NLM_F_MULTI,
+				  KHOLMES_CMD_LIST_CAPTURES);
+		if (!hdr)
+			break;
+		ret = khm_queue_summary(&id, skb);
+		if (ret <= 0) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		sent++;
+	}
+	cb->args[0] = id;
+	return sent ? skb->len : 0;
+}
+
+/*
+ * cb->args[0]: the capture id, cb->args[1]: the offset of the next record,
+ * cb->args[2]: set once the request was parsed.
+ */
+static int khm_dump_capture(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	size_t off = cb->args[1];
+	struct nlattr *attr;
+	void *hdr;
+	int ret;
+
+	if (!cb->args[2]) {
+		attr = compat_dump_attrs(cb)[KHOLMES_A_CAPTURE_ID];
+		if (!attr) {
+			NL_SET_ERR_MSG(cb->extack, "which capture: give its id");
+			return -EINVAL;
+		}
+		cb->args[0] = nla_get_u64(attr);
+		cb->args[2] = 1;
+	}
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &khm_family, NLM_F_MULTI, KHOLMES_CMD_GET_CAPTURE);
+	if (!hdr)
+		return -EMSGSIZE;
+	ret = khm_queue_read(cb->args[0], &off, skb);
+	if (ret <= 0) {
+		genlmsg_cancel(skb, hdr);
+		if (ret == -ENOENT)
+			NL_SET_ERR_MSG(cb->extack,
+				       "no such capture queued (acknowledged or dropped)");
+		return ret;
+	}
+	genlmsg_end(skb, hdr);
+	cb->args[1] = off;
+	return skb->len;
+}
+
+void khm_notify_capture(const struct khm_capture *c)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	if (!genl_has_listeners(&khm_family, &init_net, 0))
+		return;
+	skb = genlmsg_new(c->sum.len, GFP_KERNEL);
+	if (!skb)
+		goto lost;
+	hdr = genlmsg_put(skb, 0, 0, &khm_family, 0,
+			  KHOLMES_CMD_CAPTURE_READY);
+	if (!hdr) {
+		nlmsg_free(skb);
+		goto lost;
+	}
+	skb_put_data(skb, c->sum.buf, c->sum.len);
+	genlmsg_end(skb, hdr);
+	if (genlmsg_multicast(&khm_family, skb, 0, 0, GFP_KERNEL) != -ESRCH)
+		return;
+	return;
+lost:
+	mutex_lock(&khm_lock);
+	khm_stats.events_lost++;
+	mutex_unlock(&khm_lock);
+}
+
 static const struct genl_small_ops khm_ops[] = {
 	{
 		.cmd = KHOLMES_CMD_GET_STATUS,
@@ -503,6 +719,26 @@ static const struct genl_small_ops khm_ops[] = {
 		.cmd = KHOLMES_CMD_GET_PROCS,
 		.dumpit = khm_dump_procs,
 	},
+	{
+		.cmd = KHOLMES_CMD_CAPTURE,
+		.doit = khm_capture,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KHOLMES_CMD_LIST_CAPTURES,
+		.dumpit = khm_dump_captures,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KHOLMES_CMD_GET_CAPTURE,
+		.dumpit = khm_dump_capture,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KHOLMES_CMD_ACK_CAPTURE,
+		.doit = khm_ack_capture,
+		.flags = GENL_ADMIN_PERM,
+	},
 };
 
 static struct genl_family khm_family __ro_after_init = {
@@ -511,6 +747,8 @@ static struct genl_family khm_family __ro_after_init = {
 	.maxattr = KHOLMES_A_MAX,
 	.policy = khm_policy,
 	.netnsok = false,
+	/* captures take time: never hold genl_mutex, which all families share */
+	.parallel_ops = true,
 	.module = THIS_MODULE,
 	.small_ops = khm_ops,
 	.n_small_ops = ARRAY_SIZE(khm_ops),

@@ -11,7 +11,6 @@
  * processes live in an xarray keyed by tgid, which both hashes and orders
  * them, so that a process list dump can resume after the last tgid sent.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cgroup.h>
 #include <linux/jiffies.h>
@@ -20,6 +19,7 @@
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
+#include <linux/pid.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
@@ -168,6 +168,24 @@ static u64 khm_rate(u64 now, u64 prev, u64 mult, u64 elapsed)
 	return mul_u64_u64_div_u64(delta, mult, elapsed);
 }
 
+/* A detection asks for a capture; the capture worker does the rest. */
+static void khm_capture_detection(const struct khm_proc *pr, unsigned int m,
+				  u64 value, u64 avg)
+{
+	struct khm_trigger trig = {
+		.metric = m,
+		.value = value,
+		.avg = avg,
+		.rule = khm_rules[m],
+	};
+	struct pid *pid = find_get_pid(pr->tgid);
+
+	if (!pid)
+		return;
+	khm_capture_request(pid, pr->start_ns, &trig, NULL);
+	put_pid(pid);
+}
+
 static void khm_judge(struct khm_proc *pr, unsigned int m, u64 value,
 		      u64 now, u64 boot)
 {
@@ -182,6 +200,7 @@ static void khm_judge(struct khm_proc *pr, unsigned int m, u64 value,
 		khm_stats.detections++;
 		khm_notify_detection(pr->comm, pr->tgid, pr->start_ns, boot, m,
 				     value, avg, rule);
+		khm_capture_detection(pr, m, value, avg);
 		break;
 	case KHOLMES_V_SUPPRESSED:
 		khm_stats.suppressed++;
@@ -399,6 +418,26 @@ struct khm_proc *khm_proc_next(unsigned long *tgid)
 {
 	lockdep_assert_held(&khm_lock);
 	return xa_find(&khm_procs, tgid, ULONG_MAX, XA_PRESENT);
+}
+
+/* The last values and window averages of a tracked process. */
+bool khm_proc_counters(pid_t tgid, u64 start_ns, u64 *values, u64 *avgs,
+		       u32 *have)
+{
+	struct khm_proc *pr;
+	unsigned int m;
+
+	mutex_lock(&khm_lock);
+	pr = xa_load(&khm_procs, tgid);
+	if (pr && pr->start_ns != start_ns)
+		pr = NULL;
+	*have = pr ? pr->have : 0;
+	for (m = 0; pr && m < KHOLMES_NR_METRICS; m++) {
+		values[m] = pr->value[m];
+		avgs[m] = khr_window_avg(&pr->win[m]);
+	}
+	mutex_unlock(&khm_lock);
+	return pr;
 }
 
 u64 khm_sampler_tracked(void)
