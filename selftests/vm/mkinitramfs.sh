@@ -5,7 +5,7 @@
 #
 # Build the test VM's initramfs (cpio newc, gzip):
 #
-#   /init                      selftests/vm/init.sh
+#   /init                      selftests/vm/init.sh, or $KHM_INIT
 #   /bin/busybox + applets     busybox-static, one symlink per applet
 #   /lib/kholmes/kholmes.ko    MODULE.ko
 #   /bin/kholmesctl            KHOLMESCTL, with the shared libraries ldd
@@ -49,7 +49,7 @@ for applet in $("$busybox" --list); do
 	ln -sf busybox "$root/bin/$applet"
 done
 
-install -m 0755 "$here/init.sh" "$root/init"
+install -m 0755 "${KHM_INIT:-$here/init.sh}" "$root/init"
 install -m 0644 "$module" "$root/lib/kholmes/kholmes.ko"
 
 install -m 0755 "$ctl" "$root/bin/kholmesctl"

@@ -184,24 +184,7 @@ if grep -q '^KHM-DMESG-END' "$console"; then
 else
 	cp "$console" "$dmesg_log"
 fi
-splat_re='BUG:|WARNING:|Oops|general protection fault|kernel BUG at|Kernel panic'
-splat_re+='|possible circular locking|inconsistent lock state|possible recursive locking'
-splat_re+='|lockdep|suspicious RCU usage|refcount_t|list_add corruption|list_del corruption'
-splat_re+='|sleeping function called from invalid context|scheduling while atomic'
-splat_re+='|Call Trace|UBSAN:|KASAN:|soft lockup|hard LOCKUP|blocked for more than'
-splat_re+='|rcu_.*detected stall|self-detected stall|unreferenced object|bad page state'
-# Lines that match the above and are not splats, seen on these kernels
-# under TCG.
-benign_re='RETBleed: WARNING: Spectre v2 mitigation leaves CPU vulnerable'
-# Each splat line with the test binary that was running when it was logged
-# (/init marks the kernel log too).
-splats=$(awk -v re="$splat_re" -v benign="$benign_re" '
-	/KHM-BEGIN /     { during = $NF; next }
-	/KHM-END /       { during = "outside any test"; next }
-	/KHM-INSMOD-OK/  { during = "outside any test"; next }
-	/KHM-BOOT /      { during = "insmod at boot"; next }
-	$0 ~ re && $0 !~ benign { print "[" (during ? during : "boot") "] " $0 }
-' "$dmesg_log")
+splats=$("$here/splats.sh" "$dmesg_log")
 if [[ -n $splats ]]; then
 	fail "kernel log has splats (see $dmesg_log):"$'\n'"$(head -n 20 <<<"$splats" | sed 's/^/      /')"
 fi
