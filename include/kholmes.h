@@ -75,6 +75,25 @@
  * KHOLMES_CMD_CAPTURE_READY: multicast on KHOLMES_MCGRP_EVENTS. One
  *	KHOLMES_A_CAPTURE nest with the new capture's summary.
  *
+ * KHOLMES_CMD_PROFILE: KHOLMES_A_PID, KHOLMES_A_PROFILE_KIND, and
+ *	optionally KHOLMES_A_PROFILE_S and KHOLMES_A_PROFILE_HZ (defaults:
+ *	the configuration's). Starts a profile of that process and returns
+ *	KHOLMES_A_CAPTURE_ID, the id of the capture that will hold it when it
+ *	ends. One profile runs at a time: -EBUSY while another does.
+ *	Requires CAP_NET_ADMIN.
+ *
+ *	A profile's capture (KHOLMES_CAPTURE_F_PROFILE) streams, after its
+ *	KHOLMES_A_CAPTURE record, one KHOLMES_A_PROFILE record, the
+ *	process's mappings as at the end, then one KHOLMES_A_PSTACK record
+ *	per distinct stack seen, with its count. After a detection of cpu
+ *	(a cpu profile) or rss, rss-pct or majflt (a page-fault profile) the
+ *	module starts one by itself, tied to the detection's capture by
+ *	KHOLMES_CAPTURE_PROFILE_OF.
+ *
+ * KHOLMES_CMD_PROFILE_STARTED: multicast on KHOLMES_MCGRP_EVENTS when a
+ *	profile starts: one KHOLMES_A_CAPTURE summary nest (the id it will
+ *	have, pid, comm, KHOLMES_CAPTURE_PROFILE_OF, KHOLMES_CAPTURE_PROFILE_KIND).
+ *
  * Kernel addresses never leave the module: kernel frames travel as
  * symbol strings ("do_nanosleep+0x8a/0x1a0" or "func+0x1/0x2 [module]").
  * User addresses, user registers and user stack bytes are the target
@@ -124,6 +143,19 @@
 #define KHOLMES_USTACK_CHUNK		2048
 #define KHOLMES_BUILD_ID_MAX		20
 #define KHOLMES_NR_UREGS		17
+#define KHOLMES_PROFILE_S_MIN		1
+#define KHOLMES_PROFILE_S_MAX		60
+#define KHOLMES_PROFILE_HZ_MIN		1
+#define KHOLMES_PROFILE_HZ_MAX		1000
+#define KHOLMES_FAULT_PERIOD_MAX	1000000
+#define KHOLMES_PROFILE_FRAMES		32
+#define KHOLMES_TOP_CONSUMERS		10
+
+enum kholmes_profile_kind {
+	KHOLMES_PROFILE_NONE,
+	KHOLMES_PROFILE_CPU,		/* on-CPU samples, software cpu-clock */
+	KHOLMES_PROFILE_FAULTS,		/* page faults, software page-faults */
+};
 
 enum kholmes_metric {
 	KHOLMES_METRIC_CPU,		/* percent of one CPU */
@@ -177,6 +209,8 @@ enum kholmes_cmd {
 	KHOLMES_CMD_GET_CAPTURE,
 	KHOLMES_CMD_ACK_CAPTURE,
 	KHOLMES_CMD_CAPTURE_READY,
+	KHOLMES_CMD_PROFILE,
+	KHOLMES_CMD_PROFILE_STARTED,
 	__KHOLMES_CMD_MAX
 };
 
@@ -200,6 +234,12 @@ enum kholmes_attr {
 	KHOLMES_A_THREAD,		/* nest: enum kholmes_thread_attr */
 	KHOLMES_A_KSTACK,		/* nest: enum kholmes_kstack_attr */
 	KHOLMES_A_USTACK,		/* nest: enum kholmes_ustack_attr */
+	KHOLMES_A_PROFILE_KIND,		/* u32: enum kholmes_profile_kind */
+	KHOLMES_A_PROFILE_S,		/* u32: seconds */
+	KHOLMES_A_PROFILE_HZ,		/* u32: samples a second (cpu) */
+	KHOLMES_A_PROFILE,		/* nest: enum kholmes_profile_attr */
+	KHOLMES_A_PSTACK,		/* nest: enum kholmes_pstack_attr */
+	KHOLMES_A_CONSUMER,		/* nest: enum kholmes_consumer_attr */
 	__KHOLMES_A_MAX
 };
 
@@ -216,6 +256,11 @@ enum kholmes_cfg_attr {
 	KHOLMES_CFG_MAX_QUEUE_KB,	/* u32: bytes queued at most, KiB */
 	KHOLMES_CFG_USER_STACK_KB,	/* u32: user stack copied per thread */
 	KHOLMES_CFG_CAPTURE_RATE,	/* u32: automatic captures a minute, 0 off */
+	KHOLMES_CFG_PROFILE_S,		/* u32: KHOLMES_PROFILE_S_MIN.._MAX */
+	KHOLMES_CFG_PROFILE_HZ,		/* u32: KHOLMES_PROFILE_HZ_MIN.._MAX */
+	KHOLMES_CFG_FAULT_PERIOD,	/* u32: profile every Nth page fault */
+	KHOLMES_CFG_CPU_MAX,		/* u32: percent of all CPUs, 0 off */
+	KHOLMES_CFG_PROFILES,		/* u8: profile after detections */
 	__KHOLMES_CFG_MAX
 };
 
@@ -245,6 +290,14 @@ enum kholmes_stat_attr {
 	KHOLMES_STAT_QUEUE_BYTES,	/* u64: bytes queued now */
 	KHOLMES_STAT_CAPTURE_LAST_NS,	/* u64: time the last capture took */
 	KHOLMES_STAT_CAPTURE_MAX_NS,	/* u64 */
+	KHOLMES_STAT_PROFILES,		/* u64: profiles completed */
+	KHOLMES_STAT_PROFILES_SKIPPED,	/* u64: automatic ones, one was running */
+	KHOLMES_STAT_SATURATED,		/* u64: automatic captures and profiles
+					 * skipped at or above cpu-max
+					 */
+	KHOLMES_STAT_HOST_CPU,		/* u64: fixed point % of all CPUs, last pass */
+	KHOLMES_STAT_PROFILE_SAMPLES,	/* u64: samples taken by profiles */
+	KHOLMES_STAT_PROFILE_NS,	/* u64: ns spent in the sample handler */
 	__KHOLMES_STAT_MAX
 };
 
@@ -310,6 +363,7 @@ enum kholmes_event_attr {
 #define KHOLMES_CAPTURE_F_EXITED	0x4 /* process exited meanwhile */
 #define KHOLMES_CAPTURE_F_NO_MM		0x8 /* kernel thread: no user */
 #define KHOLMES_CAPTURE_F_MAPS_TRUNC	0x10 /* too many mappings */
+#define KHOLMES_CAPTURE_F_PROFILE	0x20 /* holds a profile */
 
 /* summary: the members a list or an event carries */
 enum kholmes_capture_attr {
@@ -336,6 +390,11 @@ enum kholmes_capture_attr {
 	KHOLMES_CAPTURE_BYTES,		/* u64: size of the record stream, summary */
 	KHOLMES_CAPTURE_MAPPINGS,	/* u32: mapping records */
 	KHOLMES_CAPTURE_DURATION_NS,	/* u64: time the capture took */
+	KHOLMES_CAPTURE_PROFILE_OF,	/* u64: the capture this profile follows */
+	KHOLMES_CAPTURE_PROFILE_KIND,	/* u32: enum kholmes_profile_kind, summary */
+	KHOLMES_CAPTURE_RSS_FILE,	/* u64: bytes resident, file pages */
+	KHOLMES_CAPTURE_RSS_ANON,	/* u64: bytes resident, anonymous pages */
+	KHOLMES_CAPTURE_RSS_SHMEM,	/* u64: bytes resident, shared memory */
 	__KHOLMES_CAPTURE_MAX
 };
 
@@ -413,5 +472,53 @@ enum kholmes_ustack_attr {
 };
 
 #define KHOLMES_USTACK_MAX (__KHOLMES_USTACK_MAX - 1)
+
+/* KHOLMES_PROFILE_FLAGS */
+#define KHOLMES_PROFILE_F_EXITED	0x1 /* target exited: ended early */
+#define KHOLMES_PROFILE_F_UNLOADED	0x2 /* module unloading: ended early */
+
+enum kholmes_profile_attr {
+	KHOLMES_PROFILE_UNSPEC,
+	KHOLMES_PROFILE_PAD,
+	KHOLMES_PROFILE_KIND,		/* u32: enum kholmes_profile_kind */
+	KHOLMES_PROFILE_FLAGS,		/* u32: KHOLMES_PROFILE_F_* */
+	KHOLMES_PROFILE_HZ,		/* u32: cpu profiles */
+	KHOLMES_PROFILE_PERIOD,		/* u64: ns between cpu samples, or faults */
+	KHOLMES_PROFILE_SECONDS,	/* u32: asked for */
+	KHOLMES_PROFILE_DURATION_NS,	/* u64: ran for */
+	KHOLMES_PROFILE_SAMPLES,	/* u64: samples of the target */
+	KHOLMES_PROFILE_LOST,		/* u64: not stored, the table was full */
+	KHOLMES_PROFILE_STACKS,		/* u32: distinct stacks */
+	KHOLMES_PROFILE_START_RSS_ANON,	/* u64: bytes at the start */
+	KHOLMES_PROFILE_START_RSS_FILE,	/* u64 */
+	KHOLMES_PROFILE_START_VM,	/* u64: bytes mapped at the start */
+	__KHOLMES_PROFILE_MAX
+};
+
+#define KHOLMES_PROFILE_MAX (__KHOLMES_PROFILE_MAX - 1)
+
+/* One distinct stack of a profile, innermost frames first. */
+enum kholmes_pstack_attr {
+	KHOLMES_PSTACK_UNSPEC,
+	KHOLMES_PSTACK_COUNT,		/* u32: samples with this stack */
+	KHOLMES_PSTACK_UFRAMES,		/* binary: u64 user pcs, leaf first */
+	KHOLMES_PSTACK_KFRAME,		/* string, repeated: kernel frames */
+	__KHOLMES_PSTACK_MAX
+};
+
+#define KHOLMES_PSTACK_MAX (__KHOLMES_PSTACK_MAX - 1)
+
+/* A top consumer of CPU in a rundelay capture: who took the CPU. */
+enum kholmes_consumer_attr {
+	KHOLMES_CONSUMER_UNSPEC,
+	KHOLMES_CONSUMER_PAD,
+	KHOLMES_CONSUMER_PID,		/* u32 */
+	KHOLMES_CONSUMER_COMM,		/* string */
+	KHOLMES_CONSUMER_CPU,		/* u64: fixed point percent of one CPU */
+	KHOLMES_CONSUMER_CGROUP,	/* string */
+	__KHOLMES_CONSUMER_MAX
+};
+
+#define KHOLMES_CONSUMER_MAX (__KHOLMES_CONSUMER_MAX - 1)
 
 #endif /* _UAPI_KHOLMES_H */

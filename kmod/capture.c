@@ -54,6 +54,9 @@ struct khm_req {
 	struct pid *pid;
 	u64 start_ns;		/* 0: whatever process has the pid */
 	struct khm_trigger trig;
+	const struct khm_rec *profile;	/* a profile's records, no threads */
+	u64 profile_of;
+	u32 profile_kind;
 };
 
 struct khm_map {
@@ -102,7 +105,7 @@ struct khm_ctx {
 static LIST_HEAD(khm_pending);
 static DEFINE_SPINLOCK(khm_pending_lock);
 static unsigned int khm_npending;
-static u64 khm_next_id = 1;
+static u64 khm_next_id;
 static bool khm_cstopping;
 static struct workqueue_struct *khm_cwq;
 static struct work_struct khm_cwork;
@@ -155,7 +158,7 @@ int khm_capture_request(struct pid *pid, u64 start_ns,
 		khm_queue_count(KHM_QCOUNT_FAILED);
 		return -EBUSY;
 	}
-	req->id = khm_next_id++;
+	req->id = ++khm_next_id;
 	req->pid = get_pid(pid);
 	req->start_ns = start_ns;
 	req->trig = *trig;
@@ -166,6 +169,35 @@ int khm_capture_request(struct pid *pid, u64 start_ns,
 	if (id)
 		*id = req->id;
 	return 0;
+}
+
+/* An id for a capture that is not taken through the pending list. */
+u64 khm_capture_next_id(void)
+{
+	u64 id;
+
+	spin_lock(&khm_pending_lock);
+	id = ++khm_next_id;
+	spin_unlock(&khm_pending_lock);
+	return id;
+}
+
+/* Resident bytes by kind and mapped bytes of task's mm, if it has one. */
+void khm_task_rss(struct task_struct *task, u64 *anon, u64 *file, u64 *vm)
+{
+	struct mm_struct *mm;
+
+	*anon = 0;
+	*file = 0;
+	*vm = 0;
+	task_lock(task);
+	mm = task->mm;
+	if (mm) {
+		*anon = (u64)get_mm_counter(mm, MM_ANONPAGES) << PAGE_SHIFT;
+		*file = (u64)get_mm_counter(mm, MM_FILEPAGES) << PAGE_SHIFT;
+		*vm = (u64)READ_ONCE(mm->total_vm) << PAGE_SHIFT;
+	}
+	task_unlock(task);
 }
 
 static void khm_regs_to_user(const struct pt_regs *regs, u64 *u)
@@ -345,12 +377,12 @@ static void khm_snap_thread(struct task_struct *t, bool user,
 }
 
 /* A kernel address is only ever written out as a symbol. */
-static const char *khm_ksym(struct khm_ctx *x, unsigned long addr)
+const char *khm_ksym(char *buf, unsigned long addr)
 {
-	sprint_symbol(x->sym, addr);
-	if (!strncmp(x->sym, "0x", 2))
+	sprint_symbol(buf, addr);
+	if (!strncmp(buf, "0x", 2))
 		return "?";
-	return x->sym;
+	return buf;
 }
 
 static void khm_write_thread(struct khm_rec *r, struct task_struct *t,
@@ -385,7 +417,7 @@ static void khm_write_thread(struct khm_rec *r, struct task_struct *t,
 	/* kernel frames, in as many records as they need */
 	nest = 0;
 	for (i = 0; i < s->nk; i++) {
-		f = khm_ksym(x, s->kstack[i]);
+		f = khm_ksym(x->sym, s->kstack[i]);
 		len = nla_total_size(strlen(f) + 1);
 		if (nest && r->len - nest + len > KHOLMES_RECORD_MAX) {
 			khm_rec_nest_end(r, nest);
@@ -571,6 +603,10 @@ struct khm_proc_info {
 	u64 values[KHOLMES_NR_METRICS];
 	u64 avgs[KHOLMES_NR_METRICS];
 	u32 have;
+	u64 rss_anon;
+	u64 rss_file;
+	u64 rss_shmem;
+	u64 vm;
 	char comm[TASK_COMM_LEN];
 	char exe[KHM_MAP_PATH_MAX];
 	char cgroup[KHM_MAP_PATH_MAX];
@@ -639,6 +675,13 @@ static void khm_write_capture(struct khm_rec *r, const struct khm_req *req,
 		khm_write_metrics(r, KHOLMES_CAPTURE_AVGS, pi->avgs, pi->have);
 		khm_rec_u32(r, KHOLMES_CAPTURE_MAPPINGS, x->nmaps);
 		khm_rec_u64(r, KHOLMES_CAPTURE_DURATION_NS, duration);
+		khm_rec_u64(r, KHOLMES_CAPTURE_RSS_ANON, pi->rss_anon);
+		khm_rec_u64(r, KHOLMES_CAPTURE_RSS_FILE, pi->rss_file);
+	}
+	if (req->profile) {
+		khm_rec_u64(r, KHOLMES_CAPTURE_PROFILE_OF, req->profile_of);
+		khm_rec_u32(r, KHOLMES_CAPTURE_PROFILE_KIND,
+			    req->profile_kind);
 	}
 	khm_rec_nest_end(r, nest);
 }
@@ -657,6 +700,7 @@ static void khm_proc_info(struct task_struct *task, struct khm_proc_info *pi)
 	rcu_read_unlock();
 	khm_proc_counters(task->tgid, pi->start_ns, pi->values, pi->avgs,
 			  &pi->have);
+	khm_task_rss(task, &pi->rss_anon, &pi->rss_file, &pi->vm);
 }
 
 static struct khm_ctx *khm_ctx_new(u32 max_threads, size_t ucap)
@@ -691,6 +735,37 @@ static void khm_ctx_free(struct khm_ctx *x, u32 max_threads)
 	khm_free(x->maps, array_size(KHM_MAPS_MAX, sizeof(*x->maps)));
 	khm_free(x->ubuf, x->ucap);
 	khm_free(x, sizeof(*x));
+}
+
+/*
+ * Who had the CPU that a process stuck in the run queue waited for: the
+ * top consumers of the last pass, with their cgroups.
+ */
+static void khm_write_consumers(struct khm_rec *r, struct khm_ctx *x)
+{
+	struct khm_top top[KHOLMES_TOP_CONSUMERS];
+	struct task_struct *task;
+	unsigned int i, n;
+	size_t nest;
+
+	n = khm_top_cpu(top, ARRAY_SIZE(top));
+	for (i = 0; i < n; i++) {
+		x->path[0] = '\0';
+		rcu_read_lock();
+		task = pid_task(find_pid_ns(top[i].pid, &init_pid_ns),
+				PIDTYPE_TGID);
+		if (task &&
+		    kernfs_path(task_dfl_cgroup(task)->kn, x->path,
+				KHM_MAP_PATH_MAX) < 0)
+			x->path[0] = '\0';
+		rcu_read_unlock();
+		nest = khm_rec_nest_start(r, KHOLMES_A_CONSUMER);
+		khm_rec_u32(r, KHOLMES_CONSUMER_PID, top[i].pid);
+		khm_rec_str(r, KHOLMES_CONSUMER_COMM, top[i].comm);
+		khm_rec_u64(r, KHOLMES_CONSUMER_CPU, top[i].cpu);
+		khm_rec_str(r, KHOLMES_CONSUMER_CGROUP, x->path);
+		khm_rec_nest_end(r, nest);
+	}
 }
 
 /* Take the capture a request asks for and queue it. */
@@ -735,6 +810,8 @@ static void khm_take(struct khm_req *req)
 	pi->pid = pid_nr(req->pid);
 	if (req->trig.manual)
 		pi->flags |= KHOLMES_CAPTURE_F_MANUAL;
+	if (req->profile)
+		pi->flags |= KHOLMES_CAPTURE_F_PROFILE;
 
 	if (!task) {
 		pi->flags |= KHOLMES_CAPTURE_F_EXITED;
@@ -758,6 +835,15 @@ static void khm_take(struct khm_req *req)
 			khm_collect_maps(mm, x, pi->exe, sizeof(pi->exe));
 			khm_write_maps(&body, x);
 		}
+		if (!req->trig.manual && !req->profile &&
+		    req->trig.metric == KHOLMES_METRIC_RUNDELAY)
+			khm_write_consumers(&body, x);
+		if (req->profile) {
+			/* a profile's stacks, not a snapshot of its threads */
+			for (i = 0; i < x->nthreads; i++)
+				put_task_struct(x->threads[i]);
+			x->nthreads = 0;
+		}
 		if (x->nr_threads > x->nthreads)
 			pi->flags |= KHOLMES_CAPTURE_F_THREADS_TRUNC;
 		if (x->maps_trunc)
@@ -780,6 +866,8 @@ static void khm_take(struct khm_req *req)
 		}
 	}
 
+	if (req->profile)
+		khm_rec_append(&body, req->profile);
 	khm_write_capture(&c->body, req, pi, x, 0, ktime_get_ns() - t0, true);
 	khm_rec_append(&c->body, &body);
 	khm_rec_release(&body);
@@ -801,6 +889,27 @@ out:
 	khm_free(pi, sizeof(*pi));
 	if (task)
 		put_task_struct(task);
+}
+
+/* Queue a finished profile, with the process's mappings to read it by. */
+void khm_capture_profile(u64 id, struct pid *pid,
+			 const struct khm_trigger *trig, u64 profile_of,
+			 u32 kind, const struct khm_rec *profile)
+{
+	struct khm_req req = {
+		.id = id,
+		.pid = pid,
+		.trig = *trig,
+		.profile = profile,
+		.profile_of = profile_of,
+		.profile_kind = kind,
+	};
+
+	if (profile->err) {
+		khm_queue_count(KHM_QCOUNT_FAILED);
+		return;
+	}
+	khm_take(&req);
 }
 
 static void khm_capture_work(struct work_struct *work)

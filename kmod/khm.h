@@ -27,6 +27,11 @@ struct khm_config {
 	u32 max_queue_kb;
 	u32 user_stack_kb;
 	u32 capture_rate;
+	u32 profile_s;
+	u32 profile_hz;
+	u32 fault_period;
+	u32 cpu_max;
+	bool profiles;
 };
 
 struct khm_stats {
@@ -40,6 +45,12 @@ struct khm_stats {
 	u64 tasks_visited;
 	u64 procs_visited;
 	u64 events_lost;
+	u64 profiles;
+	u64 profiles_skipped;
+	u64 saturated;
+	u64 host_cpu;
+	u64 profile_samples;
+	u64 profile_ns;
 };
 
 /*
@@ -160,6 +171,12 @@ struct khm_trigger {
 	struct kholmes_rule_cfg rule;
 };
 
+u64 khm_capture_next_id(void);
+void khm_task_rss(struct task_struct *task, u64 *anon, u64 *file, u64 *vm);
+const char *khm_ksym(char *buf, unsigned long addr);
+void khm_capture_profile(u64 id, struct pid *pid,
+			 const struct khm_trigger *trig, u64 profile_of,
+			 u32 kind, const struct khm_rec *profile);
 int khm_capture_init(void);
 void khm_capture_uninit(void);
 int khm_capture_request(struct pid *pid, u64 start_ns,
@@ -167,6 +184,24 @@ int khm_capture_request(struct pid *pid, u64 start_ns,
 void khm_notify_capture(const struct khm_capture *c);
 bool khm_proc_counters(pid_t tgid, u64 start_ns, u64 *values, u64 *avgs,
 		       u32 *have);
+
+/* profile.c: timed profiles after a detection */
+int khm_profile_init(void);
+void khm_profile_uninit(void);
+int khm_profile_start(struct pid *pid, enum kholmes_profile_kind kind,
+		      u32 seconds, u32 hz, const struct khm_trigger *trig,
+		      u64 profile_of, u64 *id, struct netlink_ext_ack *extack);
+bool khm_profile_running(void);
+void khm_notify_profile(u64 id, pid_t pid, u64 profile_of, u32 kind);
+
+/* the top consumers of CPU in the last pass, for rundelay captures */
+struct khm_top {
+	pid_t pid;
+	u64 cpu;
+	char comm[TASK_COMM_LEN];
+};
+
+unsigned int khm_top_cpu(struct khm_top *top, unsigned int n);
 
 int khm_netlink_init(void);
 void khm_netlink_uninit(void);

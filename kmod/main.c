@@ -50,6 +50,26 @@ static uint capture_rate = 10;
 module_param(capture_rate, uint, 0444);
 MODULE_PARM_DESC(capture_rate, "Automatic captures a minute, 0 (none)..600 (default: 10)");
 
+static uint profile_s = 5;
+module_param(profile_s, uint, 0444);
+MODULE_PARM_DESC(profile_s, "Seconds a profile runs, 1..60 (default: 5)");
+
+static uint profile_hz = 99;
+module_param(profile_hz, uint, 0444);
+MODULE_PARM_DESC(profile_hz, "CPU profile samples a second, 1..1000 (default: 99)");
+
+static uint fault_period = 1;
+module_param(fault_period, uint, 0444);
+MODULE_PARM_DESC(fault_period, "Profile every Nth page fault, 1..1000000 (default: 1)");
+
+static uint cpu_max;
+module_param(cpu_max, uint, 0444);
+MODULE_PARM_DESC(cpu_max, "Skip automatic captures while the host is at or above this percent of all CPUs, 0 (never)..100 (default: 0)");
+
+static bool profiles = true;
+module_param(profiles, bool, 0444);
+MODULE_PARM_DESC(profiles, "Profile after cpu, rss, rss-pct and majflt detections (default: 1)");
+
 static uint fail_alloc_every;
 module_param(fail_alloc_every, uint, 0644);
 MODULE_PARM_DESC(fail_alloc_every, "Debug: make every Nth allocation fail (default: 0, never)");
@@ -162,7 +182,14 @@ static int __init kholmes_init(void)
 	      khm_check_param("user_stack_kb", user_stack_kb, 0,
 			      KHOLMES_USER_STACK_KB_MAX) ?:
 	      khm_check_param("capture_rate", capture_rate, 0,
-			      KHOLMES_CAPTURE_RATE_MAX);
+			      KHOLMES_CAPTURE_RATE_MAX) ?:
+	      khm_check_param("profile_s", profile_s, KHOLMES_PROFILE_S_MIN,
+			      KHOLMES_PROFILE_S_MAX) ?:
+	      khm_check_param("profile_hz", profile_hz, KHOLMES_PROFILE_HZ_MIN,
+			      KHOLMES_PROFILE_HZ_MAX) ?:
+	      khm_check_param("fault_period", fault_period, 1,
+			      KHOLMES_FAULT_PERIOD_MAX) ?:
+	      khm_check_param("cpu_max", cpu_max, 0, 100);
 	if (ret)
 		return ret;
 
@@ -175,10 +202,18 @@ static int __init kholmes_init(void)
 	khm_cfg.max_queue_kb = max_queue_kb;
 	khm_cfg.user_stack_kb = user_stack_kb;
 	khm_cfg.capture_rate = capture_rate;
+	khm_cfg.profile_s = profile_s;
+	khm_cfg.profile_hz = profile_hz;
+	khm_cfg.fault_period = fault_period;
+	khm_cfg.cpu_max = cpu_max;
+	khm_cfg.profiles = profiles;
 
 	ret = khm_capture_init();
 	if (ret)
 		goto err_capture;
+	ret = khm_profile_init();
+	if (ret)
+		goto err_profile;
 	ret = khm_sampler_init();
 	if (ret)
 		goto err_sampler;
@@ -195,6 +230,8 @@ static int __init kholmes_init(void)
 err_netlink:
 	khm_sampler_uninit();
 err_sampler:
+	khm_profile_uninit();
+err_profile:
 	khm_capture_uninit();
 err_capture:
 	return ret;
@@ -203,13 +240,15 @@ err_capture:
 /*
  * Netlink goes first so that no request can restart the sampler or ask for
  * a capture while they are torn down; then the sampler, which requests
- * captures; then the capture worker and its queue; the watch scope last,
- * as the sampler reads it.
+ * captures and profiles; then a running profile, which ends into the
+ * queue; then the capture worker and its queue; the watch scope last, as
+ * the sampler reads it.
  */
 static void __exit kholmes_exit(void)
 {
 	khm_netlink_uninit();
 	khm_sampler_uninit();
+	khm_profile_uninit();
 	khm_capture_uninit();
 	khm_watch_uninit();
 	WARN_ON(khm_mem_bytes());

@@ -66,6 +66,30 @@ static struct netlink_range_validation khm_rate_range = {
 	.max = KHOLMES_CAPTURE_RATE_MAX,
 };
 
+static struct netlink_range_validation khm_profile_s_range = {
+	.min = KHOLMES_PROFILE_S_MIN,
+	.max = KHOLMES_PROFILE_S_MAX,
+};
+
+static struct netlink_range_validation khm_profile_hz_range = {
+	.min = KHOLMES_PROFILE_HZ_MIN,
+	.max = KHOLMES_PROFILE_HZ_MAX,
+};
+
+static struct netlink_range_validation khm_fault_period_range = {
+	.min = 1,
+	.max = KHOLMES_FAULT_PERIOD_MAX,
+};
+
+static struct netlink_range_validation khm_percent_range = {
+	.max = 100,
+};
+
+static struct netlink_range_validation khm_kind_range = {
+	.min = KHOLMES_PROFILE_CPU,
+	.max = KHOLMES_PROFILE_FAULTS,
+};
+
 static struct netlink_range_validation khm_id_range = {
 	.min = 1,
 	.max = U64_MAX,
@@ -88,6 +112,14 @@ static const struct nla_policy khm_cfg_policy[KHOLMES_CFG_MAX + 1] = {
 		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_ustack_range),
 	[KHOLMES_CFG_CAPTURE_RATE] =
 		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_rate_range),
+	[KHOLMES_CFG_PROFILE_S] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_profile_s_range),
+	[KHOLMES_CFG_PROFILE_HZ] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_profile_hz_range),
+	[KHOLMES_CFG_FAULT_PERIOD] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_fault_period_range),
+	[KHOLMES_CFG_CPU_MAX] = NLA_POLICY_FULL_RANGE(NLA_U32, &khm_percent_range),
+	[KHOLMES_CFG_PROFILES] = NLA_POLICY_MAX(NLA_U8, 1),
 };
 
 static const struct nla_policy khm_rule_policy[KHOLMES_RULE_MAX + 1] = {
@@ -115,6 +147,12 @@ static const struct nla_policy khm_policy[KHOLMES_A_MAX + 1] = {
 	[KHOLMES_A_WATCH] = NLA_POLICY_NESTED(khm_watch_policy),
 	[KHOLMES_A_PID] = NLA_POLICY_FULL_RANGE(NLA_U32, &khm_pid_range),
 	[KHOLMES_A_CAPTURE_ID] = NLA_POLICY_FULL_RANGE(NLA_U64, &khm_id_range),
+	[KHOLMES_A_PROFILE_KIND] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_kind_range),
+	[KHOLMES_A_PROFILE_S] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_profile_s_range),
+	[KHOLMES_A_PROFILE_HZ] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_profile_hz_range),
 };
 
 static const struct genl_multicast_group khm_mcgrps[] = {
@@ -142,7 +180,12 @@ static int khm_put_config(struct sk_buff *skb)
 	    nla_put_u32(skb, KHOLMES_CFG_MAX_QUEUE_KB, khm_cfg.max_queue_kb) ||
 	    nla_put_u32(skb, KHOLMES_CFG_USER_STACK_KB,
 			khm_cfg.user_stack_kb) ||
-	    nla_put_u32(skb, KHOLMES_CFG_CAPTURE_RATE, khm_cfg.capture_rate))
+	    nla_put_u32(skb, KHOLMES_CFG_CAPTURE_RATE, khm_cfg.capture_rate) ||
+	    nla_put_u32(skb, KHOLMES_CFG_PROFILE_S, khm_cfg.profile_s) ||
+	    nla_put_u32(skb, KHOLMES_CFG_PROFILE_HZ, khm_cfg.profile_hz) ||
+	    nla_put_u32(skb, KHOLMES_CFG_FAULT_PERIOD, khm_cfg.fault_period) ||
+	    nla_put_u32(skb, KHOLMES_CFG_CPU_MAX, khm_cfg.cpu_max) ||
+	    nla_put_u8(skb, KHOLMES_CFG_PROFILES, khm_cfg.profiles))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
@@ -180,7 +223,15 @@ static int khm_put_stats(struct sk_buff *skb)
 	    khm_put_u64(skb, KHOLMES_STAT_QUEUE_LEN, q.len, pad) ||
 	    khm_put_u64(skb, KHOLMES_STAT_QUEUE_BYTES, q.bytes, pad) ||
 	    khm_put_u64(skb, KHOLMES_STAT_CAPTURE_LAST_NS, q.last_ns, pad) ||
-	    khm_put_u64(skb, KHOLMES_STAT_CAPTURE_MAX_NS, q.max_ns, pad))
+	    khm_put_u64(skb, KHOLMES_STAT_CAPTURE_MAX_NS, q.max_ns, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_PROFILES, s->profiles, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_PROFILES_SKIPPED, s->profiles_skipped,
+			pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_SATURATED, s->saturated, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_HOST_CPU, s->host_cpu, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_PROFILE_SAMPLES, s->profile_samples,
+			pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_PROFILE_NS, s->profile_ns, pad))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
@@ -328,6 +379,16 @@ static int khm_set_config(struct sk_buff *skb, struct genl_info *info)
 		c.user_stack_kb = nla_get_u32(tb[KHOLMES_CFG_USER_STACK_KB]);
 	if (tb[KHOLMES_CFG_CAPTURE_RATE])
 		c.capture_rate = nla_get_u32(tb[KHOLMES_CFG_CAPTURE_RATE]);
+	if (tb[KHOLMES_CFG_PROFILE_S])
+		c.profile_s = nla_get_u32(tb[KHOLMES_CFG_PROFILE_S]);
+	if (tb[KHOLMES_CFG_PROFILE_HZ])
+		c.profile_hz = nla_get_u32(tb[KHOLMES_CFG_PROFILE_HZ]);
+	if (tb[KHOLMES_CFG_FAULT_PERIOD])
+		c.fault_period = nla_get_u32(tb[KHOLMES_CFG_FAULT_PERIOD]);
+	if (tb[KHOLMES_CFG_CPU_MAX])
+		c.cpu_max = nla_get_u32(tb[KHOLMES_CFG_CPU_MAX]);
+	if (tb[KHOLMES_CFG_PROFILES])
+		c.profiles = nla_get_u8(tb[KHOLMES_CFG_PROFILES]);
 
 	khm_cfg = c;
 	/* histories sized or bounded by the old values start over */
@@ -568,6 +629,87 @@ static int khm_capture(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
+static int khm_profile(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *attr = info->attrs[KHOLMES_A_PID];
+	struct khm_trigger trig = { .manual = true };
+	struct sk_buff *msg;
+	u32 kind, seconds, hz;
+	struct pid *pid;
+	void *hdr;
+	u64 id;
+	int ret;
+
+	if (!attr || !info->attrs[KHOLMES_A_PROFILE_KIND]) {
+		NL_SET_ERR_MSG(info->extack, "profile needs a pid and a kind");
+		return -EINVAL;
+	}
+	kind = nla_get_u32(info->attrs[KHOLMES_A_PROFILE_KIND]);
+	pid = find_get_pid(nla_get_u32(attr));
+	if (!pid) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no process with that pid");
+		return -ESRCH;
+	}
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg) {
+		put_pid(pid);
+		return -ENOMEM;
+	}
+	mutex_lock(&khm_lock);
+	seconds = info->attrs[KHOLMES_A_PROFILE_S] ?
+		  nla_get_u32(info->attrs[KHOLMES_A_PROFILE_S]) :
+		  khm_cfg.profile_s;
+	hz = info->attrs[KHOLMES_A_PROFILE_HZ] ?
+	     nla_get_u32(info->attrs[KHOLMES_A_PROFILE_HZ]) :
+	     khm_cfg.profile_hz;
+	ret = khm_profile_start(pid, kind, seconds, hz, &trig, 0, &id,
+				info->extack);
+	mutex_unlock(&khm_lock);
+	put_pid(pid);
+	if (ret) {
+		nlmsg_free(msg);
+		return ret;
+	}
+	hdr = genlmsg_put_reply(msg, info, &khm_family, 0, KHOLMES_CMD_PROFILE);
+	if (!hdr || khm_put_u64(msg, KHOLMES_A_CAPTURE_ID, id, KHOLMES_A_PAD)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+void khm_notify_profile(u64 id, pid_t pid, u64 profile_of, u32 kind)
+{
+	struct nlattr *nest;
+	struct sk_buff *skb;
+	void *hdr;
+
+	if (!genl_has_listeners(&khm_family, &init_net, 0))
+		return;
+	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!skb)
+		goto lost;
+	hdr = genlmsg_put(skb, 0, 0, &khm_family, 0,
+			  KHOLMES_CMD_PROFILE_STARTED);
+	nest = hdr ? nla_nest_start(skb, KHOLMES_A_CAPTURE) : NULL;
+	if (!nest ||
+	    khm_put_u64(skb, KHOLMES_CAPTURE_ID, id, KHOLMES_CAPTURE_PAD) ||
+	    nla_put_u32(skb, KHOLMES_CAPTURE_PID, pid) ||
+	    khm_put_u64(skb, KHOLMES_CAPTURE_PROFILE_OF, profile_of,
+			KHOLMES_CAPTURE_PAD) ||
+	    nla_put_u32(skb, KHOLMES_CAPTURE_PROFILE_KIND, kind)) {
+		nlmsg_free(skb);
+		goto lost;
+	}
+	nla_nest_end(skb, nest);
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast(&khm_family, skb, 0, 0, GFP_KERNEL);
+	return;
+lost:
+	khm_stats.events_lost++;
+}
+
 static int khm_ack_capture(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *attr = info->attrs[KHOLMES_A_CAPTURE_ID];
@@ -732,6 +874,11 @@ static const struct genl_small_ops khm_ops[] = {
 	{
 		.cmd = KHOLMES_CMD_GET_CAPTURE,
 		.dumpit = khm_dump_capture,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KHOLMES_CMD_PROFILE,
+		.doit = khm_profile,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{

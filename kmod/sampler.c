@@ -14,6 +14,7 @@
 
 #include <linux/cgroup.h>
 #include <linux/jiffies.h>
+#include <linux/kernel_stat.h>
 #include <linux/ktime.h>
 #include <linux/math64.h>
 #include <linux/memcontrol.h>
@@ -168,21 +169,56 @@ static u64 khm_rate(u64 now, u64 prev, u64 mult, u64 elapsed)
 	return mul_u64_u64_div_u64(delta, mult, elapsed);
 }
 
-/* A detection asks for a capture; the capture worker does the rest. */
+static enum kholmes_profile_kind khm_profile_kind(unsigned int m)
+{
+	switch (m) {
+	case KHOLMES_METRIC_CPU:
+		return KHOLMES_PROFILE_CPU;
+	case KHOLMES_METRIC_RSS:
+	case KHOLMES_METRIC_RSS_PCT:
+	case KHOLMES_METRIC_MAJFLT:
+		return KHOLMES_PROFILE_FAULTS;
+	default:
+		return KHOLMES_PROFILE_NONE;
+	}
+}
+
+/*
+ * A detection asks for a capture, then for a profile where one instant is
+ * not enough; both are skipped and counted while the host is saturated
+ * (cpu-max), as holmes' WithCPUMax does.
+ */
 static void khm_capture_detection(const struct khm_proc *pr, unsigned int m,
 				  u64 value, u64 avg)
 {
+	enum kholmes_profile_kind kind = khm_profile_kind(m);
 	struct khm_trigger trig = {
 		.metric = m,
 		.value = value,
 		.avg = avg,
 		.rule = khm_rules[m],
 	};
-	struct pid *pid = find_get_pid(pr->tgid);
+	u64 id = 0, pid_id;
+	struct pid *pid;
 
+	if (khm_cfg.cpu_max &&
+	    khm_stats.host_cpu >= (u64)khm_cfg.cpu_max * KHOLMES_VALUE_SCALE) {
+		khm_stats.saturated++;
+		return;
+	}
+	pid = find_get_pid(pr->tgid);
 	if (!pid)
 		return;
-	khm_capture_request(pid, pr->start_ns, &trig, NULL);
+	if (khm_capture_request(pid, pr->start_ns, &trig, &id))
+		id = 0;
+	if (khm_cfg.profiles && kind != KHOLMES_PROFILE_NONE) {
+		if (khm_profile_running())
+			khm_stats.profiles_skipped++;
+		else
+			khm_profile_start(pid, kind, khm_cfg.profile_s,
+					  khm_cfg.profile_hz, &trig, id,
+					  &pid_id, NULL);
+	}
 	put_pid(pid);
 }
 
@@ -343,6 +379,35 @@ static void khm_raw_grow(u32 want)
 	khm_raw_cap = cap;
 }
 
+/*
+ * The host's CPU use since the last pass, in percent of all online CPUs
+ * (fixed point), from the per-CPU time accounting.
+ */
+static void khm_host_cpu(u64 now)
+{
+	static u64 last_busy, last_ns;
+	struct kernel_cpustat kcs;
+	u64 busy = 0, wall;
+	unsigned int ncpu = 0;
+	int cpu;
+
+	for_each_online_cpu(cpu) {
+		kcpustat_cpu_fetch(&kcs, cpu);
+		busy += kcs.cpustat[CPUTIME_USER] + kcs.cpustat[CPUTIME_NICE] +
+			kcs.cpustat[CPUTIME_SYSTEM] + kcs.cpustat[CPUTIME_IRQ] +
+			kcs.cpustat[CPUTIME_SOFTIRQ] +
+			kcs.cpustat[CPUTIME_STEAL];
+		ncpu++;
+	}
+	if (last_ns && now > last_ns && busy >= last_busy && ncpu) {
+		wall = (now - last_ns) * ncpu;
+		khm_stats.host_cpu = khm_rate(busy, last_busy,
+					      100 * KHOLMES_VALUE_SCALE, wall);
+	}
+	last_busy = busy;
+	last_ns = now;
+}
+
 static void khm_pass(void)
 {
 	u64 t0 = ktime_get_ns(), boot = ktime_get_boottime_ns();
@@ -364,6 +429,7 @@ static void khm_pass(void)
 	}
 	rcu_read_unlock();
 
+	khm_host_cpu(t0);
 	/* a gauge: processes in scope that the last pass could not track */
 	khm_stats.untracked = khm_apply(n, t0, boot) + (want - n);
 	if (want > n)
@@ -438,6 +504,32 @@ bool khm_proc_counters(pid_t tgid, u64 start_ns, u64 *values, u64 *avgs,
 	}
 	mutex_unlock(&khm_lock);
 	return pr;
+}
+
+/* The n processes that used the most CPU in the last pass. */
+unsigned int khm_top_cpu(struct khm_top *top, unsigned int n)
+{
+	struct khm_proc *pr;
+	unsigned long idx;
+	unsigned int k = 0, i;
+	u64 cpu;
+
+	mutex_lock(&khm_lock);
+	xa_for_each(&khm_procs, idx, pr) {
+		if (!(pr->have & BIT(KHOLMES_METRIC_CPU)))
+			continue;
+		cpu = pr->value[KHOLMES_METRIC_CPU];
+		if (k == n && cpu <= top[n - 1].cpu)
+			continue;
+		i = k < n ? k++ : n - 1;
+		for (; i > 0 && top[i - 1].cpu < cpu; i--)
+			top[i] = top[i - 1];
+		top[i].pid = pr->tgid;
+		top[i].cpu = cpu;
+		memcpy(top[i].comm, pr->comm, sizeof(top[i].comm));
+	}
+	mutex_unlock(&khm_lock);
+	return k;
 }
 
 u64 khm_sampler_tracked(void)

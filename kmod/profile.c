@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Profiles: for `profile-s` seconds after a detection (or on request), the
+ * stacks of the offending process at every on-CPU sample (cpu) or every
+ * Nth page fault (faults), counted per distinct stack in the kernel, then
+ * queued as a capture.
+ *
+ * One software perf event per online CPU, filtered on the target's tgid
+ * in the handler, rather than one per thread: it follows threads created
+ * during the profile with no race at start, and the number of events is
+ * bounded by the CPUs, not by the target. The cost outside the target is
+ * one early return per event, at profile-hz per CPU. CPUs that come online
+ * during a profile are not sampled.
+ *
+ * The handler runs in hard interrupt context (cpu-clock) or at a page
+ * fault: it walks kernel frames with stack_trace_save() and user frames by
+ * frame pointers with copy_from_user_nofault(), and counts the stack in a
+ * fixed table under a raw spinlock. Code built without frame pointers
+ * shows its leaf and what the walk reaches; a DWARF copy per sample would
+ * cost too much at this rate.
+ */
+#include <linux/cpumask.h>
+#include <linux/jhash.h>
+#include <linux/kallsyms.h>
+#include <linux/perf_event.h>
+#include <linux/pid.h>
+#include <linux/ptrace.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/task_stack.h>
+#include <linux/spinlock.h>
+#include <linux/stacktrace.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+#include <net/netlink.h>
+
+#include <kholmes_elf.h>
+
+#include "khm.h"
+
+#define KHM_PSTACKS		1024	/* distinct stacks a profile keeps */
+#define KHM_PROFILE_POLL_MS	200	/* how soon an exit ends a profile */
+
+struct khm_pstack {
+	u32 hash;
+	u32 count;
+	u8 nk;
+	u8 nu;
+	unsigned long k[KHOLMES_PROFILE_FRAMES];
+	u64 u[KHOLMES_PROFILE_FRAMES];
+};
+
+struct khm_profile {
+	pid_t tgid;
+	struct pid *pid;
+	enum kholmes_profile_kind kind;
+	u32 hz;
+	u32 seconds;
+	u64 period;
+	u64 id;
+	u64 profile_of;
+	struct khm_trigger trig;
+	u64 start_ns;
+	u64 start_rss_anon;
+	u64 start_rss_file;
+	u64 start_vm;
+	u32 flags;
+	struct perf_event **events;
+	raw_spinlock_t lock;
+	u64 samples;
+	u64 lost;
+	u64 handler_ns;
+	u32 nstacks;
+	struct khm_pstack *table;
+	struct delayed_work work;
+};
+
+/* The running profile, if any; changed under khm_lock. */
+static struct khm_profile *khm_prof;
+static struct workqueue_struct *khm_pwq;
+static bool khm_pstopping;
+
+static bool khm_prof_read(void *ctx, __u64 addr, __u64 out[2])
+{
+	return !copy_from_user_nofault(out, (const void __user *)addr, 16);
+}
+
+static void khm_prof_count(struct khm_profile *p, struct khm_pstack *s)
+{
+	struct khm_pstack *e;
+	unsigned long flags;
+	u32 i, slot;
+
+	s->hash = jhash(s->k, s->nk * sizeof(s->k[0]),
+			jhash(s->u, s->nu * sizeof(s->u[0]), s->nk ^ s->nu));
+	raw_spin_lock_irqsave(&p->lock, flags);
+	p->samples++;
+	for (i = 0; i < KHM_PSTACKS; i++) {
+		slot = (s->hash + i) % KHM_PSTACKS;
+		e = &p->table[slot];
+		if (!e->count) {
+			if (p->nstacks >= KHM_PSTACKS * 3 / 4)
+				break;
+			*e = *s;
+			e->count = 1;
+			p->nstacks++;
+			goto out;
+		}
+		if (e->hash == s->hash && e->nk == s->nk && e->nu == s->nu &&
+		    !memcmp(e->k, s->k, s->nk * sizeof(s->k[0])) &&
+		    !memcmp(e->u, s->u, s->nu * sizeof(s->u[0]))) {
+			e->count++;
+			goto out;
+		}
+	}
+	p->lost++;
+out:
+	raw_spin_unlock_irqrestore(&p->lock, flags);
+}
+
+static void khm_prof_handler(struct perf_event *event,
+			     struct perf_sample_data *data,
+			     struct pt_regs *regs)
+{
+	struct khm_profile *p = event->overflow_handler_context;
+	struct pt_regs *uregs = NULL;
+	struct khm_pstack s;
+	bool fault, trunc;
+	u64 t0;
+	u32 i;
+
+	if (current->tgid != p->tgid || (current->flags & PF_EXITING))
+		return;
+	t0 = local_clock();
+	s.nk = 0;
+	s.nu = 0;
+	if (!user_mode(regs)) {
+		s.nk = stack_trace_save(s.k, ARRAY_SIZE(s.k), 0);
+		/* drop this handler's own frames, up to the interrupted one */
+		for (i = 0; i < s.nk && s.k[i] != instruction_pointer(regs); i++)
+			;
+		if (i < s.nk) {
+			s.nk -= i;
+			memmove(s.k, s.k + i, s.nk * sizeof(s.k[0]));
+		}
+		if (!(current->flags & PF_KTHREAD))
+			uregs = task_pt_regs(current);
+	} else {
+		uregs = regs;
+	}
+	if (uregs)
+		s.nu = khe_fp_walk(uregs->ip, uregs->bp, khm_prof_read, NULL,
+				   s.u, ARRAY_SIZE(s.u), &fault, &trunc);
+	khm_prof_count(p, &s);
+	/* racy but only read at the end, after the events are gone */
+	p->handler_ns += local_clock() - t0;
+}
+
+static void khm_prof_release(struct khm_profile *p)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		if (p->events[cpu]) {
+			perf_event_release_kernel(p->events[cpu]);
+			p->events[cpu] = NULL;
+		}
+	}
+}
+
+static void khm_prof_free(struct khm_profile *p)
+{
+	khm_free(p->events, array_size(nr_cpu_ids, sizeof(*p->events)));
+	khm_free(p->table, array_size(KHM_PSTACKS, sizeof(*p->table)));
+	put_pid(p->pid);
+	khm_free(p, sizeof(*p));
+}
+
+static void khm_prof_write(struct khm_rec *r, struct khm_profile *p,
+			   u64 duration, char *sym)
+{
+	const struct khm_pstack *e;
+	size_t nest;
+	u32 i, j;
+
+	nest = khm_rec_nest_start(r, KHOLMES_A_PROFILE);
+	khm_rec_u32(r, KHOLMES_PROFILE_KIND, p->kind);
+	khm_rec_u32(r, KHOLMES_PROFILE_FLAGS, p->flags);
+	khm_rec_u32(r, KHOLMES_PROFILE_HZ, p->hz);
+	khm_rec_u64(r, KHOLMES_PROFILE_PERIOD, p->period);
+	khm_rec_u32(r, KHOLMES_PROFILE_SECONDS, p->seconds);
+	khm_rec_u64(r, KHOLMES_PROFILE_DURATION_NS, duration);
+	khm_rec_u64(r, KHOLMES_PROFILE_SAMPLES, p->samples);
+	khm_rec_u64(r, KHOLMES_PROFILE_LOST, p->lost);
+	khm_rec_u32(r, KHOLMES_PROFILE_STACKS, p->nstacks);
+	khm_rec_u64(r, KHOLMES_PROFILE_START_RSS_ANON, p->start_rss_anon);
+	khm_rec_u64(r, KHOLMES_PROFILE_START_RSS_FILE, p->start_rss_file);
+	khm_rec_u64(r, KHOLMES_PROFILE_START_VM, p->start_vm);
+	khm_rec_nest_end(r, nest);
+
+	for (i = 0; i < KHM_PSTACKS; i++) {
+		e = &p->table[i];
+		if (!e->count)
+			continue;
+		nest = khm_rec_nest_start(r, KHOLMES_A_PSTACK);
+		khm_rec_u32(r, KHOLMES_PSTACK_COUNT, e->count);
+		khm_rec_put(r, KHOLMES_PSTACK_UFRAMES, e->u,
+			    e->nu * sizeof(e->u[0]));
+		for (j = 0; j < e->nk; j++)
+			khm_rec_str(r, KHOLMES_PSTACK_KFRAME,
+				    khm_ksym(sym, e->k[j]));
+		khm_rec_nest_end(r, nest);
+	}
+}
+
+/* Stop sampling, turn the table into a capture and queue it. */
+static void khm_prof_finish(struct khm_profile *p)
+{
+	u64 duration = ktime_get_ns() - p->start_ns;
+	struct khm_rec body;
+	char *sym;
+
+	khm_prof_release(p);
+	mutex_lock(&khm_lock);
+	khm_stats.profiles++;
+	khm_stats.profile_samples += p->samples;
+	khm_stats.profile_ns += p->handler_ns;
+	mutex_unlock(&khm_lock);
+
+	sym = khm_alloc(KSYM_SYMBOL_LEN);
+	khm_rec_init(&body, (u64)KHOLMES_MAX_QUEUE_KB_MAX * 1024);
+	if (sym)
+		khm_prof_write(&body, p, duration, sym);
+	else
+		body.err = -ENOMEM;
+	khm_capture_profile(p->id, p->pid, &p->trig, p->profile_of, p->kind,
+			    &body);
+	khm_rec_release(&body);
+	khm_free(sym, KSYM_SYMBOL_LEN);
+}
+
+static void khm_prof_work(struct work_struct *work)
+{
+	struct khm_profile *p = container_of(to_delayed_work(work),
+					     struct khm_profile, work);
+	u64 end = p->start_ns + (u64)p->seconds * NSEC_PER_SEC;
+	u64 now = ktime_get_ns();
+
+	if (!pid_has_task(p->pid, PIDTYPE_TGID)) {
+		p->flags |= KHOLMES_PROFILE_F_EXITED;
+	} else if (READ_ONCE(khm_pstopping)) {
+		p->flags |= KHOLMES_PROFILE_F_UNLOADED;
+	} else if (now < end) {
+		queue_delayed_work(khm_pwq, &p->work,
+				   min_t(u64, msecs_to_jiffies(KHM_PROFILE_POLL_MS),
+					 nsecs_to_jiffies(end - now) + 1));
+		return;
+	}
+	khm_prof_finish(p);
+
+	mutex_lock(&khm_lock);
+	khm_prof = NULL;
+	mutex_unlock(&khm_lock);
+	khm_prof_free(p);
+}
+
+/*
+ * Start a profile of the process behind pid. Called with khm_lock held
+ * (config and the one running profile). Returns the capture id it will
+ * have in *id, -EBUSY while another profile runs.
+ */
+int khm_profile_start(struct pid *pid, enum kholmes_profile_kind kind,
+		      u32 seconds, u32 hz, const struct khm_trigger *trig,
+		      u64 profile_of, u64 *id, struct netlink_ext_ack *extack)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+	};
+	struct task_struct *task;
+	struct perf_event *ev;
+	struct khm_profile *p;
+	int cpu, ret, n = 0;
+
+	lockdep_assert_held(&khm_lock);
+	if (khm_prof || khm_pstopping) {
+		NL_SET_ERR_MSG(extack, "a profile is already running");
+		return -EBUSY;
+	}
+	task = get_pid_task(pid, PIDTYPE_TGID);
+	if (!task) {
+		NL_SET_ERR_MSG(extack, "no process with that pid");
+		return -ESRCH;
+	}
+	if (kind == KHOLMES_PROFILE_FAULTS && (task->flags & PF_KTHREAD)) {
+		put_task_struct(task);
+		NL_SET_ERR_MSG(extack,
+			       "a kernel thread has no page faults to profile");
+		return -EINVAL;
+	}
+
+	ret = -ENOMEM;
+	p = khm_alloc(sizeof(*p));
+	if (!p)
+		goto err_task;
+	p->events = khm_alloc(array_size(nr_cpu_ids, sizeof(*p->events)));
+	p->table = khm_alloc(array_size(KHM_PSTACKS, sizeof(*p->table)));
+	p->pid = get_pid(pid);
+	if (!p->events || !p->table)
+		goto err_free;
+	raw_spin_lock_init(&p->lock);
+	INIT_DELAYED_WORK(&p->work, khm_prof_work);
+	p->tgid = task->tgid;
+	p->kind = kind;
+	p->seconds = seconds;
+	p->hz = kind == KHOLMES_PROFILE_CPU ? hz : 0;
+	p->period = kind == KHOLMES_PROFILE_CPU ? div_u64(NSEC_PER_SEC, hz) :
+		    khm_cfg.fault_period;
+	p->trig = *trig;
+	p->profile_of = profile_of;
+	khm_task_rss(task, &p->start_rss_anon, &p->start_rss_file,
+		     &p->start_vm);
+	put_task_struct(task);
+	task = NULL;
+
+	attr.config = kind == KHOLMES_PROFILE_CPU ? PERF_COUNT_SW_CPU_CLOCK :
+						    PERF_COUNT_SW_PAGE_FAULTS;
+	attr.sample_period = p->period;
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		ev = perf_event_create_kernel_counter(&attr, cpu, NULL,
+						      khm_prof_handler, p);
+		if (IS_ERR(ev)) {
+			ret = PTR_ERR(ev);
+			break;
+		}
+		p->events[cpu] = ev;
+		n++;
+	}
+	cpus_read_unlock();
+	if (!n) {
+		NL_SET_ERR_MSG(extack, "the perf software event is unavailable");
+		goto err_free;
+	}
+
+	p->id = khm_capture_next_id();
+	p->start_ns = ktime_get_ns();
+	khm_prof = p;
+	*id = p->id;
+	queue_delayed_work(khm_pwq, &p->work,
+			   msecs_to_jiffies(KHM_PROFILE_POLL_MS));
+	khm_notify_profile(p->id, p->tgid, profile_of, kind);
+	return 0;
+
+err_free:
+	khm_prof_release(p);
+	khm_prof_free(p);
+err_task:
+	if (task)
+		put_task_struct(task);
+	return ret;
+}
+
+bool khm_profile_running(void)
+{
+	lockdep_assert_held(&khm_lock);
+	return khm_prof;
+}
+
+int khm_profile_init(void)
+{
+	khm_pwq = alloc_workqueue("kholmes_profile", WQ_UNBOUND, 1);
+	return khm_pwq ? 0 : -ENOMEM;
+}
+
+/*
+ * After netlink and the sampler are gone, so nothing starts a profile: a
+ * running one is ended early, its events released (after which no
+ * handler runs), and what it has is queued... then the queue is freed.
+ */
+void khm_profile_uninit(void)
+{
+	struct khm_profile *p;
+
+	/* under the lock: a profile ending meanwhile frees itself after it */
+	mutex_lock(&khm_lock);
+	khm_pstopping = true;
+	p = khm_prof;
+	if (p)
+		mod_delayed_work(khm_pwq, &p->work, 0);
+	mutex_unlock(&khm_lock);
+	flush_workqueue(khm_pwq);
+	destroy_workqueue(khm_pwq);
+}
