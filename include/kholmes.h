@@ -75,6 +75,14 @@
  * KHOLMES_CMD_CAPTURE_READY: multicast on KHOLMES_MCGRP_EVENTS. One
  *	KHOLMES_A_CAPTURE nest with the new capture's summary.
  *
+ * KHOLMES_CMD_APPLY: any of KHOLMES_A_CONFIG, KHOLMES_A_RULE (repeated,
+ *	at most one per metric) and, with KHOLMES_A_REPLACE_WATCH, the whole
+ *	watch scope as KHOLMES_A_WATCH entries (none: every process). All or
+ *	nothing: everything is validated (ranges, cgroup paths, pids) before
+ *	anything changes, then all is applied under one lock; a rejection's
+ *	extack points at the offending attribute. What `kholmesctl apply`
+ *	sends for a configuration file. Requires CAP_NET_ADMIN.
+ *
  * KHOLMES_CMD_PROFILE: KHOLMES_A_PID, KHOLMES_A_PROFILE_KIND, and
  *	optionally KHOLMES_A_PROFILE_S and KHOLMES_A_PROFILE_HZ (defaults:
  *	the configuration's). Starts a profile of that process and returns
@@ -211,6 +219,7 @@ enum kholmes_cmd {
 	KHOLMES_CMD_CAPTURE_READY,
 	KHOLMES_CMD_PROFILE,
 	KHOLMES_CMD_PROFILE_STARTED,
+	KHOLMES_CMD_APPLY,
 	__KHOLMES_CMD_MAX
 };
 
@@ -240,6 +249,7 @@ enum kholmes_attr {
 	KHOLMES_A_PROFILE,		/* nest: enum kholmes_profile_attr */
 	KHOLMES_A_PSTACK,		/* nest: enum kholmes_pstack_attr */
 	KHOLMES_A_CONSUMER,		/* nest: enum kholmes_consumer_attr */
+	KHOLMES_A_REPLACE_WATCH,	/* flag: apply replaces the watch scope */
 	__KHOLMES_A_MAX
 };
 

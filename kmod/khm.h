@@ -108,6 +108,12 @@ void khm_watch_clear(void);
 bool khm_watch_match(struct task_struct *p);
 int khm_watch_put(struct sk_buff *skb, struct genl_info *info);
 void khm_watch_uninit(void);
+struct khm_watch_set;
+struct khm_watch_set *khm_watch_set_new(void);
+int khm_watch_set_add(struct khm_watch_set *ws, struct nlattr **tb,
+		      struct netlink_ext_ack *extack);
+void khm_watch_set_swap(struct khm_watch_set *ws);
+void khm_watch_set_free(struct khm_watch_set *ws);
 
 /* record.c: netlink attributes written outside any skb */
 struct khm_rec {

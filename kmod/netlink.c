@@ -153,6 +153,7 @@ static const struct nla_policy khm_policy[KHOLMES_A_MAX + 1] = {
 		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_profile_s_range),
 	[KHOLMES_A_PROFILE_HZ] =
 		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_profile_hz_range),
+	[KHOLMES_A_REPLACE_WATCH] = { .type = NLA_FLAG },
 };
 
 static const struct genl_multicast_group khm_mcgrps[] = {
@@ -347,20 +348,11 @@ static int khm_nested(struct genl_info *info, int type,
 	return nla_parse_nested(tb, max, nest, policy, info->extack);
 }
 
-static int khm_set_config(struct sk_buff *skb, struct genl_info *info)
+/* Called with khm_lock held; tb has passed khm_cfg_policy. */
+static void khm_config_apply(struct nlattr **tb)
 {
-	struct nlattr *tb[KHOLMES_CFG_MAX + 1];
-	struct khm_config c, old;
-	int ret;
+	struct khm_config c = khm_cfg, old = khm_cfg;
 
-	ret = khm_nested(info, KHOLMES_A_CONFIG, khm_cfg_policy,
-			 KHOLMES_CFG_MAX, tb);
-	if (ret)
-		return ret;
-
-	mutex_lock(&khm_lock);
-	old = khm_cfg;
-	c = khm_cfg;
 	if (tb[KHOLMES_CFG_ENABLED])
 		c.enabled = nla_get_u8(tb[KHOLMES_CFG_ENABLED]);
 	if (tb[KHOLMES_CFG_INTERVAL_MS])
@@ -397,30 +389,46 @@ static int khm_set_config(struct sk_buff *skb, struct genl_info *info)
 		khm_sampler_reset();
 	if (c.enabled && (!old.enabled || c.interval_ms != old.interval_ms))
 		khm_sampler_kick();
+}
+
+static int khm_set_config(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[KHOLMES_CFG_MAX + 1];
+	int ret;
+
+	ret = khm_nested(info, KHOLMES_A_CONFIG, khm_cfg_policy,
+			 KHOLMES_CFG_MAX, tb);
+	if (ret)
+		return ret;
+	mutex_lock(&khm_lock);
+	khm_config_apply(tb);
 	mutex_unlock(&khm_lock);
 	return 0;
 }
 
-static int khm_set_rule(struct sk_buff *skb, struct genl_info *info)
+/* Parse one KHOLMES_A_RULE nest: it must name its metric. */
+static int khm_rule_parse(struct nlattr *nest, struct nlattr **tb,
+			  struct netlink_ext_ack *extack)
 {
-	struct nlattr *tb[KHOLMES_RULE_MAX + 1];
-	struct kholmes_rule_cfg *r;
 	int ret;
-	u32 m;
 
-	ret = khm_nested(info, KHOLMES_A_RULE, khm_rule_policy,
-			 KHOLMES_RULE_MAX, tb);
+	ret = nla_parse_nested(tb, KHOLMES_RULE_MAX, nest, khm_rule_policy,
+			       extack);
 	if (ret)
 		return ret;
 	if (!tb[KHOLMES_RULE_METRIC]) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[KHOLMES_A_RULE],
-				    "rule needs a metric");
+		NL_SET_ERR_MSG_ATTR(extack, nest, "rule needs a metric");
 		return -EINVAL;
 	}
-	m = nla_get_u32(tb[KHOLMES_RULE_METRIC]);
+	return 0;
+}
 
-	mutex_lock(&khm_lock);
-	r = &khm_rules[m];
+/* Called with khm_lock held; tb has passed khm_rule_parse(). */
+static void khm_rule_apply(struct nlattr **tb)
+{
+	struct kholmes_rule_cfg *r;
+
+	r = &khm_rules[nla_get_u32(tb[KHOLMES_RULE_METRIC])];
 	if (tb[KHOLMES_RULE_ENABLED])
 		r->enabled = nla_get_u8(tb[KHOLMES_RULE_ENABLED]);
 	if (tb[KHOLMES_RULE_MIN])
@@ -431,8 +439,95 @@ static int khm_set_rule(struct sk_buff *skb, struct genl_info *info)
 		r->abs = nla_get_u32(tb[KHOLMES_RULE_ABS]);
 	if (tb[KHOLMES_RULE_COOLDOWN])
 		r->cooldown_s = nla_get_u32(tb[KHOLMES_RULE_COOLDOWN]);
+}
+
+static int khm_set_rule(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[KHOLMES_RULE_MAX + 1];
+	int ret;
+
+	if (!info->attrs[KHOLMES_A_RULE]) {
+		NL_SET_ERR_MSG(info->extack, "request lacks its attribute nest");
+		return -EINVAL;
+	}
+	ret = khm_rule_parse(info->attrs[KHOLMES_A_RULE], tb, info->extack);
+	if (ret)
+		return ret;
+	mutex_lock(&khm_lock);
+	khm_rule_apply(tb);
 	mutex_unlock(&khm_lock);
 	return 0;
+}
+
+/*
+ * Configuration, rules and watch scope in one request, all or nothing:
+ * every nest is parsed, every cgroup resolved and every pid checked
+ * before anything changes; then all of it is applied under one lock.
+ */
+static int khm_apply(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *watch[KHOLMES_WATCH_MAX_ATTR + 1];
+	struct nlattr *cfg[KHOLMES_CFG_MAX + 1] = {};
+	struct nlattr *(*rules)[KHOLMES_RULE_MAX + 1] = NULL;
+	bool replace = info->attrs[KHOLMES_A_REPLACE_WATCH];
+	struct khm_watch_set *ws = NULL;
+	unsigned int nrules = 0, i;
+	struct nlattr *attr;
+	int rem, ret = 0;
+
+	rules = khm_alloc(sizeof(*rules) * KHOLMES_NR_METRICS);
+	if (replace)
+		ws = khm_watch_set_new();
+	if (!rules || (replace && !ws)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	nlmsg_for_each_attr(attr, info->nlhdr, GENL_HDRLEN, rem) {
+		switch (nla_type(attr)) {
+		case KHOLMES_A_CONFIG:
+			ret = nla_parse_nested(cfg, KHOLMES_CFG_MAX, attr,
+					       khm_cfg_policy, info->extack);
+			break;
+		case KHOLMES_A_RULE:
+			if (nrules == KHOLMES_NR_METRICS) {
+				NL_SET_ERR_MSG_ATTR(info->extack, attr,
+						    "more rules than metrics");
+				ret = -E2BIG;
+				break;
+			}
+			ret = khm_rule_parse(attr, rules[nrules++],
+					     info->extack);
+			break;
+		case KHOLMES_A_WATCH:
+			if (!replace) {
+				NL_SET_ERR_MSG_ATTR(info->extack, attr,
+						    "watch entries need KHOLMES_A_REPLACE_WATCH");
+				ret = -EINVAL;
+				break;
+			}
+			ret = nla_parse_nested(watch, KHOLMES_WATCH_MAX_ATTR,
+					       attr, khm_watch_policy,
+					       info->extack) ?:
+			      khm_watch_set_add(ws, watch, info->extack);
+			break;
+		default:
+			break;
+		}
+		if (ret)
+			goto out;
+	}
+
+	mutex_lock(&khm_lock);
+	khm_config_apply(cfg);
+	for (i = 0; i < nrules; i++)
+		khm_rule_apply(rules[i]);
+	if (replace)
+		khm_watch_set_swap(ws);
+	mutex_unlock(&khm_lock);
+out:
+	khm_watch_set_free(ws);
+	khm_free(rules, sizeof(*rules) * KHOLMES_NR_METRICS);
+	return ret;
 }
 
 static int khm_change_watch(struct genl_info *info, bool add)
@@ -879,6 +974,11 @@ static const struct genl_small_ops khm_ops[] = {
 	{
 		.cmd = KHOLMES_CMD_PROFILE,
 		.doit = khm_profile,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KHOLMES_CMD_APPLY,
+		.doit = khm_apply,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{

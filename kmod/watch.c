@@ -140,12 +140,14 @@ static int khm_watch_parse(struct nlattr **tb, struct khm_watch *w,
 	return 0;
 }
 
-static int khm_watch_find(const struct khm_watch *w, const struct nlattr *a)
+/* The index of w in set[0..n), matching a cgroup by path, or -1. */
+static int khm_watch_find(const struct khm_watch *set, unsigned int n,
+			  const struct khm_watch *w, const struct nlattr *a)
 {
 	unsigned int i;
 
-	for (i = 0; i < khm_nwatch; i++) {
-		const struct khm_watch *e = &khm_watches[i];
+	for (i = 0; i < n; i++) {
+		const struct khm_watch *e = &set[i];
 
 		if (e->type != w->type)
 			continue;
@@ -154,7 +156,9 @@ static int khm_watch_find(const struct khm_watch *w, const struct nlattr *a)
 		if (w->type == KHM_WATCH_COMM &&
 		    !strncmp(e->comm, w->comm, TASK_COMM_LEN))
 			return i;
-		if (w->type == KHM_WATCH_CGROUP && !nla_strcmp(a, e->path))
+		if (w->type == KHM_WATCH_CGROUP &&
+		    (w->path ? !strcmp(w->path, e->path) :
+			       !nla_strcmp(a, e->path)))
 			return i;
 	}
 	return -1;
@@ -175,7 +179,8 @@ int khm_watch_add(struct nlattr **tb, struct netlink_ext_ack *extack)
 	ret = khm_watch_parse(tb, &w, true, extack);
 	if (ret)
 		return ret;
-	if (khm_watch_find(&w, khm_watch_attr(tb)) >= 0) {
+	if (khm_watch_find(khm_watches, khm_nwatch, &w,
+			   khm_watch_attr(tb)) >= 0) {
 		NL_SET_ERR_MSG(extack, "already in the watch list");
 		ret = -EEXIST;
 	} else if (khm_nwatch == KHOLMES_WATCH_MAX) {
@@ -205,7 +210,7 @@ int khm_watch_del(struct nlattr **tb, struct netlink_ext_ack *extack)
 	}
 	if (ret)
 		return ret;
-	i = khm_watch_find(&w, khm_watch_attr(tb));
+	i = khm_watch_find(khm_watches, khm_nwatch, &w, khm_watch_attr(tb));
 	if (i < 0) {
 		NL_SET_ERR_MSG(extack, "not in the watch list");
 		return -ENOENT;
@@ -251,6 +256,69 @@ int khm_watch_put(struct sk_buff *skb, struct genl_info *info)
 		nla_nest_end(skb, nest);
 	}
 	return 0;
+}
+
+/*
+ * A whole new scope, built (cgroups resolved, pids checked) without the
+ * lock and swapped in under it by khm_watch_set_swap().
+ */
+struct khm_watch_set {
+	struct khm_watch w[KHOLMES_WATCH_MAX];
+	unsigned int n;
+};
+
+struct khm_watch_set *khm_watch_set_new(void)
+{
+	return khm_alloc(sizeof(struct khm_watch_set));
+}
+
+int khm_watch_set_add(struct khm_watch_set *ws, struct nlattr **tb,
+		      struct netlink_ext_ack *extack)
+{
+	struct khm_watch w;
+	int ret;
+
+	ret = khm_watch_parse(tb, &w, true, extack);
+	if (ret)
+		return ret;
+	if (khm_watch_find(ws->w, ws->n, &w, NULL) >= 0) {
+		NL_SET_ERR_MSG(extack, "watch entry given twice");
+		ret = -EEXIST;
+	} else if (ws->n == KHOLMES_WATCH_MAX) {
+		NL_SET_ERR_MSG(extack, "more watch entries than the scope holds");
+		ret = -ENOSPC;
+	}
+	if (ret) {
+		khm_watch_release(&w);
+		return ret;
+	}
+	ws->w[ws->n++] = w;
+	return 0;
+}
+
+/* Called with khm_lock held: ws gets the old scope, for release. */
+void khm_watch_set_swap(struct khm_watch_set *ws)
+{
+	struct khm_watch tmp;
+	unsigned int i, n = max(khm_nwatch, ws->n);
+
+	for (i = 0; i < n; i++) {
+		tmp = khm_watches[i];
+		khm_watches[i] = ws->w[i];
+		ws->w[i] = tmp;
+	}
+	swap(khm_nwatch, ws->n);
+}
+
+void khm_watch_set_free(struct khm_watch_set *ws)
+{
+	unsigned int i;
+
+	if (!ws)
+		return;
+	for (i = 0; i < ws->n; i++)
+		khm_watch_release(&ws->w[i]);
+	khm_free(ws, sizeof(*ws));
 }
 
 void khm_watch_uninit(void)
