@@ -6,6 +6,14 @@
 #                        ctl/kholmesctl
 #   make KVER=<release>  the module for that kernel (/lib/modules/<release>/build)
 #   make deps            (root) apt-get install whatever of $(DEPS) is missing
+#   make install         kholmesctl, its man page, kholmesd.service, the
+#                        modprobe.d and config examples, and the module's
+#                        source for DKMS (DESTDIR, PREFIX honoured)
+#   make dkms            (root) make install, then dkms add/build/install for
+#                        every installed kernel
+#   make demo            deps, then the main job: kholmes and its daemon in a
+#                        VM on the newest kernel, a staged incident, the
+#                        capture files in ./demo-captures/
 #   make check           deps, host unit tests, style, W=1 build for every
 #                        installed kernel, then the selftests in a qemu VM on
 #                        every installed kernel; one closing line of totals
@@ -33,17 +41,20 @@ MAKEFLAGS += --no-print-directory
 # add their packages to this list.
 DEPS := linux-image-cloud-amd64 linux-headers-cloud-amd64 \
 	linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64 \
+	linux-image-6.12-rt-amd64 linux-headers-6.12-rt-amd64 \
 	linux-source-6.12 qemu-system-x86 busybox-static cpio gzip xz-utils \
 	gcc libc6-dev make kmod pkg-config perl sparse libelf-dev libdw-dev \
-	libnl-3-dev libnl-genl-3-dev libkmod-dev libjson-c-dev
+	libnl-3-dev libnl-genl-3-dev libkmod-dev libjson-c-dev \
+	dkms mandoc systemd
 
 KERNELS := $(shell $(TOP)/scripts/kernels.sh)
-KVER ?= $(lastword $(KERNELS))
+# The newest, preferring the usual flavour to PREEMPT_RT at the same version.
+KVER ?= $(lastword $(filter-out %-rt-amd64,$(KERNELS)) $(filter %-rt-amd64,$(firstword $(KERNELS))))
 
 STYLE_FILES := $(filter-out %.mod.c,\
 	$(wildcard $(TOP)/kmod/*.c $(TOP)/kmod/*.h $(TOP)/include/*.h))
 
-.PHONY: all module ctl deps check vm modules-all style sparse unit selftests \
+.PHONY: all module ctl deps check demo demo-build vm install dkms pkgcheck modules-all style sparse unit selftests \
 	ksft clean
 
 all: module ctl
@@ -98,6 +109,56 @@ sparse:
 vm: ctl selftests
 	@$(TOP)/scripts/kbuild.sh --quiet $(KVER)
 	@$(TOP)/selftests/vm/run-vm.sh $(KVER) $(BUILD)/$(KVER)/vm
+
+# The main job: the module in a VM, a staged incident, the files it wrote.
+demo: deps
+	@$(MAKE) demo-build
+	@$(TOP)/scripts/demo.sh
+
+DEMO_SRCS := $(wildcard $(TOP)/demo/*.c)
+demo-build: ctl $(DEMO_SRCS:$(TOP)/demo/%.c=$(BUILD)/demo/%)
+
+$(BUILD)/demo/%: $(TOP)/demo/%.c
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -fno-omit-frame-pointer -Wall -Wextra -static -pthread -o $@ $<
+
+VERSION := $(shell sed -n 's/^\#define KHOLMES_VERSION[[:space:]]*"\(.*\)"/\1/p' $(TOP)/include/kholmes.h)
+PREFIX ?= /usr
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= /lib/systemd/system
+SYSCONFDIR ?= /etc
+DKMS_SRC := $(PREFIX)/src/kholmes-$(VERSION)
+MODULE_SRCS := $(wildcard $(TOP)/kmod/*.c $(TOP)/kmod/*.h) $(TOP)/kmod/Kbuild
+UAPI_SRCS := $(wildcard $(TOP)/include/*.h)
+
+install: ctl
+	install -D -m 0755 $(TOP)/ctl/kholmesctl $(DESTDIR)$(SBINDIR)/kholmesctl
+	install -D -m 0644 $(TOP)/doc/kholmesctl.8 $(DESTDIR)$(MANDIR)/man8/kholmesctl.8
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' $(TOP)/packaging/kholmesd.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/kholmesd.service
+	install -D -m 0644 $(TOP)/packaging/modprobe.conf \
+		$(DESTDIR)$(SYSCONFDIR)/modprobe.d/kholmes.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/kholmes.conf || \
+		install -D -m 0644 $(TOP)/packaging/kholmes.conf $(DESTDIR)$(SYSCONFDIR)/kholmes.conf
+	install -d $(DESTDIR)$(DKMS_SRC)/kmod $(DESTDIR)$(DKMS_SRC)/include
+	install -m 0644 $(TOP)/Kbuild $(DESTDIR)$(DKMS_SRC)/Kbuild
+	install -m 0644 $(MODULE_SRCS) $(DESTDIR)$(DKMS_SRC)/kmod/
+	install -m 0644 $(UAPI_SRCS) $(DESTDIR)$(DKMS_SRC)/include/
+	sed 's|@VERSION@|$(VERSION)|' $(TOP)/dkms.conf >$(DESTDIR)$(DKMS_SRC)/dkms.conf
+
+dkms: install
+	dkms add kholmes/$(VERSION) 2>/dev/null || true
+	@set -e; for k in $(KERNELS); do \
+		dkms build kholmes/$(VERSION) -k $$k; \
+		dkms install kholmes/$(VERSION) -k $$k --force; \
+	done
+
+# Packaging checks on the host: DKMS builds for every kernel, the unit, the
+# man page, an install into a scratch DESTDIR.
+pkgcheck: ctl
+	@$(TOP)/scripts/pkgcheck.sh
 
 check: deps
 	@MAKE="$(MAKE)" $(TOP)/scripts/check.sh
