@@ -44,7 +44,6 @@ struct khm_stats {
 	u64 pass_max_ns;
 	u64 tasks_visited;
 	u64 procs_visited;
-	u64 events_lost;
 	u64 profiles;
 	u64 profiles_skipped;
 	u64 saturated;

@@ -162,6 +162,9 @@ static const struct genl_multicast_group khm_mcgrps[] = {
 
 static struct genl_family khm_family;
 
+/* events that could not be multicast, from any context */
+static atomic64_t khm_events_lost = ATOMIC64_INIT(0);
+
 static int khm_put_u64(struct sk_buff *skb, int type, u64 v, int pad)
 {
 	return nla_put_u64_64bit(skb, type, v, pad);
@@ -216,7 +219,8 @@ static int khm_put_stats(struct sk_buff *skb)
 			pad) ||
 	    khm_put_u64(skb, KHOLMES_STAT_MEM_BYTES, khm_mem_bytes(), pad) ||
 	    khm_put_u64(skb, KHOLMES_STAT_ALLOC_FAILS, khm_alloc_fails(), pad) ||
-	    khm_put_u64(skb, KHOLMES_STAT_EVENTS_LOST, s->events_lost, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_EVENTS_LOST,
+			atomic64_read(&khm_events_lost), pad) ||
 	    khm_put_u64(skb, KHOLMES_STAT_CAPTURES, q.captures, pad) ||
 	    khm_put_u64(skb, KHOLMES_STAT_CAPTURES_DROPPED, q.dropped, pad) ||
 	    khm_put_u64(skb, KHOLMES_STAT_CAPTURES_LIMITED, q.limited, pad) ||
@@ -635,6 +639,16 @@ static int khm_dump_procs(struct sk_buff *skb, struct netlink_callback *cb)
 	return sent ? skb->len : 0;
 }
 
+/* Multicast an event; consumes skb. */
+static void khm_multicast(struct sk_buff *skb)
+{
+	int ret = genlmsg_multicast(&khm_family, skb, 0, 0, GFP_KERNEL);
+
+	/* -ESRCH: the last listener left meanwhile; nothing was lost */
+	if (ret && ret != -ESRCH)
+		atomic64_inc(&khm_events_lost);
+}
+
 void khm_notify_detection(const char *comm, pid_t pid, u64 start_ns,
 			  u64 time_ns, unsigned int metric, u64 value, u64 avg,
 			  const struct kholmes_rule_cfg *rule)
@@ -642,7 +656,6 @@ void khm_notify_detection(const char *comm, pid_t pid, u64 start_ns,
 	struct nlattr *nest;
 	struct sk_buff *skb;
 	void *hdr;
-	int ret;
 
 	if (!genl_has_listeners(&khm_family, &init_net, 0))
 		return;
@@ -667,15 +680,12 @@ void khm_notify_detection(const char *comm, pid_t pid, u64 start_ns,
 		goto free;
 	nla_nest_end(skb, nest);
 	genlmsg_end(skb, hdr);
-	ret = genlmsg_multicast(&khm_family, skb, 0, 0, GFP_KERNEL);
-	/* -ESRCH: the last listener left meanwhile; nothing was lost */
-	if (ret && ret != -ESRCH)
-		goto lost;
+	khm_multicast(skb);
 	return;
 free:
 	nlmsg_free(skb);
 lost:
-	khm_stats.events_lost++;
+	atomic64_inc(&khm_events_lost);
 }
 
 static int khm_capture(struct sk_buff *skb, struct genl_info *info)
@@ -799,10 +809,10 @@ void khm_notify_profile(u64 id, pid_t pid, u64 profile_of, u32 kind)
 	}
 	nla_nest_end(skb, nest);
 	genlmsg_end(skb, hdr);
-	genlmsg_multicast(&khm_family, skb, 0, 0, GFP_KERNEL);
+	khm_multicast(skb);
 	return;
 lost:
-	khm_stats.events_lost++;
+	atomic64_inc(&khm_events_lost);
 }
 
 static int khm_ack_capture(struct sk_buff *skb, struct genl_info *info)
@@ -901,13 +911,10 @@ void khm_notify_capture(const struct khm_capture *c)
 	}
 	skb_put_data(skb, c->sum.buf, c->sum.len);
 	genlmsg_end(skb, hdr);
-	if (genlmsg_multicast(&khm_family, skb, 0, 0, GFP_KERNEL) != -ESRCH)
-		return;
+	khm_multicast(skb);
 	return;
 lost:
-	mutex_lock(&khm_lock);
-	khm_stats.events_lost++;
-	mutex_unlock(&khm_lock);
+	atomic64_inc(&khm_events_lost);
 }
 
 static const struct genl_small_ops khm_ops[] = {

@@ -15,7 +15,7 @@
 #                              names given, if any, of the *_test binaries
 #   /etc/passwd, /etc/group    root and nobody (65534)
 #   /etc/khm.env               KHM_MODPARAMS, KHM_TEST_TIMEOUT, KHM_TEST_ARGS
-#                              from our environment
+#                              and every KHM_FUZZ_* from our environment
 set -euo pipefail
 
 if (($# < 4)); then
@@ -87,6 +87,10 @@ EOF
 	printf 'KHM_MODPARAMS=%q\n' "${KHM_MODPARAMS:-}"
 	printf 'KHM_TEST_TIMEOUT=%q\n' "${KHM_TEST_TIMEOUT:-300}"
 	printf 'KHM_TEST_ARGS=%q\n' "${KHM_TEST_ARGS:-}"
+	# test knobs, e.g. the fuzzer's KHM_FUZZ_SEED, reach the tests as is
+	for v in ${!KHM_FUZZ_@}; do
+		printf 'export %s=%q\n' "$v" "${!v}"
+	done
 } >"$root/etc/khm.env"
 
 # The kernel opens /dev/console before running /init; its built-in
