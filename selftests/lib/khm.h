@@ -137,4 +137,164 @@ int khm_module_loaded(void);
 int khm_insmod(const char *params);
 int khm_rmmod(void);
 
+/*
+ * Captures (issue 4): ids, the queue, and the files `kholmesctl pull` and
+ * `kholmesctl daemon` write, named DIR/<UTC time>-<comm>-<pid>-<metric>-<id>
+ * followed by an extension (".txt", ".json", ".folded", ...).
+ */
+
+/*
+ * `kholmesctl -j capture pid @pid`: the id of the capture it queued, or -1
+ * with kholmesctl's exit code in *@ret (if given) and its complaint as a
+ * TAP comment.
+ */
+long long khm_capture(pid_t pid, int *ret);
+
+/*
+ * The entry of capture @id in `kholmesctl -j captures` (a reference, to be
+ * put), or NULL. khm_capture_wait() waits up to @timeout_ms for it.
+ */
+struct json_object *khm_capture_find(long long id);
+struct json_object *khm_capture_wait(long long id, int timeout_ms);
+
+/* `kholmesctl pull --dir @dir`: its exit code; a complaint as TAP comment. */
+int khm_pull(const char *dir);
+
+/* mkdir -p, mode 0755. 0, or -1 with errno set. */
+int khm_mkdir_p(const char *path);
+
+/*
+ * The id in a capture file's name ("...-<id>.json" -> id), with the
+ * extension that follows it in *@ext; -1 when the name is not one.
+ */
+long long khm_capture_name_id(const char *name, const char **ext);
+
+/*
+ * How many files of @dir belong to capture @id and end in @ext exactly
+ * (".json"); the path of the first in @path (if given).
+ */
+int khm_capture_path(const char *dir, long long id, const char *ext,
+		     char *path, size_t len);
+
+/*
+ * The ids of @dir's capture files ending in @ext exactly, ascending, one
+ * per file (a file written twice under two names shows twice), at most
+ * @max in @ids; how many files there are (which may exceed @max), or -1.
+ */
+int khm_capture_ids(const char *dir, const char *ext, long long *ids, int max);
+
+/* A whole file, NUL-terminated, to be freed; NULL with errno set. */
+char *khm_slurp(const char *path, size_t *len);
+
+/*
+ * The first raw kernel address in @text: a run of exactly 16 hex digits
+ * starting "ffff" (with or without 0x), or a 20-digit decimal number, whose
+ * value lies in the kernel half, [0xffff800000000000, 0xffffffffffff0000);
+ * above that are small negative numbers such as a saved -ENOSYS, not
+ * addresses. NULL when there is none.
+ */
+const char *khm_find_kaddr(const char *text);
+
+/*
+ * Check every regular file under @dir, recursively, as a capture
+ * directory: no temporary file is left (a name starting with '.' or
+ * holding ".tmp"), every .json is exactly one JSON value json-c parses,
+ * and no .txt, .json or .folded holds a raw kernel address. Each problem
+ * is a TAP comment. Counts in @st (if given); returns the number of
+ * problems, or -1 when @dir cannot be walked.
+ */
+struct khm_tree_stats {
+	int files;
+	int json;
+	int bad_json;
+	int kaddr;
+	int tmp;
+};
+
+int khm_check_tree(const char *dir, struct khm_tree_stats *st);
+
+/*
+ * The configuration as `kholmesctl -j config show` prints it (a
+ * reference), and putting it back: every member that differs now is set
+ * again, all in one `config set`. 0, or -1 with the complaint as a TAP
+ * comment. khm_config_restore() does not put @saved.
+ */
+struct json_object *khm_config_save(void);
+int khm_config_restore(struct json_object *saved);
+
+/*
+ * Raw generic netlink (no libnl), for tests that craft the request bytes
+ * themselves or read the replies' bytes unparsed (fuzz_test, priv_test).
+ * A struct khm_genl is one NETLINK_GENERIC socket bound to an
+ * automatic port id, with the "kholmes" family id resolved on it by hand
+ * (CTRL_CMD_GETFAMILY).
+ */
+struct nlattr;
+
+struct khm_genl {
+	int fd;
+	unsigned int portid;
+	unsigned short family;
+	unsigned int seq;
+	/*
+	 * Send with send(), without a destination address; the kernel then
+	 * checks the capabilities of whoever opened the socket as well as the
+	 * sender's (a socket handed to a privileged program). Default: sendto()
+	 * the kernel, where only the sender's count.
+	 */
+	int plain;
+};
+
+/* The id of generic netlink family @name, asked on socket @fd; or -errno. */
+int khm_genl_family_id(int fd, const char *name);
+
+/*
+ * Open, bind (receive timeout 10 s) and resolve KHOLMES_GENL_NAME.
+ * 0, or -errno with nothing left open.
+ */
+int khm_genl_open(struct khm_genl *g);
+void khm_genl_close(struct khm_genl *g);
+
+/*
+ * Append attribute @type with @len bytes of @data at offset @off of @buf
+ * (padded to 4 bytes); returns the offset after it. khm_nla_nest_start()
+ * appends an empty nest header and returns its offset, which
+ * khm_nla_nest_end() gives back once its members are appended, to set
+ * its length. The caller sizes @buf.
+ */
+size_t khm_nla_put(void *buf, size_t off, unsigned short type,
+		   const void *data, size_t len);
+size_t khm_nla_nest_start(void *buf, size_t off, unsigned short type);
+void khm_nla_nest_end(void *buf, size_t start, size_t off);
+
+/*
+ * Send one kholmes request: genl command @cmd, NLM_F_REQUEST | @flags
+ * (NLM_F_ACK is added unless @flags has NLM_F_DUMP), @len bytes of
+ * attributes. Every reply message to it is read, up to its final ack,
+ * error or NLMSG_DONE, and, if @out is given, handed back concatenated as
+ * received in *@out (to be freed), *@out_len bytes. Returns 0 when it was
+ * acknowledged or the dump ended without error, the negative errno of its
+ * NLMSG_ERROR or NLMSG_DONE, or -errno when sending or receiving failed.
+ */
+int khm_genl_request(struct khm_genl *g, unsigned char cmd,
+		     unsigned short flags, const void *attrs, size_t len,
+		     void **out, size_t *out_len);
+
+/*
+ * The first attribute of @type (flags ignored) among the @len bytes of
+ * attributes at @attrs, or NULL. The bytes are checked: an attribute that
+ * does not fit ends the search.
+ */
+const struct nlattr *khm_nla_find(const void *attrs, size_t len, int type);
+
+/*
+ * For a test that needs the queue to itself: once automatic captures are
+ * off (capture-rate 0, since CLOCK_MONOTONIC @quiet_since_ms), a profile
+ * started before still ends into the queue up to profile-s seconds later.
+ * Wait that long (config "profile-s", 5 when the controller does not show
+ * it) plus a second, then pull whatever came into @dir. 0, or -1 when the
+ * pull failed or the queue is still not empty.
+ */
+int khm_captures_settle(long long quiet_since_ms, const char *dir);
+
 #endif /* _KHM_H */
