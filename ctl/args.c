@@ -13,6 +13,11 @@ const struct kh_keyword kh_config_keys[] = {
 	{ "interval-ms", KHOLMES_CFG_INTERVAL_MS, KH_KW_U32,   NULL },
 	{ "window",	 KHOLMES_CFG_WINDOW,	  KH_KW_U32,   NULL },
 	{ "max-tracked", KHOLMES_CFG_MAX_TRACKED, KH_KW_U32,   NULL },
+	{ "max-threads", KHOLMES_CFG_MAX_THREADS, KH_KW_U32,   NULL },
+	{ "max-captures", KHOLMES_CFG_MAX_CAPTURES, KH_KW_U32, NULL },
+	{ "max-queue-kb", KHOLMES_CFG_MAX_QUEUE_KB, KH_KW_U32, NULL },
+	{ "user-stack-kb", KHOLMES_CFG_USER_STACK_KB, KH_KW_U32, NULL },
+	{ "capture-rate", KHOLMES_CFG_CAPTURE_RATE, KH_KW_U32, NULL },
 	{ NULL }
 };
 
@@ -311,6 +316,96 @@ int kh_parse_ps(int argc, char **argv, struct kh_ps_opts *po,
 			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
 		}
 	}
+	return 0;
+}
+
+/* capture pid N */
+int kh_parse_capture(int argc, char **argv, struct kh_capture_arg *ca,
+		     struct kh_parse_err *pe)
+{
+	bool have_pid = false;
+	int i, ret;
+
+	memset(ca, 0, sizeof(*ca));
+	memset(pe, 0, sizeof(*pe));
+	for (i = 0; i < argc; i++) {
+		if (kh_is_json_opt(argv[i])) {
+			ca->json = true;
+			continue;
+		}
+		if (strcmp(argv[i], "pid"))
+			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
+		if (have_pid)
+			return perr(pe, KH_PE_TWICE, argv[i], "pid", 0);
+		if (i + 1 >= argc)
+			return perr(pe, KH_PE_MISSING, argv[i], "pid", 0);
+		ret = kh_parse_u32(argv[++i], &ca->pid);
+		if (ret)
+			return perr(pe, KH_PE_NUMBER, argv[i], "pid", ret);
+		have_pid = true;
+	}
+	if (!have_pid)
+		return perr(pe, KH_PE_EMPTY, NULL, "pid N", 0);
+	return 0;
+}
+
+static int opt_value(int argc, char **argv, int *i, bool seen,
+		     struct kh_parse_err *pe)
+{
+	if (seen)
+		return perr(pe, KH_PE_TWICE, argv[*i], argv[*i], 0);
+	if (*i + 1 >= argc || !argv[*i + 1][0])
+		return perr(pe, KH_PE_MISSING, argv[*i], argv[*i], 0);
+	(*i)++;
+	return 0;
+}
+
+static int num_opt(int argc, char **argv, int *i, bool *seen, uint32_t *out,
+		   struct kh_parse_err *pe)
+{
+	int ret;
+
+	if (opt_value(argc, argv, i, *seen, pe))
+		return -1;
+	ret = kh_parse_u32(argv[*i], out);
+	if (ret)
+		return perr(pe, KH_PE_NUMBER, argv[*i], argv[*i - 1], ret);
+	*seen = true;
+	return 0;
+}
+
+/* pull --dir DIR; the daemon also takes its limits and hook. */
+int kh_parse_pull(int argc, char **argv, bool daemon, struct kh_pull_opts *po,
+		  struct kh_parse_err *pe)
+{
+	bool files = false, mb = false;
+	int i;
+
+	memset(po, 0, sizeof(*po));
+	memset(pe, 0, sizeof(*pe));
+	for (i = 0; i < argc; i++) {
+		if (kh_is_json_opt(argv[i])) {
+			po->json = true;
+		} else if (!strcmp(argv[i], "--dir")) {
+			if (opt_value(argc, argv, &i, po->dir, pe))
+				return -1;
+			po->dir = argv[i];
+		} else if (daemon && !strcmp(argv[i], "--exec")) {
+			if (opt_value(argc, argv, &i, po->exec, pe))
+				return -1;
+			po->exec = argv[i];
+		} else if (daemon && !strcmp(argv[i], "--max-files")) {
+			if (num_opt(argc, argv, &i, &files, &po->max_files, pe))
+				return -1;
+		} else if (daemon && !strcmp(argv[i], "--max-mb")) {
+			if (num_opt(argc, argv, &i, &mb, &po->max_mb, pe))
+				return -1;
+		} else {
+			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
+		}
+	}
+	if (!po->dir)
+		return perr(pe, KH_PE_EMPTY, NULL, "--dir DIR", 0);
 	return 0;
 }
 

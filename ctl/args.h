@@ -88,6 +88,19 @@ struct kh_ps_opts {
 	bool json;
 };
 
+struct kh_capture_arg {
+	uint32_t pid;
+	bool json;
+};
+
+struct kh_pull_opts {
+	const char *dir;
+	uint32_t max_files;			/* captures kept, 0: no limit */
+	uint32_t max_mb;			/* MiB kept, 0: no limit */
+	const char *exec;			/* run with each report's path */
+	bool json;
+};
+
 int kh_parse_config_set(int argc, char **argv, struct kh_config_set *cs,
 			struct kh_parse_err *pe);
 int kh_parse_rule_set(int argc, char **argv, struct kh_rule_set *rs,
@@ -96,6 +109,10 @@ int kh_parse_watch(int argc, char **argv, struct kh_watch_arg *wa,
 		   struct kh_parse_err *pe);
 int kh_parse_ps(int argc, char **argv, struct kh_ps_opts *po,
 		struct kh_parse_err *pe);
+int kh_parse_capture(int argc, char **argv, struct kh_capture_arg *ca,
+		     struct kh_parse_err *pe);
+int kh_parse_pull(int argc, char **argv, bool daemon, struct kh_pull_opts *po,
+		  struct kh_parse_err *pe);
 int kh_parse_json_only(int argc, char **argv, bool *json,
 		       struct kh_parse_err *pe);
 

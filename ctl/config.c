@@ -15,10 +15,18 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: %s [-j|--json] config [show]\n", PROG_NAME);
 	fprintf(f, "       %s config set KEY VALUE [KEY VALUE ...]\n",
 		PROG_NAME);
-	fprintf(f, "KEY VALUE: enabled on|off, interval-ms %u..%u, window %u..%u, max-tracked %u..%u\n",
+	fprintf(f, "KEY VALUE: enabled on|off, interval-ms %u..%u, window %u..%u, max-tracked %u..%u,\n",
 		KHOLMES_INTERVAL_MS_MIN, KHOLMES_INTERVAL_MS_MAX,
 		KHOLMES_WINDOW_MIN, KHOLMES_WINDOW_MAX,
 		KHOLMES_MAX_TRACKED_MIN, KHOLMES_MAX_TRACKED_MAX);
+	fprintf(f, "  max-threads %u..%u (threads per capture), max-captures %u..%u (queued),\n",
+		KHOLMES_MAX_THREADS_MIN, KHOLMES_MAX_THREADS_MAX,
+		KHOLMES_MAX_CAPTURES_MIN, KHOLMES_MAX_CAPTURES_MAX);
+	fprintf(f, "  max-queue-kb %u..%u, user-stack-kb 0..%u (stack copied per thread),\n",
+		KHOLMES_MAX_QUEUE_KB_MIN, KHOLMES_MAX_QUEUE_KB_MAX,
+		KHOLMES_USER_STACK_KB_MAX);
+	fprintf(f, "  capture-rate 0..%u (automatic captures a minute, 0 off)\n",
+		KHOLMES_CAPTURE_RATE_MAX);
 	fprintf(f, "The kernel applies all the pairs of one command, or none.\n");
 }
 

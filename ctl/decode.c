@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "decode.h"
@@ -16,6 +17,8 @@ static const struct nla_policy top_policy[KHOLMES_A_MAX + 1] = {
 	[KHOLMES_A_WATCH]	= { .type = NLA_NESTED },
 	[KHOLMES_A_PROC]	= { .type = NLA_NESTED },
 	[KHOLMES_A_EVENT]	= { .type = NLA_NESTED },
+	[KHOLMES_A_CAPTURE_ID]	= { .type = NLA_U64 },
+	[KHOLMES_A_CAPTURE]	= { .type = NLA_NESTED },
 };
 
 static const struct nla_policy cfg_policy[KHOLMES_CFG_MAX + 1] = {
@@ -23,6 +26,11 @@ static const struct nla_policy cfg_policy[KHOLMES_CFG_MAX + 1] = {
 	[KHOLMES_CFG_INTERVAL_MS]	= { .type = NLA_U32 },
 	[KHOLMES_CFG_WINDOW]		= { .type = NLA_U32 },
 	[KHOLMES_CFG_MAX_TRACKED]	= { .type = NLA_U32 },
+	[KHOLMES_CFG_MAX_THREADS]	= { .type = NLA_U32 },
+	[KHOLMES_CFG_MAX_CAPTURES]	= { .type = NLA_U32 },
+	[KHOLMES_CFG_MAX_QUEUE_KB]	= { .type = NLA_U32 },
+	[KHOLMES_CFG_USER_STACK_KB]	= { .type = NLA_U32 },
+	[KHOLMES_CFG_CAPTURE_RATE]	= { .type = NLA_U32 },
 };
 
 static const struct nla_policy stat_policy[KHOLMES_STAT_MAX + 1] = {
@@ -75,18 +83,58 @@ static const struct nla_policy event_policy[KHOLMES_EVENT_MAX + 1] = {
 	[KHOLMES_EVENT_RULE]	 = { .type = NLA_NESTED },
 };
 
+/* Strings without a bound of their own: the record size bounds them. */
+static const struct nla_policy capture_policy[KHOLMES_CAPTURE_MAX + 1] = {
+	[KHOLMES_CAPTURE_ID]		= { .type = NLA_U64 },
+	[KHOLMES_CAPTURE_TIME_NS]	= { .type = NLA_U64 },
+	[KHOLMES_CAPTURE_BOOT_NS]	= { .type = NLA_U64 },
+	[KHOLMES_CAPTURE_FLAGS]		= { .type = NLA_U32 },
+	[KHOLMES_CAPTURE_METRIC]	= { .type = NLA_U32 },
+	[KHOLMES_CAPTURE_VALUE]		= { .type = NLA_U64 },
+	[KHOLMES_CAPTURE_AVG]		= { .type = NLA_U64 },
+	[KHOLMES_CAPTURE_RULE]		= { .type = NLA_NESTED },
+	[KHOLMES_CAPTURE_PID]		= { .type = NLA_U32 },
+	[KHOLMES_CAPTURE_COMM]		= { .type = NLA_STRING,
+					    .maxlen = KHOLMES_COMM_LEN },
+	[KHOLMES_CAPTURE_EXE]		= { .type = NLA_STRING },
+	[KHOLMES_CAPTURE_CGROUP]	= { .type = NLA_STRING },
+	[KHOLMES_CAPTURE_UID]		= { .type = NLA_U32 },
+	[KHOLMES_CAPTURE_START_NS]	= { .type = NLA_U64 },
+	[KHOLMES_CAPTURE_VALUES]	= { .type = NLA_NESTED },
+	[KHOLMES_CAPTURE_AVGS]		= { .type = NLA_NESTED },
+	[KHOLMES_CAPTURE_NR_THREADS]	= { .type = NLA_U32 },
+	[KHOLMES_CAPTURE_THREADS]	= { .type = NLA_U32 },
+	[KHOLMES_CAPTURE_BYTES]		= { .type = NLA_U64 },
+	[KHOLMES_CAPTURE_MAPPINGS]	= { .type = NLA_U32 },
+	[KHOLMES_CAPTURE_DURATION_NS]	= { .type = NLA_U64 },
+};
+
 static void copy_string(char *dst, size_t len, struct nlattr *a)
 {
 	if (a)
 		snprintf(dst, len, "%s", nla_get_string(a));
 }
 
+static uint64_t get_u64(struct nlattr *a)
+{
+	return a ? nla_get_u64(a) : 0;
+}
+
+static uint32_t get_u32(struct nlattr *a)
+{
+	return a ? nla_get_u32(a) : 0;
+}
+
 int kh_decode_config(struct nlattr *nest, struct kh_config *cfg)
 {
 	struct nlattr *tb[KHOLMES_CFG_MAX + 1];
+	int i;
 
 	if (nla_parse_nested(tb, KHOLMES_CFG_MAX, nest, cfg_policy))
 		return -EBADMSG;
+	for (i = KHOLMES_CFG_ENABLED; i <= KHOLMES_CFG_MAX; i++)
+		if (tb[i])
+			cfg->has |= BIT(i);
 	if (tb[KHOLMES_CFG_ENABLED])
 		cfg->enabled = nla_get_u8(tb[KHOLMES_CFG_ENABLED]);
 	if (tb[KHOLMES_CFG_INTERVAL_MS])
@@ -95,6 +143,11 @@ int kh_decode_config(struct nlattr *nest, struct kh_config *cfg)
 		cfg->window = nla_get_u32(tb[KHOLMES_CFG_WINDOW]);
 	if (tb[KHOLMES_CFG_MAX_TRACKED])
 		cfg->max_tracked = nla_get_u32(tb[KHOLMES_CFG_MAX_TRACKED]);
+	cfg->max_threads = get_u32(tb[KHOLMES_CFG_MAX_THREADS]);
+	cfg->max_captures = get_u32(tb[KHOLMES_CFG_MAX_CAPTURES]);
+	cfg->max_queue_kb = get_u32(tb[KHOLMES_CFG_MAX_QUEUE_KB]);
+	cfg->user_stack_kb = get_u32(tb[KHOLMES_CFG_USER_STACK_KB]);
+	cfg->capture_rate = get_u32(tb[KHOLMES_CFG_CAPTURE_RATE]);
 	return 0;
 }
 
@@ -255,6 +308,94 @@ int kh_decode_event(struct nlattr *nest, struct kh_event *ev)
 			     rule_policy))
 		return -EBADMSG;
 	decode_rule_cfg(rb, &ev->rule);
+	return 0;
+}
+
+static int decode_capture_tb(struct nlattr **tb, struct kh_capture_sum *sum)
+{
+	if (!tb[KHOLMES_CAPTURE_ID])
+		return -EBADMSG;
+	sum->id = nla_get_u64(tb[KHOLMES_CAPTURE_ID]);
+	sum->time_ns = get_u64(tb[KHOLMES_CAPTURE_TIME_NS]);
+	sum->boot_ns = get_u64(tb[KHOLMES_CAPTURE_BOOT_NS]);
+	sum->flags = get_u32(tb[KHOLMES_CAPTURE_FLAGS]);
+	sum->has_metric = tb[KHOLMES_CAPTURE_METRIC];
+	sum->metric = get_u32(tb[KHOLMES_CAPTURE_METRIC]);
+	sum->value = get_u64(tb[KHOLMES_CAPTURE_VALUE]);
+	sum->avg = get_u64(tb[KHOLMES_CAPTURE_AVG]);
+	sum->pid = get_u32(tb[KHOLMES_CAPTURE_PID]);
+	copy_string(sum->comm, sizeof(sum->comm), tb[KHOLMES_CAPTURE_COMM]);
+	sum->nr_threads = get_u32(tb[KHOLMES_CAPTURE_NR_THREADS]);
+	sum->threads = get_u32(tb[KHOLMES_CAPTURE_THREADS]);
+	sum->bytes = get_u64(tb[KHOLMES_CAPTURE_BYTES]);
+	return 0;
+}
+
+int kh_decode_capture_sum(struct nlattr *nest, struct kh_capture_sum *sum)
+{
+	struct nlattr *tb[KHOLMES_CAPTURE_MAX + 1];
+
+	memset(sum, 0, sizeof(*sum));
+	if (nla_parse_nested(tb, KHOLMES_CAPTURE_MAX, nest, capture_policy))
+		return -EBADMSG;
+	return decode_capture_tb(tb, sum);
+}
+
+/* Fills what the nest holds; cap's lists are left as they are. */
+int kh_decode_capture(struct nlattr *nest, struct kh_capture *cap)
+{
+	struct nlattr *tb[KHOLMES_CAPTURE_MAX + 1];
+	struct nlattr *rb[KHOLMES_RULE_MAX + 1];
+
+	if (nla_parse_nested(tb, KHOLMES_CAPTURE_MAX, nest, capture_policy) ||
+	    decode_capture_tb(tb, &cap->sum))
+		return -EBADMSG;
+	if (tb[KHOLMES_CAPTURE_RULE]) {
+		if (nla_parse_nested(rb, KHOLMES_RULE_MAX,
+				     tb[KHOLMES_CAPTURE_RULE], rule_policy))
+			return -EBADMSG;
+		cap->has_rule = true;
+		cap->rule.enabled = true;
+		decode_rule_cfg(rb, &cap->rule);
+	}
+	free(cap->exe);
+	free(cap->cgroup);
+	cap->exe = NULL;
+	cap->cgroup = NULL;
+	if (tb[KHOLMES_CAPTURE_EXE]) {
+		cap->exe = strdup(nla_get_string(tb[KHOLMES_CAPTURE_EXE]));
+		if (!cap->exe)
+			return -ENOMEM;
+	}
+	if (tb[KHOLMES_CAPTURE_CGROUP]) {
+		cap->cgroup = strdup(nla_get_string(tb[KHOLMES_CAPTURE_CGROUP]));
+		if (!cap->cgroup)
+			return -ENOMEM;
+	}
+	cap->has_uid = tb[KHOLMES_CAPTURE_UID];
+	cap->uid = get_u32(tb[KHOLMES_CAPTURE_UID]);
+	cap->start_ns = get_u64(tb[KHOLMES_CAPTURE_START_NS]);
+	cap->nr_mappings = get_u32(tb[KHOLMES_CAPTURE_MAPPINGS]);
+	cap->duration_ns = get_u64(tb[KHOLMES_CAPTURE_DURATION_NS]);
+	cap->has_value = cap->has_avg = 0;
+	if (tb[KHOLMES_CAPTURE_VALUES] &&
+	    decode_metrics(tb[KHOLMES_CAPTURE_VALUES], cap->value,
+			   &cap->has_value))
+		return -EBADMSG;
+	if (tb[KHOLMES_CAPTURE_AVGS] &&
+	    decode_metrics(tb[KHOLMES_CAPTURE_AVGS], cap->avg, &cap->has_avg))
+		return -EBADMSG;
+	return 0;
+}
+
+int kh_decode_capture_id(struct nlmsghdr *nlh, uint64_t *id)
+{
+	struct nlattr *tb[KHOLMES_A_MAX + 1];
+
+	if (genlmsg_parse(nlh, 0, tb, KHOLMES_A_MAX, top_policy) ||
+	    !tb[KHOLMES_A_CAPTURE_ID])
+		return -EBADMSG;
+	*id = nla_get_u64(tb[KHOLMES_A_CAPTURE_ID]);
 	return 0;
 }
 

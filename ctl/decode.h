@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Netlink attributes to records, each nest checked against a policy as the
- * kernel checks what it is sent. Every function returns 0 or -EBADMSG.
+ * kernel checks what it is sent. Every function returns 0 or -EBADMSG
+ * (or -ENOMEM where it copies a string).
  */
 #ifndef KHOLMESCTL_DECODE_H
 #define KHOLMESCTL_DECODE_H
@@ -17,6 +18,9 @@ int kh_decode_rule(struct nlattr *nest, struct kh_rule *rule);
 int kh_decode_watch(struct nlattr *nest, struct kh_watch_entry *e);
 int kh_decode_proc(struct nlattr *nest, struct kh_proc *p);
 int kh_decode_event(struct nlattr *nest, struct kh_event *ev);
+int kh_decode_capture_sum(struct nlattr *nest, struct kh_capture_sum *sum);
+int kh_decode_capture(struct nlattr *nest, struct kh_capture *cap);
+int kh_decode_capture_id(struct nlmsghdr *nlh, uint64_t *id);
 
 const char *kh_extack_msg(const struct nlmsghdr *nlh, size_t off);
 const char *kh_nlerr_extack(const struct nlmsghdr *nlh);

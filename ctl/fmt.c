@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fmt.h"
 #include "metrics.h"
 
 #define BIT(n)		(1U << (n))
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define NSEC		((uint64_t)1000000000)
 
 /*
  * Fixed point to decimal, rounded half up to at most `digits` fractional
@@ -167,10 +170,44 @@ static const struct {
 	{ "mem-bytes",		KHOLMES_STAT_MEM_BYTES },
 	{ "alloc-fails",	KHOLMES_STAT_ALLOC_FAILS },
 	{ "events-lost",	KHOLMES_STAT_EVENTS_LOST },
+	{ "captures",		KHOLMES_STAT_CAPTURES },
+	{ "captures-dropped",	KHOLMES_STAT_CAPTURES_DROPPED },
+	{ "captures-limited",	KHOLMES_STAT_CAPTURES_LIMITED },
+	{ "captures-failed",	KHOLMES_STAT_CAPTURES_FAILED },
+	{ "queue-len",		KHOLMES_STAT_QUEUE_LEN },
+	{ "queue-bytes",	KHOLMES_STAT_QUEUE_BYTES },
+}, stat_capture[] = {
+	{ "last",		KHOLMES_STAT_CAPTURE_LAST_NS },
+	{ "max",		KHOLMES_STAT_CAPTURE_MAX_NS },
 };
+
+/* The capture keys, shown when the module has them. */
+static const struct {
+	const char *key;
+	int attr;
+	size_t off;
+} cfg_capture[] = {
+	{ "max-threads",   KHOLMES_CFG_MAX_THREADS,
+	  offsetof(struct kh_config, max_threads) },
+	{ "max-captures",  KHOLMES_CFG_MAX_CAPTURES,
+	  offsetof(struct kh_config, max_captures) },
+	{ "max-queue-kb",  KHOLMES_CFG_MAX_QUEUE_KB,
+	  offsetof(struct kh_config, max_queue_kb) },
+	{ "user-stack-kb", KHOLMES_CFG_USER_STACK_KB,
+	  offsetof(struct kh_config, user_stack_kb) },
+	{ "capture-rate",  KHOLMES_CFG_CAPTURE_RATE,
+	  offsetof(struct kh_config, capture_rate) },
+};
+
+static uint32_t cfg_val(const struct kh_config *cfg, size_t i)
+{
+	return *(const uint32_t *)((const char *)cfg + cfg_capture[i].off);
+}
 
 static void config_fill(json_object *o, const struct kh_config *cfg)
 {
+	size_t i;
+
 	json_object_object_add(o, "enabled",
 			       json_object_new_boolean(cfg->enabled));
 	json_object_object_add(o, "interval-ms",
@@ -178,6 +215,10 @@ static void config_fill(json_object *o, const struct kh_config *cfg)
 	json_object_object_add(o, "window", json_object_new_uint64(cfg->window));
 	json_object_object_add(o, "max-tracked",
 			       json_object_new_uint64(cfg->max_tracked));
+	for (i = 0; i < ARRAY_SIZE(cfg_capture); i++)
+		if (cfg->has & BIT(cfg_capture[i].attr))
+			json_object_object_add(o, cfg_capture[i].key,
+				json_object_new_uint64(cfg_val(cfg, i)));
 }
 
 json_object *kh_config_json(const struct kh_config *cfg)
@@ -211,6 +252,11 @@ json_object *kh_status_json(const struct kh_status *st)
 	for (i = 0; i < ARRAY_SIZE(stat_tail); i++)
 		json_object_object_add(o, stat_tail[i].key,
 			json_object_new_uint64(st->stat[stat_tail[i].attr]));
+	pass = json_object_new_object();
+	for (i = 0; pass && i < ARRAY_SIZE(stat_capture); i++)
+		json_object_object_add(pass, stat_capture[i].key,
+			json_object_new_uint64(st->stat[stat_capture[i].attr]));
+	json_object_object_add(o, "capture-ns", pass);
 	return o;
 }
 
@@ -341,14 +387,144 @@ json_object *kh_event_json(const struct kh_event *ev)
 	return o;
 }
 
-#define KEY_FMT	"%-14s "
+char *kh_time_iso(char *buf, size_t len, uint64_t ns)
+{
+	time_t s = ns / NSEC;
+	struct tm tm;
+
+	if (!gmtime_r(&s, &tm))
+		memset(&tm, 0, sizeof(tm));
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (unsigned int)(ns % NSEC / 1000000));
+	return buf;
+}
+
+/* For file names: sortable, no colons, the capture's own clock. */
+char *kh_time_compact(char *buf, size_t len, uint64_t ns)
+{
+	time_t s = ns / NSEC;
+	struct tm tm;
+
+	if (!gmtime_r(&s, &tm))
+		memset(&tm, 0, sizeof(tm));
+	snprintf(buf, len, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return buf;
+}
+
+const char *kh_trigger_name(const struct kh_capture_sum *sum)
+{
+	return sum->has_metric ? kh_metric_name(sum->metric) : "manual";
+}
+
+static const char *const capture_flag_names[] = {
+	"manual", "threads-truncated", "exited", "kernel-thread", "maps-truncated",
+	"profile",
+};
+
+static const char *const thread_flag_names[] = {
+	"running", "kstack-none", "kstack-truncated", "ustack-truncated",
+	"ustack-fault", "no-user", "exited", "ustack-partial", "in-user",
+};
+
+/* A newer module's flags show as their value rather than vanish. */
+static json_object *flags_json(uint32_t flags, const char *const *names,
+			       size_t n)
+{
+	json_object *a = json_object_new_array();
+	char buf[16];
+	unsigned int i;
+
+	for (i = 0; a && i < 32; i++) {
+		if (!(flags & BIT(i)))
+			continue;
+		if (i < n) {
+			json_object_array_add(a, json_object_new_string(names[i]));
+			continue;
+		}
+		snprintf(buf, sizeof(buf), "0x%x", BIT(i));
+		json_object_array_add(a, json_object_new_string(buf));
+	}
+	return a;
+}
+
+json_object *kh_capture_flags_json(uint32_t flags)
+{
+	return flags_json(flags, capture_flag_names,
+			  ARRAY_SIZE(capture_flag_names));
+}
+
+json_object *kh_thread_flags_json(uint32_t flags)
+{
+	return flags_json(flags, thread_flag_names,
+			  ARRAY_SIZE(thread_flag_names));
+}
+
+/* "512B", "18.2KiB", "3.4MiB": the queue's sizes at a glance */
+char *kh_size(char *buf, size_t len, uint64_t bytes)
+{
+	if (bytes < 1024)
+		snprintf(buf, len, "%" PRIu64 "B", bytes);
+	else if (bytes < 1024 * 1024)
+		snprintf(buf, len, "%.1fKiB", bytes / 1024.0);
+	else
+		snprintf(buf, len, "%.1fMiB", bytes / (1024.0 * 1024));
+	return buf;
+}
+
+static void capture_sum_fill(json_object *o, const struct kh_capture_sum *s)
+{
+	char tm[KH_TIME_LEN];
+
+	json_object_object_add(o, "id", json_object_new_uint64(s->id));
+	json_object_object_add(o, "time", json_object_new_string(
+		kh_time_iso(tm, sizeof(tm), s->time_ns)));
+	json_object_object_add(o, "time-ns", json_object_new_uint64(s->time_ns));
+	json_object_object_add(o, "pid", json_object_new_uint64(s->pid));
+	json_object_object_add(o, "comm", kh_json_string(s->comm));
+	json_object_object_add(o, "trigger",
+			       json_object_new_string(kh_trigger_name(s)));
+	json_object_object_add(o, "threads", json_object_new_uint64(s->threads));
+	json_object_object_add(o, "nr-threads",
+			       json_object_new_uint64(s->nr_threads));
+	json_object_object_add(o, "bytes", json_object_new_uint64(s->bytes));
+	json_object_object_add(o, "flags", kh_capture_flags_json(s->flags));
+}
+
+json_object *kh_capture_sum_json(const struct kh_capture_sum *s)
+{
+	json_object *o = json_object_new_object();
+
+	if (o)
+		capture_sum_fill(o, s);
+	return o;
+}
+
+json_object *kh_captures_json(const struct kh_capture_sum *s, size_t n)
+{
+	json_object *a = json_object_new_array();
+	size_t i;
+
+	for (i = 0; a && i < n; i++)
+		json_object_array_add(a, kh_capture_sum_json(&s[i]));
+	return a;
+}
+
+#define KEY_FMT	"%-16s "
 
 void kh_config_text(FILE *f, const struct kh_config *cfg)
 {
+	size_t i;
+
 	fprintf(f, KEY_FMT "%s\n", "enabled", cfg->enabled ? "on" : "off");
 	fprintf(f, KEY_FMT "%" PRIu32 "\n", "interval-ms", cfg->interval_ms);
 	fprintf(f, KEY_FMT "%" PRIu32 "\n", "window", cfg->window);
 	fprintf(f, KEY_FMT "%" PRIu32 "\n", "max-tracked", cfg->max_tracked);
+	for (i = 0; i < ARRAY_SIZE(cfg_capture); i++)
+		if (cfg->has & BIT(cfg_capture[i].attr))
+			fprintf(f, KEY_FMT "%" PRIu32 "\n", cfg_capture[i].key,
+				cfg_val(cfg, i));
 }
 
 /* Same keys as the JSON, one per line, so that awk finds them too. */
@@ -373,6 +549,11 @@ void kh_status_text(FILE *f, const struct kh_status *st)
 	for (i = 0; i < ARRAY_SIZE(stat_tail); i++)
 		fprintf(f, KEY_FMT "%" PRIu64 "\n", stat_tail[i].key,
 			st->stat[stat_tail[i].attr]);
+	fprintf(f, KEY_FMT, "capture-ns");
+	for (i = 0; i < ARRAY_SIZE(stat_capture); i++)
+		fprintf(f, "%s%s %" PRIu64, i ? " " : "", stat_capture[i].key,
+			st->stat[stat_capture[i].attr]);
+	fputc('\n', f);
 }
 
 /*
@@ -471,6 +652,62 @@ void kh_rules_text(FILE *f, const struct kh_rule *rules, size_t n)
 	struct rules_ctx ctx = { rules };
 
 	table_print(f, n, ARRAY_SIZE(right), right, rule_cell, &ctx);
+}
+
+struct captures_ctx {
+	const struct kh_capture_sum *s;
+};
+
+static void capture_cell(const void *ctx, size_t row, size_t col, char *buf)
+{
+	static const char *const head[] = {
+		"ID", "TIME", "PID", "COMM", "TRIGGER", "THREADS", "SIZE",
+	};
+	const struct kh_capture_sum *s;
+	char tm[KH_TIME_LEN];
+
+	if (!row) {
+		snprintf(buf, CELL_LEN, "%s", head[col]);
+		return;
+	}
+	s = &((const struct captures_ctx *)ctx)->s[row - 1];
+	switch (col) {
+	case 0:
+		snprintf(buf, CELL_LEN, "%" PRIu64, s->id);
+		break;
+	case 1:
+		snprintf(buf, CELL_LEN, "%s", kh_time_iso(tm, sizeof(tm), s->time_ns));
+		break;
+	case 2:
+		snprintf(buf, CELL_LEN, "%" PRIu32, s->pid);
+		break;
+	case 3:
+		kh_text_clean(buf, CELL_LEN < KHOLMES_COMM_LEN ? CELL_LEN :
+			      KHOLMES_COMM_LEN, s->comm);
+		break;
+	case 4:
+		snprintf(buf, CELL_LEN, "%s", kh_trigger_name(s));
+		break;
+	case 5:
+		if (s->threads < s->nr_threads)
+			snprintf(buf, CELL_LEN, "%" PRIu32 "/%" PRIu32, s->threads,
+				 s->nr_threads);
+		else
+			snprintf(buf, CELL_LEN, "%" PRIu32, s->threads);
+		break;
+	default:
+		kh_size(buf, CELL_LEN, s->bytes);
+		break;
+	}
+}
+
+void kh_captures_text(FILE *f, const struct kh_capture_sum *s, size_t n)
+{
+	static const bool right[] = { true, false, true, false, false, true,
+				      true };
+	struct captures_ctx ctx = { s };
+
+	table_print(f, n, ARRAY_SIZE(right), right, capture_cell, &ctx);
 }
 
 void kh_watch_text(FILE *f, const struct kh_watch *w)

@@ -22,10 +22,19 @@
 /* Enough for U64_MAX with a decimal point and its fraction. */
 #define KH_FIXED_LEN	32
 
+/* "2026-11-26T03:16:00.123Z" and "20261126T031600Z" */
+#define KH_TIME_LEN	32
+
 char *kh_fixed(char *buf, size_t len, uint64_t v, unsigned int digits);
 void kh_text_clean(char *dst, size_t len, const char *src);
 json_object *kh_json_string(const char *s);
 json_object *kh_json_fixed(uint64_t v);
+char *kh_time_iso(char *buf, size_t len, uint64_t ns);
+char *kh_time_compact(char *buf, size_t len, uint64_t ns);
+char *kh_size(char *buf, size_t len, uint64_t bytes);
+const char *kh_trigger_name(const struct kh_capture_sum *sum);
+json_object *kh_capture_flags_json(uint32_t flags);
+json_object *kh_thread_flags_json(uint32_t flags);
 
 json_object *kh_status_json(const struct kh_status *st);
 json_object *kh_config_json(const struct kh_config *cfg);
@@ -35,6 +44,8 @@ json_object *kh_watch_json(const struct kh_watch *w);
 json_object *kh_proc_json(const struct kh_proc *p);
 json_object *kh_procs_json(const struct kh_proc *procs, size_t n);
 json_object *kh_event_json(const struct kh_event *ev);
+json_object *kh_capture_sum_json(const struct kh_capture_sum *s);
+json_object *kh_captures_json(const struct kh_capture_sum *s, size_t n);
 
 void kh_status_text(FILE *f, const struct kh_status *st);
 void kh_config_text(FILE *f, const struct kh_config *cfg);
@@ -43,6 +54,7 @@ void kh_watch_text(FILE *f, const struct kh_watch *w);
 void kh_procs_text(FILE *f, const struct kh_proc *procs, size_t n,
 		   unsigned int sort);
 void kh_event_text(FILE *f, const struct kh_event *ev);
+void kh_captures_text(FILE *f, const struct kh_capture_sum *s, size_t n);
 
 void kh_procs_sort(struct kh_proc *procs, size_t n, unsigned int metric);
 

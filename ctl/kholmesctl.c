@@ -25,6 +25,10 @@ static const struct {
 	{ "watch",   watch_main,   "Shows or changes which processes are watched" },
 	{ "ps",      ps_main,      "Lists tracked processes with their last values" },
 	{ "monitor", monitor_main, "Prints each detection as it happens" },
+	{ "capture", capture_main, "Captures a process's stacks by hand" },
+	{ "captures", captures_main, "Lists the captures queued in the module" },
+	{ "pull",    pull_main,    "Writes every queued capture to a directory" },
+	{ "daemon",  daemon_main,  "Writes every capture to a directory as it comes" },
 	{ "help",    help_main,    "Shows this help, or a subcommand's" },
 };
 

@@ -168,14 +168,26 @@ int kh_nl_call(struct kh_nl *nl, struct nl_msg *msg, kh_nl_cb cb, void *arg)
 	return send_and_run(nl, msg, cb, arg);
 }
 
+static struct nl_msg *dump_msg(struct kh_nl *nl, uint8_t cmd, int attr,
+			       uint64_t val)
+{
+	struct nl_msg *msg = kh_nl_msg(nl, cmd, NLM_F_DUMP);
+
+	if (msg && attr && nla_put_u64(msg, attr, val)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
 /* An interrupted dump is inconsistent: start again rather than show it. */
-int kh_nl_dump(struct kh_nl *nl, uint8_t cmd, kh_nl_cb cb, kh_nl_reset reset,
-	       void *arg)
+static int dump(struct kh_nl *nl, uint8_t cmd, int attr, uint64_t val,
+		kh_nl_cb cb, kh_nl_reset reset, void *arg)
 {
 	int ret, tries;
 
 	for (tries = 1;; tries++) {
-		ret = send_and_run(nl, kh_nl_msg(nl, cmd, NLM_F_DUMP), cb, arg);
+		ret = send_and_run(nl, dump_msg(nl, cmd, attr, val), cb, arg);
 		if (ret != -EINTR)
 			return ret;
 		if (tries == KH_DUMP_TRIES) {
@@ -185,6 +197,19 @@ int kh_nl_dump(struct kh_nl *nl, uint8_t cmd, kh_nl_cb cb, kh_nl_reset reset,
 		if (reset)
 			reset(arg);
 	}
+}
+
+int kh_nl_dump(struct kh_nl *nl, uint8_t cmd, kh_nl_cb cb, kh_nl_reset reset,
+	       void *arg)
+{
+	return dump(nl, cmd, 0, 0, cb, reset, arg);
+}
+
+/* A dump of one object, named by a u64 attribute (a capture by its id). */
+int kh_nl_dump_u64(struct kh_nl *nl, uint8_t cmd, int attr, uint64_t val,
+		   kh_nl_cb cb, kh_nl_reset reset, void *arg)
+{
+	return dump(nl, cmd, attr, val, cb, reset, arg);
 }
 
 int kh_nl_connect(struct kh_nl *nl)

@@ -29,6 +29,8 @@ struct nl_msg *kh_nl_msg(struct kh_nl *nl, uint8_t cmd, int flags);
 int kh_nl_call(struct kh_nl *nl, struct nl_msg *msg, kh_nl_cb cb, void *arg);
 int kh_nl_dump(struct kh_nl *nl, uint8_t cmd, kh_nl_cb cb, kh_nl_reset reset,
 	       void *arg);
+int kh_nl_dump_u64(struct kh_nl *nl, uint8_t cmd, int attr, uint64_t val,
+		   kh_nl_cb cb, kh_nl_reset reset, void *arg);
 int kh_nl_subscribe(struct kh_nl *nl, const char *group);
 int kh_nl_fail(const struct kh_nl *nl, const char *what, int err);
 

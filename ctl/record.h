@@ -22,6 +22,12 @@ struct kh_config {
 	uint32_t interval_ms;
 	uint32_t window;
 	uint32_t max_tracked;
+	uint32_t max_threads;
+	uint32_t max_captures;
+	uint32_t max_queue_kb;
+	uint32_t user_stack_kb;
+	uint32_t capture_rate;
+	uint32_t has;				/* 1 << KHOLMES_CFG_* present */
 };
 
 struct kh_status {
@@ -68,6 +74,117 @@ struct kh_event {
 	uint64_t value;				/* fixed point */
 	uint64_t avg;
 	struct kholmes_rule_cfg rule;
+};
+
+/* LIST_CAPTURES and CAPTURE_READY: what a queue entry says of itself. */
+struct kh_capture_sum {
+	uint64_t id;
+	uint64_t time_ns;			/* wall clock */
+	uint64_t boot_ns;
+	uint32_t flags;				/* KHOLMES_CAPTURE_F_* */
+	bool has_metric;			/* false: manual */
+	uint32_t metric;
+	uint64_t value;				/* fixed point */
+	uint64_t avg;
+	uint32_t pid;
+	char comm[KHOLMES_COMM_LEN];
+	uint32_t nr_threads;			/* the process had */
+	uint32_t threads;			/* captured */
+	uint64_t bytes;
+};
+
+/* What the controller learnt of a mapped file while unwinding. */
+enum kh_file_state {
+	KH_FILE_UNKNOWN,			/* no frame needed it */
+	KH_FILE_OK,				/* opened, build-id agrees or absent */
+	KH_FILE_MISSING,			/* not found or not ELF */
+	KH_FILE_MISMATCH,			/* on disk, but another build */
+};
+
+struct kh_mapping {
+	uint64_t start;
+	uint64_t end;
+	uint64_t pgoff;
+	uint64_t inode;
+	uint32_t prot;				/* KHOLMES_MAP_* */
+	uint32_t dev;
+	char *path;				/* never NULL */
+	uint8_t build_id[KHOLMES_BUILD_ID_MAX];
+	uint8_t build_id_len;
+	enum kh_file_state state;
+	uint8_t disk_build_id[KHOLMES_BUILD_ID_MAX];
+	uint8_t disk_build_id_len;
+};
+
+/* One user frame, symbolized or at least placed in its mapping. */
+struct kh_uframe {
+	uint64_t pc;
+	bool activation;			/* exact pc, not a return address */
+	int map;				/* index in maps, -1: in none */
+	uint64_t file_off;			/* pc as an offset in map's file */
+	char *func;				/* NULL: not symbolized */
+	uint64_t func_off;
+};
+
+enum kh_unwinder {
+	KH_UNW_NONE,
+	KH_UNW_DWARF,				/* libdw CFI over the stack copy */
+	KH_UNW_FP,				/* the kernel's frame-pointer walk */
+};
+
+struct kh_ustack {
+	struct kh_uframe *f;
+	size_t n;
+	char stop[128];				/* why the walk ended, "" if clean */
+};
+
+struct kh_thread {
+	uint32_t tid;
+	char comm[KHOLMES_COMM_LEN];
+	char state;				/* '?' when not sent */
+	uint32_t flags;				/* KHOLMES_THREAD_F_* */
+	bool has_cpu;
+	uint32_t cpu;
+	uint64_t *uframes;			/* frame-pointer walk, leaf first */
+	size_t nr_uframes;
+	bool has_uregs;
+	uint64_t uregs[KHOLMES_NR_UREGS];	/* enum kholmes_ureg */
+	uint64_t ustack_sp;
+	uint32_t ustack_len;			/* announced */
+	uint32_t ustack_valid;			/* bytes from sp actually received */
+	uint8_t *ustack;
+	char **kframes;				/* innermost first */
+	size_t nr_kframes;
+	bool kframes_gap;			/* a record missing in the middle */
+	/* filled by kh_unwind() */
+	struct kh_ustack dwarf;
+	struct kh_ustack fp;
+	enum kh_unwinder shown;
+};
+
+/* GET_CAPTURE: everything, as the stream decoder put it together. */
+struct kh_capture {
+	struct kh_capture_sum sum;
+	bool has_rule;
+	struct kholmes_rule_cfg rule;
+	char *exe;				/* NULL: not sent */
+	char *cgroup;
+	bool has_uid;
+	uint32_t uid;
+	uint64_t start_ns;			/* boot-based */
+	uint32_t has_value;			/* 1 << metric present */
+	uint32_t has_avg;
+	uint64_t value[KHOLMES_NR_METRICS];
+	uint64_t avg[KHOLMES_NR_METRICS];
+	uint32_t nr_mappings;			/* announced */
+	uint64_t duration_ns;
+	struct kh_mapping *maps;		/* by address */
+	size_t nr_maps;
+	struct kh_thread *threads;
+	size_t nr_threads;
+	unsigned int bad_records;		/* refused and skipped */
+	char bad_why[128];			/* the first refusal */
+	char unwind_err[128];			/* why libdw could not help */
 };
 
 #endif

@@ -9,5 +9,9 @@ int rule_main(int argc, char *argv[]);
 int watch_main(int argc, char *argv[]);
 int ps_main(int argc, char *argv[]);
 int monitor_main(int argc, char *argv[]);
+int captures_main(int argc, char *argv[]);
+int capture_main(int argc, char *argv[]);
+int pull_main(int argc, char *argv[]);
+int daemon_main(int argc, char *argv[]);
 
 #endif

@@ -171,6 +171,16 @@ TEST(keyword_tables)
 	EXPECT_EQ(KHOLMES_CFG_WINDOW, kh_keyword(kh_config_keys, "window")->id);
 	EXPECT_EQ(KHOLMES_CFG_MAX_TRACKED,
 		  kh_keyword(kh_config_keys, "max-tracked")->id);
+	EXPECT_EQ(KHOLMES_CFG_MAX_THREADS,
+		  kh_keyword(kh_config_keys, "max-threads")->id);
+	EXPECT_EQ(KHOLMES_CFG_MAX_CAPTURES,
+		  kh_keyword(kh_config_keys, "max-captures")->id);
+	EXPECT_EQ(KHOLMES_CFG_MAX_QUEUE_KB,
+		  kh_keyword(kh_config_keys, "max-queue-kb")->id);
+	EXPECT_EQ(KHOLMES_CFG_USER_STACK_KB,
+		  kh_keyword(kh_config_keys, "user-stack-kb")->id);
+	EXPECT_EQ(KHOLMES_CFG_CAPTURE_RATE,
+		  kh_keyword(kh_config_keys, "capture-rate")->id);
 	EXPECT_EQ(NULL, kh_keyword(kh_config_keys, "interval"));
 	EXPECT_EQ(NULL, kh_keyword(kh_config_keys, "min"));
 
@@ -363,6 +373,102 @@ TEST(ps)
 	EXPECT_EQ(KH_PE_TWICE, pe.kind);
 	ASSERT_EQ(-1, PARSE(kh_parse_ps, &po, &pe, "sort", "cpu"));
 	EXPECT_EQ(KH_PE_KEYWORD, pe.kind);
+}
+
+TEST(config_set_capture_keys)
+{
+	struct kh_config_set cs;
+	struct kh_parse_err pe;
+
+	ASSERT_EQ(0, PARSE(kh_parse_config_set, &cs, &pe, "max-threads", "4096",
+			   "max-captures", "1", "max-queue-kb", "64",
+			   "user-stack-kb", "0", "capture-rate", "600"));
+	EXPECT_EQ(BIT(KHOLMES_CFG_MAX_THREADS) | BIT(KHOLMES_CFG_MAX_CAPTURES) |
+		  BIT(KHOLMES_CFG_MAX_QUEUE_KB) | BIT(KHOLMES_CFG_USER_STACK_KB) |
+		  BIT(KHOLMES_CFG_CAPTURE_RATE), cs.mask);
+	EXPECT_EQ(4096U, cs.val[KHOLMES_CFG_MAX_THREADS]);
+	EXPECT_EQ(1U, cs.val[KHOLMES_CFG_MAX_CAPTURES]);
+	EXPECT_EQ(64U, cs.val[KHOLMES_CFG_MAX_QUEUE_KB]);
+	EXPECT_EQ(0U, cs.val[KHOLMES_CFG_USER_STACK_KB]);
+	EXPECT_EQ(600U, cs.val[KHOLMES_CFG_CAPTURE_RATE]);
+}
+
+TEST(capture_pid)
+{
+	struct kh_capture_arg ca;
+	struct kh_parse_err pe;
+
+	ASSERT_EQ(0, PARSE(kh_parse_capture, &ca, &pe, "pid", "1234"));
+	EXPECT_EQ(1234U, ca.pid);
+	EXPECT_FALSE(ca.json);
+	ASSERT_EQ(0, PARSE(kh_parse_capture, &ca, &pe, "pid", "1", "--json"));
+	EXPECT_TRUE(ca.json);
+	EXPECT_EQ(-1, kh_parse_capture(0, NULL, &ca, &pe));
+	EXPECT_EQ(KH_PE_EMPTY, pe.kind);
+	ASSERT_EQ(-1, PARSE(kh_parse_capture, &ca, &pe, "pid"));
+	EXPECT_EQ(KH_PE_MISSING, pe.kind);
+	ASSERT_EQ(-1, PARSE(kh_parse_capture, &ca, &pe, "pid", "-3"));
+	EXPECT_EQ(KH_PE_NUMBER, pe.kind);
+	EXPECT_EQ(-EDOM, pe.err);
+	ASSERT_EQ(-1, PARSE(kh_parse_capture, &ca, &pe, "pid", "1", "pid", "2"));
+	EXPECT_EQ(KH_PE_TWICE, pe.kind);
+	ASSERT_EQ(-1, PARSE(kh_parse_capture, &ca, &pe, "comm", "x"));
+	EXPECT_EQ(KH_PE_KEYWORD, pe.kind);
+}
+
+TEST(pull_opts)
+{
+	struct kh_pull_opts po;
+	struct kh_parse_err pe;
+
+	ASSERT_EQ(0, kh_parse_pull(ARGC("--dir", "/var/lib/kholmes"),
+				   ARGV("--dir", "/var/lib/kholmes"), false,
+				   &po, &pe));
+	EXPECT_STREQ("/var/lib/kholmes", po.dir);
+	EXPECT_EQ(NULL, po.exec);
+	/* the daemon's options are the daemon's */
+	ASSERT_EQ(-1, kh_parse_pull(ARGC("--dir", "d", "--max-files", "3"),
+				    ARGV("--dir", "d", "--max-files", "3"), false,
+				    &po, &pe));
+	EXPECT_EQ(KH_PE_KEYWORD, pe.kind);
+	EXPECT_STREQ("--max-files", pe.word);
+	ASSERT_EQ(-1, kh_parse_pull(0, NULL, false, &po, &pe));
+	EXPECT_EQ(KH_PE_EMPTY, pe.kind);
+	EXPECT_STREQ("--dir DIR", pe.key);
+	ASSERT_EQ(-1, kh_parse_pull(ARGC("--dir"), ARGV("--dir"), false, &po,
+				    &pe));
+	EXPECT_EQ(KH_PE_MISSING, pe.kind);
+	ASSERT_EQ(-1, kh_parse_pull(ARGC("--dir", ""), ARGV("--dir", ""), false,
+				    &po, &pe));
+	EXPECT_EQ(KH_PE_MISSING, pe.kind);
+}
+
+TEST(daemon_opts)
+{
+	struct kh_pull_opts po;
+	struct kh_parse_err pe;
+
+	ASSERT_EQ(0, kh_parse_pull(ARGC("--dir", "d", "--max-files", "100",
+					"--max-mb", "512", "--exec", "ticket add",
+					"-j"),
+				   ARGV("--dir", "d", "--max-files", "100",
+					"--max-mb", "512", "--exec", "ticket add",
+					"-j"), true, &po, &pe));
+	EXPECT_STREQ("d", po.dir);
+	EXPECT_EQ(100U, po.max_files);
+	EXPECT_EQ(512U, po.max_mb);
+	EXPECT_STREQ("ticket add", po.exec);
+	EXPECT_TRUE(po.json);
+	ASSERT_EQ(-1, kh_parse_pull(ARGC("--dir", "d", "--max-mb", "lots"),
+				    ARGV("--dir", "d", "--max-mb", "lots"), true,
+				    &po, &pe));
+	EXPECT_EQ(KH_PE_NUMBER, pe.kind);
+	EXPECT_STREQ("--max-mb", pe.key);
+	ASSERT_EQ(-1, kh_parse_pull(ARGC("--dir", "d", "--exec", "a", "--exec",
+					 "b"),
+				    ARGV("--dir", "d", "--exec", "a", "--exec",
+					 "b"), true, &po, &pe));
+	EXPECT_EQ(KH_PE_TWICE, pe.kind);
 }
 
 TEST(json_only)

@@ -99,6 +99,72 @@ TEST_F(msg, config)
 	ASSERT_EQ(0, kh_decode_config_msg(nlmsg_hdr(self->msg), &cfg));
 	EXPECT_EQ(64U, cfg.window);
 	EXPECT_FALSE(cfg.enabled);
+	EXPECT_EQ(1U << KHOLMES_CFG_WINDOW, cfg.has);
+}
+
+TEST_F(msg, config_capture_keys)
+{
+	struct kh_config cfg = { 0 };
+	struct nlattr *n;
+
+	n = nla_nest_start(self->msg, KHOLMES_A_CONFIG);
+	nla_put_u32(self->msg, KHOLMES_CFG_MAX_THREADS, 64);
+	nla_put_u32(self->msg, KHOLMES_CFG_MAX_CAPTURES, 65);
+	nla_put_u32(self->msg, KHOLMES_CFG_MAX_QUEUE_KB, 16384);
+	nla_put_u32(self->msg, KHOLMES_CFG_USER_STACK_KB, 8);
+	nla_put_u32(self->msg, KHOLMES_CFG_CAPTURE_RATE, 10);
+	nla_nest_end(self->msg, n);
+	ASSERT_EQ(0, kh_decode_config_msg(nlmsg_hdr(self->msg), &cfg));
+	EXPECT_EQ(64U, cfg.max_threads);
+	EXPECT_EQ(65U, cfg.max_captures);
+	EXPECT_EQ(16384U, cfg.max_queue_kb);
+	EXPECT_EQ(8U, cfg.user_stack_kb);
+	EXPECT_EQ(10U, cfg.capture_rate);
+	EXPECT_EQ(0x1fU << KHOLMES_CFG_MAX_THREADS, cfg.has);
+}
+
+/* LIST_CAPTURES and CAPTURE_READY: the summary members only. */
+TEST_F(msg, capture_sum)
+{
+	struct kh_capture_sum sum;
+	struct nlattr *n;
+
+	n = nla_nest_start(self->msg, KHOLMES_A_CAPTURE);
+	nla_put_u64(self->msg, KHOLMES_CAPTURE_ID, 7);
+	nla_put_u64(self->msg, KHOLMES_CAPTURE_TIME_NS, 1795662960123000000ULL);
+	nla_put_u64(self->msg, KHOLMES_CAPTURE_BOOT_NS, 5);
+	nla_put_u32(self->msg, KHOLMES_CAPTURE_FLAGS, KHOLMES_CAPTURE_F_MANUAL);
+	nla_put_u32(self->msg, KHOLMES_CAPTURE_PID, 99);
+	nla_put_string(self->msg, KHOLMES_CAPTURE_COMM, "sleeper");
+	nla_put_u32(self->msg, KHOLMES_CAPTURE_NR_THREADS, 3);
+	nla_put_u32(self->msg, KHOLMES_CAPTURE_THREADS, 3);
+	nla_put_u64(self->msg, KHOLMES_CAPTURE_BYTES, 12345);
+	nla_nest_end(self->msg, n);
+	ASSERT_EQ(0, kh_decode_capture_sum(n, &sum));
+	EXPECT_EQ(7U, sum.id);
+	EXPECT_EQ(1795662960123000000ULL, sum.time_ns);
+	EXPECT_FALSE(sum.has_metric);
+	EXPECT_EQ((uint32_t)KHOLMES_CAPTURE_F_MANUAL, sum.flags);
+	EXPECT_EQ(99U, sum.pid);
+	EXPECT_STREQ("sleeper", sum.comm);
+	EXPECT_EQ(3U, sum.threads);
+	EXPECT_EQ(12345U, sum.bytes);
+
+	/* no id: no capture */
+	n = nla_nest_start(self->msg, KHOLMES_A_CAPTURE);
+	nla_put_u32(self->msg, KHOLMES_CAPTURE_PID, 99);
+	nla_nest_end(self->msg, n);
+	EXPECT_EQ(-EBADMSG, kh_decode_capture_sum(n, &sum));
+}
+
+TEST_F(msg, capture_id)
+{
+	uint64_t id = 0;
+
+	EXPECT_EQ(-EBADMSG, kh_decode_capture_id(nlmsg_hdr(self->msg), &id));
+	nla_put_u64(self->msg, KHOLMES_A_CAPTURE_ID, 1ULL << 40);
+	ASSERT_EQ(0, kh_decode_capture_id(nlmsg_hdr(self->msg), &id));
+	EXPECT_EQ(1ULL << 40, id);
 }
 
 /* GET_RULES: one nest per metric in one message. */

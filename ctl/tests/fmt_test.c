@@ -103,7 +103,16 @@ static void fill_status(struct kh_status *st)
 	memset(st, 0, sizeof(*st));
 	strcpy(st->version, KHOLMES_VERSION);
 	strcpy(st->krelease, "6.1.0-56-cloud-amd64");
-	st->cfg = (struct kh_config){ true, 1000, 10, 65536 };
+	st->cfg = (struct kh_config){
+		.enabled = true, .interval_ms = 1000, .window = 10,
+		.max_tracked = 65536, .max_threads = 64, .max_captures = 32,
+		.max_queue_kb = 16384, .user_stack_kb = 8, .capture_rate = 10,
+		.has = BIT(KHOLMES_CFG_MAX_THREADS) |
+		       BIT(KHOLMES_CFG_MAX_CAPTURES) |
+		       BIT(KHOLMES_CFG_MAX_QUEUE_KB) |
+		       BIT(KHOLMES_CFG_USER_STACK_KB) |
+		       BIT(KHOLMES_CFG_CAPTURE_RATE),
+	};
 	for (i = KHOLMES_STAT_PASSES; i <= KHOLMES_STAT_MAX; i++)
 		st->stat[i] = 100 + i;
 	st->stat[KHOLMES_STAT_MEM_BYTES] = (1ULL << 63) + 5;
@@ -125,16 +134,23 @@ TEST(status_json)
 		{ "mem-bytes", KHOLMES_STAT_MEM_BYTES },
 		{ "alloc-fails", KHOLMES_STAT_ALLOC_FAILS },
 		{ "events-lost", KHOLMES_STAT_EVENTS_LOST },
+		{ "captures", KHOLMES_STAT_CAPTURES },
+		{ "captures-dropped", KHOLMES_STAT_CAPTURES_DROPPED },
+		{ "captures-limited", KHOLMES_STAT_CAPTURES_LIMITED },
+		{ "captures-failed", KHOLMES_STAT_CAPTURES_FAILED },
+		{ "queue-len", KHOLMES_STAT_QUEUE_LEN },
+		{ "queue-bytes", KHOLMES_STAT_QUEUE_BYTES },
 	};
 	struct kh_status st;
-	json_object *o, *pass;
+	json_object *o, *pass, *cap;
 	size_t i;
 
 	fill_status(&st);
 	o = roundtrip(kh_status_json(&st));
 	ASSERT_NE(NULL, o);
 	ASSERT_TRUE(json_object_is_type(o, json_type_object));
-	EXPECT_EQ(17, json_object_object_length(o));
+	/* 4 + 5 config keys, 16 counters, the two nests, version, kernel */
+	EXPECT_EQ(29, json_object_object_length(o));
 	EXPECT_STREQ("0.1.0", json_object_get_string(key(o, "version")));
 	EXPECT_STREQ("6.1.0-56-cloud-amd64",
 		     json_object_get_string(key(o, "kernel")));
@@ -143,6 +159,11 @@ TEST(status_json)
 	EXPECT_EQ(1000, json_object_get_int64(key(o, "interval-ms")));
 	EXPECT_EQ(10, json_object_get_int64(key(o, "window")));
 	EXPECT_EQ(65536, json_object_get_int64(key(o, "max-tracked")));
+	EXPECT_EQ(64, json_object_get_int64(key(o, "max-threads")));
+	EXPECT_EQ(32, json_object_get_int64(key(o, "max-captures")));
+	EXPECT_EQ(16384, json_object_get_int64(key(o, "max-queue-kb")));
+	EXPECT_EQ(8, json_object_get_int64(key(o, "user-stack-kb")));
+	EXPECT_EQ(10, json_object_get_int64(key(o, "capture-rate")));
 	for (i = 0; i < ARRAY_SIZE(stats); i++) {
 		ASSERT_NE(NULL, key(o, stats[i].key)) TH_LOG("%s", stats[i].key);
 		EXPECT_TRUE(json_object_is_type(key(o, stats[i].key),
@@ -161,6 +182,13 @@ TEST(status_json)
 		  json_object_get_uint64(key(pass, "mean")));
 	EXPECT_EQ(st.stat[KHOLMES_STAT_PASS_MAX_NS],
 		  json_object_get_uint64(key(pass, "max")));
+	cap = key(o, "capture-ns");
+	ASSERT_NE(NULL, cap);
+	EXPECT_EQ(2, json_object_object_length(cap));
+	EXPECT_EQ(st.stat[KHOLMES_STAT_CAPTURE_LAST_NS],
+		  json_object_get_uint64(key(cap, "last")));
+	EXPECT_EQ(st.stat[KHOLMES_STAT_CAPTURE_MAX_NS],
+		  json_object_get_uint64(key(cap, "max")));
 	json_object_put(o);
 }
 
@@ -177,22 +205,31 @@ TEST(status_text)
 	ASSERT_NE(NULL, f);
 	kh_status_text(f, &st);
 	fclose(f);
-	EXPECT_NE(NULL, strstr(buf, "version        0.1.0\n"));
-	EXPECT_NE(NULL, strstr(buf, "kernel         6.1.0-56-cloud-amd64\n"));
-	EXPECT_NE(NULL, strstr(buf, "enabled        off\n"));
-	EXPECT_NE(NULL, strstr(buf, "interval-ms    1000\n"));
-	EXPECT_NE(NULL, strstr(buf, "tracked        103\n"));
-	EXPECT_NE(NULL, strstr(buf, "pass-ns        last 107 mean 108 max 109\n"));
-	EXPECT_NE(NULL, strstr(buf, "mem-bytes      9223372036854775813\n"));
-	EXPECT_NE(NULL, strstr(buf, "events-lost    114\n"));
+	EXPECT_NE(NULL, strstr(buf, "version          0.1.0\n"));
+	EXPECT_NE(NULL, strstr(buf, "kernel           6.1.0-56-cloud-amd64\n"));
+	EXPECT_NE(NULL, strstr(buf, "enabled          off\n"));
+	EXPECT_NE(NULL, strstr(buf, "interval-ms      1000\n"));
+	EXPECT_NE(NULL, strstr(buf, "max-threads      64\n"));
+	EXPECT_NE(NULL, strstr(buf, "user-stack-kb    8\n"));
+	EXPECT_NE(NULL, strstr(buf, "capture-rate     10\n"));
+	EXPECT_NE(NULL, strstr(buf, "tracked          103\n"));
+	EXPECT_NE(NULL, strstr(buf, "pass-ns          last 107 mean 108 max 109\n"));
+	EXPECT_NE(NULL, strstr(buf, "mem-bytes        9223372036854775813\n"));
+	EXPECT_NE(NULL, strstr(buf, "events-lost      114\n"));
+	EXPECT_NE(NULL, strstr(buf, "captures         115\n"));
+	EXPECT_NE(NULL, strstr(buf, "captures-dropped 116\n"));
+	EXPECT_NE(NULL, strstr(buf, "queue-bytes      120\n"));
+	EXPECT_NE(NULL, strstr(buf, "capture-ns       last 121 max 122\n"));
 	free(buf);
 }
 
 TEST(config_json)
 {
-	struct kh_config cfg = { false, 10, 64, 1 };
+	struct kh_config cfg = { .interval_ms = 10, .window = 64,
+				 .max_tracked = 1 };
 	json_object *o = roundtrip(kh_config_json(&cfg));
 
+	/* a module without captures: their keys are left out, not zero */
 	ASSERT_NE(NULL, o);
 	EXPECT_EQ(4, json_object_object_length(o));
 	EXPECT_FALSE(json_object_get_boolean(key(o, "enabled")));
@@ -506,6 +543,66 @@ TEST(event)
 	EXPECT_EQ(60, json_object_get_int(key(r, "cooldown")));
 	EXPECT_TRUE(json_object_get_boolean(key(r, "enabled")));
 	json_object_put(o);
+}
+
+static const struct kh_capture_sum sums[] = {
+	{ .id = 9, .time_ns = 1795662960123000000ULL, .pid = 1234,
+	  .comm = "spin", .has_metric = true, .metric = KHOLMES_METRIC_CPU,
+	  .threads = 4, .nr_threads = 4, .bytes = 18637 },
+	{ .id = 10, .time_ns = 1795662961000000000ULL, .pid = 77,
+	  .comm = "many\tthreads", .flags = KHOLMES_CAPTURE_F_MANUAL |
+	  KHOLMES_CAPTURE_F_THREADS_TRUNC | 0x80000000,
+	  .threads = 64, .nr_threads = 200, .bytes = 3 << 20 },
+};
+
+TEST(captures_json)
+{
+	json_object *a, *o, *fl;
+
+	a = roundtrip(kh_captures_json(sums, 2));
+	ASSERT_NE(NULL, a);
+	ASSERT_EQ(2U, json_object_array_length(a));
+	o = json_object_array_get_idx(a, 0);
+	EXPECT_EQ(10, json_object_object_length(o));
+	EXPECT_EQ(9, json_object_get_int64(key(o, "id")));
+	EXPECT_STREQ("2026-11-26T03:16:00.123Z",
+		     json_object_get_string(key(o, "time")));
+	EXPECT_EQ(1795662960123000000LL, json_object_get_int64(key(o, "time-ns")));
+	EXPECT_EQ(1234, json_object_get_int64(key(o, "pid")));
+	EXPECT_STREQ("spin", json_object_get_string(key(o, "comm")));
+	EXPECT_STREQ("cpu", json_object_get_string(key(o, "trigger")));
+	EXPECT_EQ(4, json_object_get_int64(key(o, "threads")));
+	EXPECT_EQ(4, json_object_get_int64(key(o, "nr-threads")));
+	EXPECT_EQ(18637, json_object_get_int64(key(o, "bytes")));
+	EXPECT_EQ(0U, json_object_array_length(key(o, "flags")));
+	o = json_object_array_get_idx(a, 1);
+	EXPECT_STREQ("manual", json_object_get_string(key(o, "trigger")));
+	fl = key(o, "flags");
+	ASSERT_EQ(3U, json_object_array_length(fl));
+	EXPECT_STREQ("manual", json_object_get_string(
+		json_object_array_get_idx(fl, 0)));
+	EXPECT_STREQ("threads-truncated", json_object_get_string(
+		json_object_array_get_idx(fl, 1)));
+	EXPECT_STREQ("0x80000000", json_object_get_string(
+		json_object_array_get_idx(fl, 2)));
+	json_object_put(a);
+}
+
+TEST(captures_text)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	f = open_memstream(&buf, &len);
+	ASSERT_NE(NULL, f);
+	kh_captures_text(f, sums, 2);
+	fclose(f);
+	EXPECT_STREQ("ID  TIME                       PID  COMM          TRIGGER  THREADS     SIZE\n"
+		     " 9  2026-11-26T03:16:00.123Z  1234  spin          cpu            4  18.2KiB\n"
+		     "10  2026-11-26T03:16:01.000Z    77  many?threads  manual    64/200   3.0MiB\n",
+		     buf);
+	free(buf);
 }
 
 TEST_HARNESS_MAIN

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "fmt.h"
+#include "out.h"
+#include "pull.h"
+#include "report.h"
+#include "stream.h"
+#include "subcommands.h"
+#include "unwind.h"
+
+#define JSON_FILE_FLAGS	(JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static const char *const exts[] = { ".json", ".folded", ".txt" };
+
+struct sums {
+	struct kh_capture_sum *s;
+	size_t n;
+	size_t cap;
+	int err;
+};
+
+/* Never stops the dump: what is left of it would be read as a reply. */
+static int list_cb(struct nlmsghdr *nlh, void *arg)
+{
+	struct sums *ss = arg;
+	struct kh_capture_sum *s;
+	struct nlattr *a;
+	int rem;
+
+	kh_for_each_attr(a, nlh, rem) {
+		if (nla_type(a) != KHOLMES_A_CAPTURE || ss->err)
+			continue;
+		if (ss->n == ss->cap) {
+			size_t cap = ss->cap ? 2 * ss->cap : 64;
+
+			s = realloc(ss->s, cap * sizeof(*s));
+			if (!s) {
+				ss->err = -ENOMEM;
+				continue;
+			}
+			ss->s = s;
+			ss->cap = cap;
+		}
+		if (kh_decode_capture_sum(a, &ss->s[ss->n]))
+			ss->err = -EBADMSG;
+		else
+			ss->n++;
+	}
+	return 0;
+}
+
+static void list_reset(void *arg)
+{
+	struct sums *ss = arg;
+
+	ss->n = 0;
+	ss->err = 0;
+}
+
+static int sum_cmp(const void *a, const void *b)
+{
+	const struct kh_capture_sum *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The queue, oldest (lowest id) first. */
+int kh_list_captures(struct kh_nl *nl, struct kh_capture_sum **out, size_t *n)
+{
+	struct sums ss = { 0 };
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	err = kh_nl_dump(nl, KHOLMES_CMD_LIST_CAPTURES, list_cb, list_reset, &ss);
+	if (!err)
+		err = ss.err;
+	if (err) {
+		free(ss.s);
+		return err;
+	}
+	if (ss.n)
+		qsort(ss.s, ss.n, sizeof(*ss.s), sum_cmp);
+	*out = ss.s;
+	*n = ss.n;
+	return 0;
+}
+
+static int fetch_cb(struct nlmsghdr *nlh, void *arg)
+{
+	return kh_stream_msg(arg, nlh);
+}
+
+static void fetch_reset(void *arg)
+{
+	kh_stream_reset(arg);
+}
+
+static int ack(struct kh_puller *p, uint64_t id)
+{
+	struct nl_msg *msg = kh_nl_msg(&p->nl, KHOLMES_CMD_ACK_CAPTURE, 0);
+
+	if (msg && nla_put_u64(msg, KHOLMES_A_CAPTURE_ID, id)) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	return kh_nl_call(&p->nl, msg, NULL, NULL);
+}
+
+static int write_txt(FILE *f, void *arg)
+{
+	return kh_report_txt(f, arg);
+}
+
+static int write_folded(FILE *f, void *arg)
+{
+	return kh_report_folded(f, arg);
+}
+
+static int write_json(FILE *f, void *arg)
+{
+	json_object *o = kh_report_json(arg);
+
+	if (!o)
+		return -ENOMEM;
+	fputs(json_object_to_json_string_ext(o, JSON_FILE_FLAGS), f);
+	fputc('\n', f);
+	json_object_put(o);
+	return 0;
+}
+
+static const kh_write_fn writers[] = { write_json, write_folded, write_txt };
+
+/* A failure logged once per capture: the daemon retries every few seconds. */
+static bool quiet(struct kh_puller *p, uint64_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->nr_quiet && i < KH_PULL_QUIET; i++)
+		if (p->quiet[i] == id)
+			return true;
+	p->quiet[p->nr_quiet++ % KH_PULL_QUIET] = id;
+	return false;
+}
+
+static const char *sep(const char *dir)
+{
+	size_t len = strlen(dir);
+
+	return len && dir[len - 1] == '/' ? "" : "/";
+}
+
+static void report_written(struct kh_puller *p, const struct kh_capture *cap,
+			   const char *base)
+{
+	const char *dir = p->store.dir;
+	char comm[KHOLMES_COMM_LEN], path[4096];
+	json_object *o, *files;
+	size_t i;
+
+	if (p->daemon) {
+		kh_text_clean(comm, sizeof(comm), cap->sum.comm);
+		kh_err("capture %" PRIu64 " (%s, pid %" PRIu32 " %s, %zu threads): wrote %s%s%s.{txt,json,folded}",
+		       cap->sum.id, kh_trigger_name(&cap->sum), cap->sum.pid,
+		       comm[0] ? comm : "-",
+		       cap->nr_threads, dir, sep(dir), base);
+		return;
+	}
+	if (!p->out) {
+		for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
+			printf("%s%s%s%s\n", dir, sep(dir), base, exts[i]);
+		fflush(stdout);
+		return;
+	}
+	o = json_object_new_object();
+	files = json_object_new_array();
+	if (!o || !files) {
+		json_object_put(o);
+		json_object_put(files);
+		return;
+	}
+	json_object_object_add(o, "id", json_object_new_uint64(cap->sum.id));
+	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s%s%s", dir, sep(dir), base,
+			 exts[i]);
+		json_object_array_add(files, kh_json_string(path));
+	}
+	json_object_object_add(o, "files", files);
+	json_object_array_add(p->out, o);
+}
+
+/*
+ * 0 when the capture is dealt with (written and acknowledged, or gone
+ * from the queue, or unusable and left there with a message), a negative
+ * errno when the directory refused a file: then the pull stops, as the
+ * next capture would fail the same way.
+ */
+static int pull_one(struct kh_puller *p, uint64_t id)
+{
+	char base[KH_BASE_LEN], name[KH_BASE_LEN + 16], what[96];
+	struct kh_capture cap;
+	struct kh_stream s;
+	size_t i;
+	int err;
+
+	name[0] = '\0';
+	kh_stream_init(&s, &cap, id);
+	err = kh_nl_dump_u64(&p->nl, KHOLMES_CMD_GET_CAPTURE, KHOLMES_A_CAPTURE_ID,
+			     id, fetch_cb, fetch_reset, &s);
+	if (err == -ENOENT) {
+		kh_err("capture %" PRIu64 ": dropped from the queue before it was read; skipped",
+		       id);
+		err = 0;
+		goto out;
+	}
+	if (err) {
+		/* -EIO is the socket's; a refusal of this capture is not */
+		p->nr_failed++;
+		p->nl_broken |= err == -EIO;
+		snprintf(what, sizeof(what), "reading capture %" PRIu64, id);
+		if (!quiet(p, id))
+			kh_nl_fail(&p->nl, what, err);
+		err = 0;
+		goto out;
+	}
+	err = kh_stream_end(&s);
+	if (!err)
+		err = kh_unwind(&cap);
+	if (err) {
+		p->nr_failed++;
+		if (!quiet(p, id))
+			kh_err("capture %" PRIu64 ": %s; left queued", id,
+			       err == -ENOMEM ? strerror(ENOMEM) :
+			       cap.bad_why[0] ? cap.bad_why :
+			       "the record stream has no capture record");
+		err = 0;
+		goto out;
+	}
+	if (cap.bad_records)
+		kh_err("capture %" PRIu64 ": %u malformed records skipped (first: %s)",
+		       id, cap.bad_records, cap.bad_why);
+	err = kh_capture_base(base, sizeof(base), &cap.sum);
+	for (i = 0; !err && i < sizeof(exts) / sizeof(exts[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", base, exts[i]);
+		err = kh_store_write(&p->store, name, writers[i], &cap);
+	}
+	if (!err)
+		err = kh_store_sync(&p->store);
+	if (err) {
+		p->nr_failed++;
+		kh_err("writing %s%s%s: %s; capture %" PRIu64 " left queued",
+		       p->store.dir, sep(p->store.dir), name, strerror(-err), id);
+		goto out;
+	}
+	err = ack(p, id);
+	/* gone meanwhile (dropped as the oldest): we have it all the same */
+	if (err && err != -ENOENT) {
+		p->nr_failed++;
+		p->nl_broken |= err == -EIO;
+		snprintf(what, sizeof(what), "acknowledging capture %" PRIu64, id);
+		kh_nl_fail(&p->nl, what, err);
+	}
+	err = 0;
+	p->nr_written++;
+	report_written(p, &cap, base);
+	if (p->written)
+		p->written(p, &cap, base);
+out:
+	kh_capture_free(&cap);
+	return err;
+}
+
+/*
+ * Everything queued now. Returns 0, the negative errno of a directory
+ * that refused a file, or of a list that could not be read.
+ */
+int kh_pull_all(struct kh_puller *p)
+{
+	struct kh_capture_sum *sums;
+	size_t n, i;
+	int err;
+
+	err = kh_list_captures(&p->nl, &sums, &n);
+	if (err) {
+		p->nl_broken = true;
+		kh_nl_fail(&p->nl, "listing the captures", err);
+		return err;
+	}
+	for (i = 0; i < n; i++) {
+		err = pull_one(p, sums[i].id);
+		if (err || (p->stop && p->stop(p)))
+			break;
+	}
+	free(sums);
+	return err;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: %s [-j|--json] pull --dir DIR\n", PROG_NAME);
+	fprintf(f, "Writes every queued capture to DIR as <time>-<comm>-<pid>-<metric>-<id>.txt, .json\n");
+	fprintf(f, "and .folded, each durably, then acknowledges it; prints the files written.\n");
+}
+
+/* Shared with daemon: lock DIR, drop what an interrupted run left. */
+int kh_pull_open_dir(struct kh_store *st, const char *dir)
+{
+	unsigned int removed;
+	int err;
+
+	err = kh_store_open(st, dir);
+	if (err == -EBUSY) {
+		kh_err("%s is in use by another %s pull or daemon", dir,
+		       PROG_NAME);
+		return KH_EXIT_FAIL;
+	}
+	if (err) {
+		kh_err("opening %s: %s", dir, strerror(-err));
+		return KH_EXIT_FAIL;
+	}
+	err = kh_store_clean(st, &removed);
+	if (err)
+		kh_err("removing temporary files from %s: %s", dir, strerror(-err));
+	else if (removed)
+		kh_err("removed %u temporary file%s an interrupted run left in %s",
+		       removed, removed == 1 ? "" : "s", dir);
+	return KH_EXIT_OK;
+}
+
+int pull_main(int argc, char *argv[])
+{
+	struct kh_puller p = { .store = { .dirfd = -1 } };
+	struct kh_pull_opts po;
+	struct kh_parse_err pe;
+	int ret, err;
+
+	if (argc > 1 && kh_is_help(argv[1])) {
+		usage(stdout);
+		return KH_EXIT_OK;
+	}
+	if (kh_parse_pull(argc - 1, argv + 1, false, &po, &pe))
+		return kh_usage_fail(usage, &pe);
+	kh_json |= po.json;
+	/* symbolize from local files only: a network fetch would stall us */
+	unsetenv("DEBUGINFOD_URLS");
+	ret = kh_pull_open_dir(&p.store, po.dir);
+	if (ret)
+		return ret;
+	ret = kh_nl_connect(&p.nl);
+	if (ret)
+		goto out;
+	if (kh_json) {
+		p.out = json_object_new_array();
+		if (!p.out) {
+			ret = kh_json_put(NULL);
+			goto out;
+		}
+	}
+	err = kh_pull_all(&p);
+	ret = err || p.nr_failed ? KH_EXIT_FAIL : KH_EXIT_OK;
+	if (p.out) {
+		kh_json_put(p.out);
+		p.out = NULL;
+	}
+out:
+	kh_nl_close(&p.nl);
+	kh_store_close(&p.store);
+	return ret;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The queue to the directory, shared by pull (once) and daemon (on every
+ * event): list the queued captures, and for each fetch its record stream,
+ * unwind its user stacks, write its files durably, and only then
+ * acknowledge it. A capture that cannot be written is not acknowledged:
+ * it stays queued for the next try.
+ */
+#ifndef KHOLMESCTL_PULL_H
+#define KHOLMESCTL_PULL_H
+
+#include <json-c/json.h>
+
+#include "nl.h"
+#include "record.h"
+#include "store.h"
+
+/* Captures whose failure was logged already, so a retry loop stays quiet. */
+#define KH_PULL_QUIET	64
+
+struct kh_puller;
+
+/* Called once a capture's files are durable and it is acknowledged. */
+typedef void (*kh_written_fn)(struct kh_puller *p, const struct kh_capture *cap,
+			      const char *base);
+/* Asked between captures: true ends the pull after the one just written. */
+typedef bool (*kh_stop_fn)(struct kh_puller *p);
+
+struct kh_puller {
+	struct kh_nl nl;
+	struct kh_store store;
+	bool daemon;			/* log a line per capture, print nothing */
+	json_object *out;		/* pull -j: what was written */
+	kh_written_fn written;
+	kh_stop_fn stop;
+	void *arg;
+	unsigned int nr_written;
+	unsigned int nr_failed;
+	bool nl_broken;			/* a request failed: reconnect */
+	uint64_t quiet[KH_PULL_QUIET];
+	unsigned int nr_quiet;
+};
+
+int kh_list_captures(struct kh_nl *nl, struct kh_capture_sum **sums,
+		     size_t *n);
+int kh_pull_all(struct kh_puller *p);
+int kh_pull_open_dir(struct kh_store *st, const char *dir);
+
+#endif

@@ -1,0 +1,723 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmt.h"
+#include "metrics.h"
+#include "report.h"
+
+#define BIT(n)		(1U << (n))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define NSEC		((uint64_t)1000000000)
+
+const char *kh_unwinder_name(enum kh_unwinder u)
+{
+	return u == KH_UNW_DWARF ? "dwarf" : u == KH_UNW_FP ? "fp" : "none";
+}
+
+static const char *unwinder_words(enum kh_unwinder u)
+{
+	return u == KH_UNW_DWARF ? "dwarf (libdw CFI)" : "frame pointers";
+}
+
+/* "do_nanosleep+0x8a/0x1a0" and "f+0x1/0x2 [mod]" to the function alone. */
+void kh_kframe_func(char *buf, size_t len, const char *frame)
+{
+	snprintf(buf, len, "%.*s", (int)strcspn(frame, "+ "), frame);
+}
+
+static void hex(char *buf, size_t len, const uint8_t *b, size_t n)
+{
+	size_t i;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < n && 2 * i + 2 < len; i++)
+		snprintf(buf + 2 * i, 3, "%02x", b[i]);
+}
+
+#define BUILD_ID_HEX	(2 * KHOLMES_BUILD_ID_MAX + 1)
+
+/* Text a process or a file system chose, safe for a terminal. */
+static char *clean(const char *s)
+{
+	size_t len = strlen(s) + 1;
+	char *d = malloc(len);
+
+	if (d)
+		kh_text_clean(d, len, s);
+	return d;
+}
+
+/* ---------------------------------------------------------------- folded */
+
+/* flamegraph.pl splits frames at ';' and the count at the last blank. */
+static int put_frame(FILE *f, bool *first, const char *name)
+{
+	const unsigned char *s = (const unsigned char *)name;
+
+	if (!*first)
+		fputc(';', f);
+	*first = false;
+	for (; *s; s++)
+		fputc(*s == ';' || *s < 0x20 || *s == 0x7f ? '_' : *s, f);
+	return 0;
+}
+
+static void user_frame_name(char *buf, size_t len, const struct kh_capture *cap,
+			    const struct kh_uframe *fr)
+{
+	if (fr->func)
+		snprintf(buf, len, "%s", fr->func);
+	else if (fr->map >= 0)
+		snprintf(buf, len, "%s+0x%" PRIx64, cap->maps[fr->map].path,
+			 fr->file_off);
+	else
+		snprintf(buf, len, "0x%" PRIx64, fr->pc);
+}
+
+static const struct kh_ustack *shown(const struct kh_thread *t)
+{
+	if (t->shown == KH_UNW_DWARF)
+		return &t->dwarf;
+	if (t->shown == KH_UNW_FP)
+		return &t->fp;
+	return NULL;
+}
+
+/* Root first: the outermost user frame first, the innermost kernel last. */
+static char *thread_stack(const struct kh_capture *cap,
+			  const struct kh_thread *t)
+{
+	const struct kh_ustack *us = shown(t);
+	char name[4096 + 32];
+	bool first = true;
+	char *buf = NULL;
+	size_t len, i;
+	FILE *f;
+
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	for (i = us ? us->n : 0; i-- > 0;) {
+		user_frame_name(name, sizeof(name), cap, &us->f[i]);
+		put_frame(f, &first, name);
+	}
+	for (i = t->nr_kframes; i-- > 0;) {
+		kh_kframe_func(name, sizeof(name), t->kframes[i]);
+		put_frame(f, &first, name);
+	}
+	if (first)
+		put_frame(f, &first, "[no stack]");
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int folded_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct kh_folded *)a)->stack,
+		      ((const struct kh_folded *)b)->stack);
+}
+
+void kh_folded_free(struct kh_folded *lines, size_t n)
+{
+	size_t i;
+
+	for (i = 0; lines && i < n; i++)
+		free(lines[i].stack);
+	free(lines);
+}
+
+/* Threads with identical stacks become one line with their count, sorted. */
+int kh_folded_build(const struct kh_capture *cap, struct kh_folded **out,
+		    size_t *n)
+{
+	struct kh_folded *lines;
+	size_t i, j, k;
+
+	*out = NULL;
+	*n = 0;
+	if (!cap->nr_threads)
+		return 0;
+	lines = calloc(cap->nr_threads, sizeof(*lines));
+	if (!lines)
+		return -ENOMEM;
+	for (i = 0; i < cap->nr_threads; i++) {
+		lines[i].stack = thread_stack(cap, &cap->threads[i]);
+		lines[i].count = 1;
+		if (!lines[i].stack) {
+			kh_folded_free(lines, i);
+			return -ENOMEM;
+		}
+	}
+	qsort(lines, cap->nr_threads, sizeof(*lines), folded_cmp);
+	for (i = 0, k = 0; i < cap->nr_threads; i = j) {
+		lines[k] = lines[i];
+		for (j = i + 1; j < cap->nr_threads &&
+		     !strcmp(lines[j].stack, lines[k].stack); j++) {
+			lines[k].count++;
+			free(lines[j].stack);
+		}
+		k++;
+	}
+	*out = lines;
+	*n = k;
+	return 0;
+}
+
+int kh_report_folded(FILE *f, const struct kh_capture *cap)
+{
+	struct kh_folded *lines;
+	size_t n, i;
+
+	if (kh_folded_build(cap, &lines, &n))
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s %u\n", lines[i].stack, lines[i].count);
+	kh_folded_free(lines, n);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ text */
+
+#define KEY	"%-11s "
+
+/* "398.2 %", "12 MiB", "3000" (a count needs no unit) */
+static char *with_unit(char *buf, size_t len, uint64_t v, unsigned int metric,
+		       bool fixed)
+{
+	const char *unit = kh_metric_unit(metric);
+	char num[KH_FIXED_LEN];
+
+	if (fixed)
+		kh_fixed(num, sizeof(num), v, KH_TEXT_DIGITS);
+	else
+		snprintf(num, sizeof(num), "%" PRIu64, v);
+	if (!*unit || !strcmp(unit, "count"))
+		snprintf(buf, len, "%s", num);
+	else
+		snprintf(buf, len, "%s %s", num, unit);
+	return buf;
+}
+
+static void txt_why(FILE *f, const struct kh_capture *cap)
+{
+	const struct kh_capture_sum *s = &cap->sum;
+	const struct kholmes_rule_cfg *r = &cap->rule;
+	char v[64], a[64], t[64], x[64];
+	uint64_t thr;
+	bool min_ok, avg_ok, abs_ok;
+
+	if (!s->has_metric) {
+		fprintf(f, KEY "manual (requested with kholmesctl capture)\n",
+			"trigger:");
+		return;
+	}
+	fprintf(f, KEY "%s (its rule fired)\n", "trigger:",
+		kh_metric_name(s->metric));
+	fprintf(f, KEY "%s\n", "value:", with_unit(v, sizeof(v), s->value,
+						   s->metric, true));
+	fprintf(f, KEY "%s over the window before it\n", "average:",
+		with_unit(a, sizeof(a), s->avg, s->metric, true));
+	if (!cap->has_rule)
+		return;
+	fprintf(f, KEY "min %s, diff %" PRIu32 " %%, abs %s, cooldown %" PRIu32 " s\n",
+		"rule:", with_unit(t, sizeof(t), r->min, s->metric, false),
+		r->diff, r->abs ? with_unit(x, sizeof(x), r->abs, s->metric, false) :
+				  "0 (none)", r->cooldown_s);
+	thr = khr_sat_mul(s->avg, 100 + (uint64_t)r->diff) / 100;
+	min_ok = s->value >= (uint64_t)r->min * KHOLMES_VALUE_SCALE;
+	avg_ok = s->value >= thr;
+	abs_ok = r->abs && s->value >= (uint64_t)r->abs * KHOLMES_VALUE_SCALE;
+	fprintf(f, KEY "%s is %s min %s", "why:", v, min_ok ? "at least" :
+		"below", with_unit(t, sizeof(t), r->min, s->metric, false));
+	if (avg_ok)
+		fprintf(f, ", and at least %s (the average + %" PRIu32 " %%)",
+			with_unit(x, sizeof(x), thr, s->metric, true), r->diff);
+	if (abs_ok)
+		fprintf(f, ", %s the ceiling abs %s", avg_ok ? "and above" :
+			"and at least", with_unit(x, sizeof(x), r->abs, s->metric,
+						  false));
+	if (!min_ok || (!avg_ok && !abs_ok))
+		fputs(" (the rule has changed since it fired)", f);
+	fputc('\n', f);
+}
+
+static void txt_process(FILE *f, const struct kh_capture *cap)
+{
+	const struct kh_capture_sum *s = &cap->sum;
+	char tm[KH_TIME_LEN], comm[KHOLMES_COMM_LEN], *c;
+	uint64_t start;
+
+	kh_text_clean(comm, sizeof(comm), s->comm);
+	fprintf(f, KEY "%" PRIu32 "\n", "pid:", s->pid);
+	fprintf(f, KEY "%s\n", "comm:", comm);
+	c = cap->exe && *cap->exe ? clean(cap->exe) : NULL;
+	fprintf(f, KEY "%s\n", "exe:", c ? c : "-");
+	free(c);
+	c = cap->cgroup && *cap->cgroup ? clean(cap->cgroup) : NULL;
+	fprintf(f, KEY "%s\n", "cgroup:", c ? c : "-");
+	free(c);
+	if (cap->has_uid)
+		fprintf(f, KEY "%" PRIu32 "\n", "uid:", cap->uid);
+	else
+		fprintf(f, KEY "-\n", "uid:");
+	if (cap->start_ns && s->boot_ns >= cap->start_ns &&
+	    s->time_ns >= s->boot_ns - cap->start_ns) {
+		start = s->time_ns - (s->boot_ns - cap->start_ns);
+		fprintf(f, KEY "%s (%" PRIu64 ".%03" PRIu64 " s before the capture)\n",
+			"started:", kh_time_iso(tm, sizeof(tm), start),
+			(s->boot_ns - cap->start_ns) / NSEC,
+			(s->boot_ns - cap->start_ns) % NSEC / 1000000);
+	}
+	fprintf(f, KEY "%s (%" PRIu64 ".%03" PRIu64 " s after boot), took %" PRIu64
+		".%03" PRIu64 " ms\n", "captured:",
+		kh_time_iso(tm, sizeof(tm), s->time_ns), s->boot_ns / NSEC,
+		s->boot_ns % NSEC / 1000000, cap->duration_ns / 1000000,
+		cap->duration_ns % 1000000 / 1000);
+	fprintf(f, KEY "%" PRIu32 " captured of %" PRIu32 "\n", "threads:",
+		s->threads, s->nr_threads);
+}
+
+static void txt_counters(FILE *f, const struct kh_capture *cap)
+{
+	char v[64], a[64];
+	unsigned int m;
+
+	if (!cap->has_value)
+		return;
+	fprintf(f, "counters:   last sample, window average\n");
+	for (m = 0; m < KHOLMES_NR_METRICS; m++) {
+		if (!(cap->has_value & BIT(m)))
+			continue;
+		with_unit(v, sizeof(v), cap->value[m], m, true);
+		if (cap->has_avg & BIT(m))
+			with_unit(a, sizeof(a), cap->avg[m], m, true);
+		else
+			snprintf(a, sizeof(a), "-");
+		fprintf(f, "  %-10s %14s %14s\n", kh_metrics[m].name, v, a);
+	}
+}
+
+/* Why some of the capture may be missing or wrong, in words. */
+static void txt_notes(FILE *f, const struct kh_capture *cap)
+{
+	const struct kh_capture_sum *s = &cap->sum;
+	char id[BUILD_ID_HEX], disk[BUILD_ID_HEX], *p;
+	bool any = false;
+	size_t i;
+
+#define NOTE(...) do {							\
+		if (!any)						\
+			fputs("notes:\n", f);				\
+		any = true;						\
+		fputs("  - ", f);					\
+		fprintf(f, __VA_ARGS__);				\
+		fputc('\n', f);						\
+	} while (0)
+
+	if (s->flags & KHOLMES_CAPTURE_F_THREADS_TRUNC)
+		NOTE("threads truncated: %" PRIu32 " of %" PRIu32 " captured (max-threads)",
+		     s->threads, s->nr_threads);
+	if (s->flags & KHOLMES_CAPTURE_F_EXITED)
+		NOTE("the process exited during the capture: threads may be missing");
+	if (s->flags & KHOLMES_CAPTURE_F_NO_MM)
+		NOTE("a kernel thread: no user space, kernel stacks only");
+	if (s->flags & KHOLMES_CAPTURE_F_MAPS_TRUNC)
+		NOTE("the mapping list was cut short: frames in the missing mappings name no file");
+	if (s->flags & KHOLMES_CAPTURE_F_PROFILE)
+		NOTE("this capture holds a profile, whose stacks this report does not show yet");
+	if (cap->nr_threads != s->threads)
+		NOTE("%zu thread records received, the capture announced %" PRIu32,
+		     cap->nr_threads, s->threads);
+	if (cap->bad_records)
+		NOTE("%u malformed records skipped (first: %s)", cap->bad_records,
+		     cap->bad_why);
+	if (cap->unwind_err[0])
+		NOTE("user stacks could not be unwound with libdw: %s",
+		     cap->unwind_err);
+	for (i = 0; i < cap->nr_maps; i++) {
+		const struct kh_mapping *m = &cap->maps[i];
+
+		/* one note per file, at its first mapping */
+		if (i && !strcmp(cap->maps[i - 1].path, m->path))
+			continue;
+		if (m->state != KH_FILE_MISSING && m->state != KH_FILE_MISMATCH)
+			continue;
+		p = clean(m->path);
+		hex(id, sizeof(id), m->build_id, m->build_id_len);
+		if (m->state == KH_FILE_MISSING)
+			NOTE("%s: not found or not readable as ELF: its frames are unsymbolized",
+			     p ? p : "?");
+		else {
+			hex(disk, sizeof(disk), m->disk_build_id,
+			    m->disk_build_id_len);
+			NOTE("%s: the file on disk is another build (build-id %s, mapped %s), replaced since: its frames are unsymbolized",
+			     p ? p : "?", disk[0] ? disk : "none", id);
+		}
+		free(p);
+	}
+#undef NOTE
+}
+
+static const char *const thread_flag_words[] = {
+	"running on a CPU: its stacks were taken there",
+	"kernel stack unavailable",
+	"kernel stack cut at 64 frames",
+	"frame-pointer walk cut at 64 frames",
+	"frame-pointer walk hit unreadable memory",
+	"kernel thread: no user stack",
+	"exited during the capture",
+	"user stack copy shorter than user-stack-kb (the stack ends there, or the rest was unreadable)",
+	"was running in user mode",
+};
+
+static void txt_thread_flags(FILE *f, uint32_t flags)
+{
+	bool first = true;
+	unsigned int i;
+
+	for (i = 0; i < 32; i++) {
+		if (!(flags & BIT(i)))
+			continue;
+		fputs(first ? "  flags: " : "; ", f);
+		first = false;
+		if (i < ARRAY_SIZE(thread_flag_words))
+			fputs(thread_flag_words[i], f);
+		else
+			fprintf(f, "0x%x", BIT(i));
+	}
+	if (!first)
+		fputc('\n', f);
+}
+
+static void txt_frame(FILE *f, const struct kh_capture *cap, size_t i,
+		      const struct kh_uframe *fr)
+{
+	const struct kh_mapping *m = fr->map >= 0 ? &cap->maps[fr->map] : NULL;
+	char id[BUILD_ID_HEX], *fn, *path;
+
+	fprintf(f, "    #%-2zu 0x%016" PRIx64 " ", i, fr->pc);
+	path = m ? clean(m->path) : NULL;
+	if (fr->func) {
+		fn = clean(fr->func);
+		fprintf(f, "%s+0x%" PRIx64 " (%s)\n", fn ? fn : "?", fr->func_off,
+			path ? path : "?");
+		free(fn);
+	} else if (m) {
+		hex(id, sizeof(id), m->build_id, m->build_id_len);
+		fprintf(f, "%s+0x%" PRIx64, path ? path : "?", fr->file_off);
+		fprintf(f, id[0] ? " [%s]\n" : "\n", id);
+	} else {
+		fputs("? (in no mapping the capture lists)\n", f);
+	}
+	free(path);
+}
+
+static void txt_ustack(FILE *f, const struct kh_capture *cap,
+		       const struct kh_thread *t)
+{
+	const struct kh_ustack *us = shown(t);
+	size_t i;
+
+	if (t->flags & KHOLMES_THREAD_F_NO_USER ||
+	    cap->sum.flags & KHOLMES_CAPTURE_F_NO_MM) {
+		fputs("  user stack: none (kernel thread)\n", f);
+		return;
+	}
+	if (!us) {
+		fprintf(f, "  user stack: none (%s)\n", t->dwarf.stop[0] ?
+			t->dwarf.stop : "nothing was captured");
+		return;
+	}
+	fprintf(f, "  user stack (%s):\n", unwinder_words(t->shown));
+	if (t->shown == KH_UNW_FP) {
+		fprintf(f, "    (frame pointers: the dwarf unwind found %zu frame%s%s%s",
+			t->dwarf.n, t->dwarf.n == 1 ? "" : "s",
+			t->dwarf.stop[0] ? ": " : "", t->dwarf.stop);
+		if (t->flags & (KHOLMES_THREAD_F_RUNNING | KHOLMES_THREAD_F_IN_USER))
+			fputs("; the thread was running, its frames were walked where it ran", f);
+		fputs(")\n", f);
+	}
+	for (i = 0; i < us->n; i++)
+		txt_frame(f, cap, i, &us->f[i]);
+	if (us->stop[0])
+		fprintf(f, "    (stopped: %s)\n", us->stop);
+	if (t->shown == KH_UNW_DWARF)
+		fprintf(f, "  frame-pointer walk: %zu frame%s%s%s\n", t->fp.n,
+			t->fp.n == 1 ? "" : "s", t->fp.stop[0] ? ", " : "",
+			t->fp.stop);
+}
+
+static void txt_thread(FILE *f, const struct kh_capture *cap,
+		       const struct kh_thread *t)
+{
+	char comm[KHOLMES_COMM_LEN], *k;
+	size_t i;
+
+	kh_text_clean(comm, sizeof(comm), t->comm);
+	fprintf(f, "\nthread %" PRIu32 " (%s) state %c", t->tid, comm,
+		t->state >= 0x21 && t->state < 0x7f ? t->state : '?');
+	if (t->has_cpu)
+		fprintf(f, " cpu %" PRIu32, t->cpu);
+	fputc('\n', f);
+	txt_thread_flags(f, t->flags);
+	if (!t->nr_kframes) {
+		fprintf(f, "  kernel stack: none\n");
+	} else {
+		fputs("  kernel stack:\n", f);
+		for (i = 0; i < t->nr_kframes; i++) {
+			k = clean(t->kframes[i]);
+			fprintf(f, "    %s\n", k ? k : "?");
+			free(k);
+		}
+		if (t->kframes_gap)
+			fputs("    (some frames were lost in transit)\n", f);
+	}
+	txt_ustack(f, cap, t);
+}
+
+int kh_report_txt(FILE *f, const struct kh_capture *cap)
+{
+	char comm[KHOLMES_COMM_LEN];
+	size_t i;
+
+	kh_text_clean(comm, sizeof(comm), cap->sum.comm);
+	fprintf(f, "kholmes capture %" PRIu64 ": %s, pid %" PRIu32 " (%s)\n\n",
+		cap->sum.id, kh_trigger_name(&cap->sum), cap->sum.pid, comm);
+	txt_why(f, cap);
+	txt_process(f, cap);
+	txt_counters(f, cap);
+	txt_notes(f, cap);
+	for (i = 0; i < cap->nr_threads; i++)
+		txt_thread(f, cap, &cap->threads[i]);
+	return ferror(f) ? -EIO : 0;
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static void add(json_object *o, const char *k, json_object *v)
+{
+	json_object_object_add(o, k, v);
+}
+
+static json_object *hex_addr(uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+	return json_object_new_string(buf);
+}
+
+static json_object *build_id_json(const uint8_t *b, size_t n)
+{
+	char buf[BUILD_ID_HEX];
+
+	if (!n)
+		return NULL;
+	hex(buf, sizeof(buf), b, n);
+	return json_object_new_string(buf);
+}
+
+static json_object *metric_map(const uint64_t *v, uint32_t has)
+{
+	json_object *o = json_object_new_object();
+	unsigned int m;
+
+	for (m = 0; o && m < KHOLMES_NR_METRICS; m++)
+		if (has & BIT(m))
+			add(o, kh_metrics[m].name, kh_json_fixed(v[m]));
+	return o;
+}
+
+static json_object *detection_json(const struct kh_capture *cap)
+{
+	const struct kh_capture_sum *s = &cap->sum;
+	json_object *o;
+
+	if (!s->has_metric)
+		return NULL;
+	o = json_object_new_object();
+	if (!o)
+		return NULL;
+	add(o, "metric", json_object_new_string(kh_metric_name(s->metric)));
+	add(o, "unit", json_object_new_string(kh_metric_unit(s->metric)));
+	add(o, "value", kh_json_fixed(s->value));
+	add(o, "avg", kh_json_fixed(s->avg));
+	add(o, "rule", cap->has_rule ? kh_rule_cfg_json(&cap->rule) : NULL);
+	return o;
+}
+
+/* The process, at the top level as in a `captures` entry. */
+static void process_fill(json_object *o, const struct kh_capture *cap)
+{
+	const struct kh_capture_sum *s = &cap->sum;
+	char tm[KH_TIME_LEN];
+
+	add(o, "pid", json_object_new_uint64(s->pid));
+	add(o, "comm", kh_json_string(s->comm));
+	add(o, "exe", cap->exe && *cap->exe ? kh_json_string(cap->exe) : NULL);
+	add(o, "cgroup", cap->cgroup && *cap->cgroup ?
+	    kh_json_string(cap->cgroup) : NULL);
+	add(o, "uid", cap->has_uid ? json_object_new_uint64(cap->uid) : NULL);
+	add(o, "start-ns", json_object_new_uint64(cap->start_ns));
+	if (cap->start_ns && s->boot_ns >= cap->start_ns &&
+	    s->time_ns >= s->boot_ns - cap->start_ns)
+		add(o, "start-time", json_object_new_string(kh_time_iso(tm,
+			sizeof(tm), s->time_ns - (s->boot_ns - cap->start_ns))));
+	else
+		add(o, "start-time", NULL);
+	add(o, "values", metric_map(cap->value, cap->has_value));
+	add(o, "avg", metric_map(cap->avg, cap->has_avg));
+}
+
+static const char *const file_state_names[] = {
+	[KH_FILE_UNKNOWN] = "unused",
+	[KH_FILE_OK] = "ok",
+	[KH_FILE_MISSING] = "missing",
+	[KH_FILE_MISMATCH] = "mismatch",
+};
+
+static json_object *mapping_json(const struct kh_mapping *m)
+{
+	json_object *o = json_object_new_object();
+	char buf[16];
+
+	if (!o)
+		return NULL;
+	add(o, "start", hex_addr(m->start));
+	add(o, "end", hex_addr(m->end));
+	add(o, "offset", json_object_new_uint64(m->pgoff));
+	snprintf(buf, sizeof(buf), "%c%c%c%c", m->prot & KHOLMES_MAP_R ? 'r' : '-',
+		 m->prot & KHOLMES_MAP_W ? 'w' : '-',
+		 m->prot & KHOLMES_MAP_X ? 'x' : '-',
+		 m->prot & KHOLMES_MAP_SHARED ? 's' : 'p');
+	add(o, "perms", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%x:%x", m->dev >> 20, m->dev & 0xfffff);
+	add(o, "dev", json_object_new_string(buf));
+	add(o, "inode", json_object_new_uint64(m->inode));
+	add(o, "path", kh_json_string(m->path));
+	add(o, "build-id", build_id_json(m->build_id, m->build_id_len));
+	add(o, "file", json_object_new_string(file_state_names[m->state]));
+	add(o, "disk-build-id", m->state == KH_FILE_MISMATCH ?
+	    build_id_json(m->disk_build_id, m->disk_build_id_len) : NULL);
+	return o;
+}
+
+static json_object *frame_json(const struct kh_capture *cap,
+			       const struct kh_uframe *fr)
+{
+	const struct kh_mapping *m = fr->map >= 0 ? &cap->maps[fr->map] : NULL;
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	add(o, "pc", hex_addr(fr->pc));
+	add(o, "func", fr->func ? kh_json_string(fr->func) : NULL);
+	add(o, "offset", fr->func ? json_object_new_uint64(fr->func_off) : NULL);
+	add(o, "path", m ? kh_json_string(m->path) : NULL);
+	add(o, "file-offset", m ? json_object_new_uint64(fr->file_off) : NULL);
+	add(o, "build-id", m ? build_id_json(m->build_id, m->build_id_len) :
+			       NULL);
+	return o;
+}
+
+static json_object *ustack_json(const struct kh_capture *cap,
+				const struct kh_ustack *us, enum kh_unwinder u)
+{
+	json_object *o, *a;
+	size_t i;
+
+	o = json_object_new_object();
+	if (!o)
+		return NULL;
+	add(o, "unwinder", json_object_new_string(kh_unwinder_name(u)));
+	a = json_object_new_array();
+	for (i = 0; us && a && i < us->n; i++)
+		json_object_array_add(a, frame_json(cap, &us->f[i]));
+	add(o, "frames", a);
+	add(o, "stop", us && us->stop[0] ? json_object_new_string(us->stop) :
+					   NULL);
+	return o;
+}
+
+static json_object *thread_json(const struct kh_capture *cap,
+				const struct kh_thread *t)
+{
+	json_object *o, *k, *copy;
+	char state[2] = { t->state, '\0' };
+	size_t i;
+
+	o = json_object_new_object();
+	if (!o)
+		return NULL;
+	add(o, "tid", json_object_new_uint64(t->tid));
+	add(o, "comm", kh_json_string(t->comm));
+	add(o, "state", kh_json_string(state));
+	add(o, "cpu", t->has_cpu ? json_object_new_uint64(t->cpu) : NULL);
+	add(o, "flags", kh_thread_flags_json(t->flags));
+	k = json_object_new_array();
+	for (i = 0; k && i < t->nr_kframes; i++)
+		json_object_array_add(k, kh_json_string(t->kframes[i]));
+	add(o, "kstack", k);
+	add(o, "kstack-gap", json_object_new_boolean(t->kframes_gap));
+	add(o, "ustack", ustack_json(cap, shown(t), t->shown));
+	add(o, "ustack-dwarf", ustack_json(cap, &t->dwarf, KH_UNW_DWARF));
+	add(o, "ustack-fp", ustack_json(cap, &t->fp, KH_UNW_FP));
+	copy = json_object_new_object();
+	if (copy) {
+		add(copy, "sp", hex_addr(t->ustack_sp));
+		add(copy, "bytes", json_object_new_uint64(t->ustack_len));
+		add(copy, "received", json_object_new_uint64(t->ustack_valid));
+		add(copy, "ip", t->has_uregs ?
+		    hex_addr(t->uregs[KHOLMES_UREG_IP]) : NULL);
+	}
+	add(o, "ustack-copy", copy);
+	return o;
+}
+
+json_object *kh_report_json(const struct kh_capture *cap)
+{
+	const struct kh_capture_sum *s = &cap->sum;
+	char tm[KH_TIME_LEN];
+	json_object *o, *a;
+	size_t i;
+
+	o = json_object_new_object();
+	if (!o)
+		return NULL;
+	add(o, "format", json_object_new_string(KH_FORMAT_NAME));
+	add(o, "format-version", json_object_new_int(KH_FORMAT_VERSION));
+	add(o, "id", json_object_new_uint64(s->id));
+	add(o, "time", json_object_new_string(kh_time_iso(tm, sizeof(tm),
+							   s->time_ns)));
+	add(o, "time-ns", json_object_new_uint64(s->time_ns));
+	add(o, "boot-ns", json_object_new_uint64(s->boot_ns));
+	add(o, "duration-ns", json_object_new_uint64(cap->duration_ns));
+	add(o, "trigger", json_object_new_string(kh_trigger_name(s)));
+	add(o, "detection", detection_json(cap));
+	add(o, "flags", kh_capture_flags_json(s->flags));
+	process_fill(o, cap);
+	add(o, "nr-threads", json_object_new_uint64(s->nr_threads));
+	add(o, "threads-captured", json_object_new_uint64(s->threads));
+	add(o, "malformed-records", json_object_new_uint64(cap->bad_records));
+	add(o, "malformed-first", cap->bad_records ?
+	    json_object_new_string(cap->bad_why) : NULL);
+	add(o, "unwind-error", cap->unwind_err[0] ?
+	    json_object_new_string(cap->unwind_err) : NULL);
+	a = json_object_new_array();
+	for (i = 0; a && i < cap->nr_maps; i++)
+		json_object_array_add(a, mapping_json(&cap->maps[i]));
+	add(o, "mappings", a);
+	a = json_object_new_array();
+	for (i = 0; a && i < cap->nr_threads; i++)
+		json_object_array_add(a, thread_json(cap, &cap->threads[i]));
+	add(o, "threads", a);
+	return o;
+}

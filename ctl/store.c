@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fmt.h"
+#include "store.h"
+
+#define TEMP_MARK	".tmp."
+
+static bool name_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '+' ||
+	       c == '-';
+}
+
+/*
+ * A process names itself: only [A-Za-z0-9._+-] reach a file name, the
+ * rest become '_' (a '/' would leave the directory). A leading '.' would
+ * hide the file and could read as our temporary names, so it goes too.
+ */
+void kh_sanitize(char *dst, size_t len, const char *src)
+{
+	size_t i;
+
+	if (!len)
+		return;
+	for (i = 0; src[i] && i + 1 < len; i++)
+		dst[i] = name_char(src[i]) ? src[i] : '_';
+	dst[i] = '\0';
+	if (dst[0] == '.')
+		dst[0] = '_';
+	if (!dst[0] && len > 1)
+		snprintf(dst, len, "_");
+}
+
+int kh_capture_base(char *buf, size_t len, const struct kh_capture_sum *sum)
+{
+	char tm[KH_TIME_LEN], comm[KHOLMES_COMM_LEN];
+	int n;
+
+	kh_time_compact(tm, sizeof(tm), sum->time_ns);
+	kh_sanitize(comm, sizeof(comm), sum->comm);
+	n = snprintf(buf, len, "%s-%s-%" PRIu32 "-%s-%" PRIu64, tm, comm,
+		     sum->pid, kh_trigger_name(sum), sum->id);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/*
+ * Ours: "YYYYMMDDTHHMMSSZ-...-<id>.<ext>". The id is the last "-digits."
+ * (a comm may hold dashes, digits and dots of its own; the metric and the
+ * extensions hold no "-digits."). *base_len is where the extension starts.
+ */
+bool kh_parse_name(const char *name, size_t *base_len, uint64_t *id)
+{
+	const char *p, *d, *best = NULL, *end = NULL;
+	uint64_t v = 0;
+
+	if (strlen(name) < KH_TIME_COMPACT + 2 || !digits(name, 8) ||
+	    name[8] != 'T' || !digits(name + 9, 6) || name[15] != 'Z' ||
+	    name[16] != '-')
+		return false;
+	for (p = name + KH_TIME_COMPACT; (p = strchr(p, '-')); p++) {
+		for (d = p + 1; *d >= '0' && *d <= '9'; d++)
+			;
+		if (d > p + 1 && *d == '.') {
+			best = p + 1;
+			end = d;
+		}
+	}
+	if (!best || end - best > 20 || (size_t)(end - name) >= KH_BASE_LEN)
+		return false;
+	for (p = best; p < end; p++) {
+		if (v > (UINT64_MAX - (*p - '0')) / 10)
+			return false;
+		v = v * 10 + (*p - '0');
+	}
+	*base_len = end - name;
+	*id = v;
+	return true;
+}
+
+/* ".<name>.tmp.<pid>" */
+bool kh_is_temp_name(const char *name)
+{
+	const char *m;
+
+	if (name[0] != '.')
+		return false;
+	m = strstr(name, TEMP_MARK);
+	if (!m)
+		return false;
+	for (;;) {
+		const char *next = strstr(m + 1, TEMP_MARK);
+
+		if (!next)
+			break;
+		m = next;
+	}
+	m += strlen(TEMP_MARK);
+	return *m && digits(m, strlen(m));
+}
+
+/*
+ * Holds the directory's lock until kh_store_close(): two writers would
+ * race on the same temporary names and acknowledge each other's files.
+ */
+int kh_store_open(struct kh_store *st, const char *dir)
+{
+	st->dir = dir;
+	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dirfd < 0)
+		return -errno;
+	if (flock(st->dirfd, LOCK_EX | LOCK_NB)) {
+		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		close(st->dirfd);
+		st->dirfd = -1;
+		return err;
+	}
+	return 0;
+}
+
+void kh_store_close(struct kh_store *st)
+{
+	if (st->dirfd >= 0)
+		close(st->dirfd);
+	st->dirfd = -1;
+}
+
+/* A crash leaves temporary files; under the lock, none is anyone's. */
+int kh_store_clean(struct kh_store *st, unsigned int *removed)
+{
+	struct dirent *de;
+	int fd, ret = 0;
+	DIR *d;
+
+	*removed = 0;
+	fd = dup(st->dirfd);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		if (!kh_is_temp_name(de->d_name))
+			continue;
+		if (unlinkat(st->dirfd, de->d_name, 0) && errno != ENOENT)
+			ret = -errno;
+		else
+			(*removed)++;
+	}
+	closedir(d);
+	return ret;
+}
+
+int kh_store_sync(struct kh_store *st)
+{
+	return fsync(st->dirfd) ? -errno : 0;
+}
+
+/*
+ * name appears whole or not at all: the content goes to a temporary name
+ * in the same directory and reaches the disk before the rename makes it
+ * visible. The caller fsyncs the directory once all files are renamed.
+ */
+int kh_store_write(struct kh_store *st, const char *name, kh_write_fn fn,
+		   void *arg)
+{
+	char tmp[NAME_MAX + 1];
+	int fd, ret, n;
+	FILE *f;
+
+	n = snprintf(tmp, sizeof(tmp), ".%s" TEMP_MARK "%d", name, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(st->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0644);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		ret = -errno;
+		close(fd);
+		goto out;
+	}
+	errno = 0;
+	ret = fn(f, arg);
+	if (!ret && (fflush(f) || ferror(f)))
+		ret = errno ? -errno : -EIO;
+	if (!ret && fsync(fd))
+		ret = -errno;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	if (!ret && renameat(st->dirfd, tmp, st->dirfd, name))
+		ret = -errno;
+out:
+	if (ret)
+		unlinkat(st->dirfd, tmp, 0);
+	return ret;
+}
+
+static int set_cmp_base(const void *a, const void *b)
+{
+	return strcmp(((const struct kh_set *)a)->base,
+		      ((const struct kh_set *)b)->base);
+}
+
+/* Every capture in the directory, one set per base name, with its size. */
+int kh_store_scan(struct kh_store *st, struct kh_set **sets, size_t *n)
+{
+	struct kh_set *s = NULL, *t;
+	size_t cap = 0, cnt = 0, i, j, blen;
+	struct dirent *de;
+	struct stat sb;
+	uint64_t id;
+	int fd, ret = 0;
+	DIR *d;
+
+	*sets = NULL;
+	*n = 0;
+	fd = dup(st->dirfd);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		if (!kh_parse_name(de->d_name, &blen, &id))
+			continue;
+		if (fstatat(st->dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(sb.st_mode))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? 2 * cap : 64;
+			t = realloc(s, cap * sizeof(*s));
+			if (!t) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			s = t;
+		}
+		memcpy(s[cnt].base, de->d_name, blen);
+		s[cnt].base[blen] = '\0';
+		s[cnt].id = id;
+		s[cnt].bytes = sb.st_size;
+		s[cnt].files = 1;
+		cnt++;
+	}
+	if (cnt)
+		qsort(s, cnt, sizeof(*s), set_cmp_base);
+	for (i = 0, j = 0; i < cnt; i++) {
+		if (j && !strcmp(s[j - 1].base, s[i].base)) {
+			s[j - 1].bytes += s[i].bytes;
+			s[j - 1].files++;
+			continue;
+		}
+		s[j++] = s[i];
+	}
+	cnt = j;
+out:
+	closedir(d);
+	if (ret) {
+		free(s);
+		return ret;
+	}
+	*sets = s;
+	*n = cnt;
+	return 0;
+}
+
+/* Oldest first: the capture's time (the name's prefix), then its id. */
+static int set_cmp_age(const void *a, const void *b)
+{
+	const struct kh_set *x = a, *y = b;
+	int c = strncmp(x->base, y->base, KH_TIME_COMPACT);
+
+	if (c)
+		return c;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return strcmp(x->base, y->base);
+}
+
+/*
+ * Sorts sets oldest first and marks the oldest for removal until at most
+ * max_sets remain, holding at most max_bytes (0: no limit). Returns how
+ * many are marked. The newest is always kept, and so is the set named keep
+ * (the one just written, which may be older than others when a backlog is
+ * pulled): a capture just acknowledged must not vanish, even when it alone
+ * is over the limit.
+ */
+size_t kh_rotate_plan(struct kh_set *sets, size_t n, uint64_t max_sets,
+		      uint64_t max_bytes, const char *keep)
+{
+	uint64_t total = 0;
+	size_t i, left = n, k = 0;
+
+	if (!n)
+		return 0;
+	qsort(sets, n, sizeof(*sets), set_cmp_age);
+	for (i = 0; i < n; i++) {
+		total += sets[i].bytes;
+		sets[i].remove = false;
+	}
+	for (i = 0; i + 1 < n; i++) {
+		if ((!max_sets || left <= max_sets) &&
+		    (!max_bytes || total <= max_bytes))
+			break;
+		if (keep && !strcmp(sets[i].base, keep))
+			continue;
+		sets[i].remove = true;
+		total -= sets[i].bytes;
+		left--;
+		k++;
+	}
+	return k;
+}
+
+int kh_store_remove(struct kh_store *st, const struct kh_set *set)
+{
+	size_t len = strlen(set->base);
+	struct dirent *de;
+	int fd, ret = 0;
+	DIR *d;
+
+	fd = dup(st->dirfd);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, set->base, len) || de->d_name[len] != '.')
+			continue;
+		if (unlinkat(st->dirfd, de->d_name, 0) && errno != ENOENT)
+			ret = -errno;
+	}
+	closedir(d);
+	if (!ret)
+		ret = kh_store_sync(st);
+	return ret;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The capture directory. Files are named after the capture itself,
+ * <UTC time>-<comm>-<pid>-<metric>-<id>.<ext>, so that writing a capture
+ * again (after a crash before its acknowledgement) gives the same names.
+ * Each file appears whole or not at all: written under a temporary name,
+ * fsynced, renamed, and the directory fsynced before the capture is
+ * acknowledged. One writer per directory, by flock().
+ */
+#ifndef KHOLMESCTL_STORE_H
+#define KHOLMESCTL_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "record.h"
+
+/* "20261126T031600Z", then comm (15), pid, metric, id, and the dashes */
+#define KH_TIME_COMPACT		16
+#define KH_BASE_LEN		96
+
+struct kh_store {
+	int dirfd;
+	const char *dir;
+};
+
+void kh_sanitize(char *dst, size_t len, const char *src);
+int kh_capture_base(char *buf, size_t len, const struct kh_capture_sum *sum);
+bool kh_parse_name(const char *name, size_t *base_len, uint64_t *id);
+bool kh_is_temp_name(const char *name);
+
+int kh_store_open(struct kh_store *st, const char *dir);
+void kh_store_close(struct kh_store *st);
+int kh_store_clean(struct kh_store *st, unsigned int *removed);
+
+typedef int (*kh_write_fn)(FILE *f, void *arg);
+int kh_store_write(struct kh_store *st, const char *name, kh_write_fn fn,
+		   void *arg);
+int kh_store_sync(struct kh_store *st);
+
+/* The files of one capture in the directory, for rotation. */
+struct kh_set {
+	char base[KH_BASE_LEN];
+	uint64_t id;
+	uint64_t bytes;
+	unsigned int files;
+	bool remove;			/* kh_rotate_plan()'s verdict */
+};
+
+int kh_store_scan(struct kh_store *st, struct kh_set **sets, size_t *n);
+size_t kh_rotate_plan(struct kh_set *sets, size_t n, uint64_t max_sets,
+		      uint64_t max_bytes, const char *keep);
+int kh_store_remove(struct kh_store *st, const struct kh_set *set);
+
+#endif

@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "stream.h"
+
+static const struct nla_policy map_policy[KHOLMES_MAP_MAX + 1] = {
+	[KHOLMES_MAP_START]	= { .type = NLA_U64 },
+	[KHOLMES_MAP_END]	= { .type = NLA_U64 },
+	[KHOLMES_MAP_PGOFF]	= { .type = NLA_U64 },
+	[KHOLMES_MAP_PROT]	= { .type = NLA_U32 },
+	[KHOLMES_MAP_INODE]	= { .type = NLA_U64 },
+	[KHOLMES_MAP_DEV]	= { .type = NLA_U32 },
+	[KHOLMES_MAP_PATH]	= { .type = NLA_STRING },
+	[KHOLMES_MAP_BUILD_ID]	= { .type = NLA_UNSPEC },
+};
+
+static const struct nla_policy thread_policy[KHOLMES_THREAD_MAX + 1] = {
+	[KHOLMES_THREAD_TID]		= { .type = NLA_U32 },
+	[KHOLMES_THREAD_COMM]		= { .type = NLA_STRING,
+					    .maxlen = KHOLMES_COMM_LEN },
+	[KHOLMES_THREAD_STATE]		= { .type = NLA_U8 },
+	[KHOLMES_THREAD_FLAGS]		= { .type = NLA_U32 },
+	[KHOLMES_THREAD_UFRAMES]	= { .type = NLA_UNSPEC },
+	[KHOLMES_THREAD_UREGS]		= { .type = NLA_UNSPEC },
+	[KHOLMES_THREAD_USTACK_SP]	= { .type = NLA_U64 },
+	[KHOLMES_THREAD_USTACK_LEN]	= { .type = NLA_U32 },
+	[KHOLMES_THREAD_CPU]		= { .type = NLA_U32 },
+};
+
+/* FRAME repeats: the parse checks every one, then we walk them in order. */
+static const struct nla_policy kstack_policy[KHOLMES_KSTACK_MAX + 1] = {
+	[KHOLMES_KSTACK_TID]	= { .type = NLA_U32 },
+	[KHOLMES_KSTACK_FIRST]	= { .type = NLA_U32 },
+	[KHOLMES_KSTACK_FRAME]	= { .type = NLA_STRING },
+};
+
+static const struct nla_policy ustack_policy[KHOLMES_USTACK_MAX + 1] = {
+	[KHOLMES_USTACK_TID]	= { .type = NLA_U32 },
+	[KHOLMES_USTACK_OFFSET]	= { .type = NLA_U32 },
+	[KHOLMES_USTACK_DATA]	= { .type = NLA_UNSPEC,
+				    .maxlen = KHOLMES_RECORD_MAX },
+};
+
+void kh_stream_init(struct kh_stream *s, struct kh_capture *cap, uint64_t id)
+{
+	memset(s, 0, sizeof(*s));
+	memset(cap, 0, sizeof(*cap));
+	s->cap = cap;
+	s->id = id;
+	s->cur = -1;
+}
+
+/* A dump that the kernel restarted: forget what the last try gathered. */
+void kh_stream_reset(struct kh_stream *s)
+{
+	kh_capture_free(s->cap);
+	kh_stream_init(s, s->cap, s->id);
+}
+
+static void ustack_free(struct kh_ustack *us)
+{
+	size_t i;
+
+	for (i = 0; i < us->n; i++)
+		free(us->f[i].func);
+	free(us->f);
+	memset(us, 0, sizeof(*us));
+}
+
+void kh_capture_free(struct kh_capture *cap)
+{
+	size_t i, j;
+
+	if (!cap)
+		return;
+	for (i = 0; i < cap->nr_maps; i++)
+		free(cap->maps[i].path);
+	for (i = 0; i < cap->nr_threads; i++) {
+		struct kh_thread *t = &cap->threads[i];
+
+		for (j = 0; j < t->nr_kframes; j++)
+			free(t->kframes[j]);
+		free(t->kframes);
+		free(t->uframes);
+		free(t->ustack);
+		ustack_free(&t->dwarf);
+		ustack_free(&t->fp);
+	}
+	free(cap->maps);
+	free(cap->threads);
+	free(cap->exe);
+	free(cap->cgroup);
+	memset(cap, 0, sizeof(*cap));
+}
+
+/* Counts a refused record; the first reason is kept for the report. */
+static int __attribute__((format(printf, 2, 3)))
+refuse(struct kh_stream *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!s->cap->bad_records++) {
+		va_start(ap, fmt);
+		vsnprintf(s->cap->bad_why, sizeof(s->cap->bad_why), fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+static int nomem(struct kh_stream *s)
+{
+	s->err = -ENOMEM;
+	return -ENOMEM;
+}
+
+/*
+ * Grows *p, which holds n elements of size sz, to hold one more. Capacity
+ * is implied by n (8, then powers of two), so no field keeps it.
+ */
+static int grow(void **p, size_t n, size_t sz)
+{
+	size_t cap;
+	void *q;
+
+	if (n && (n < 8 || (n & (n - 1))))
+		return 0;
+	cap = n ? 2 * n : 8;
+	q = realloc(*p, cap * sz);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	return 0;
+}
+
+static int on_capture(struct kh_stream *s, struct nlattr *a)
+{
+	int ret;
+
+	if (s->have_capture)
+		return refuse(s, "a second capture record");
+	ret = kh_decode_capture(a, s->cap);
+	if (ret == -ENOMEM)
+		return nomem(s);
+	if (ret)
+		return refuse(s, "a malformed capture record");
+	if (s->cap->sum.id != s->id) {
+		s->err = -EBADMSG;
+		return refuse(s, "capture record of id %llu, not %llu",
+			      (unsigned long long)s->cap->sum.id,
+			      (unsigned long long)s->id);
+	}
+	s->have_capture = true;
+	return 0;
+}
+
+static int on_mapping(struct kh_stream *s, struct nlattr *a)
+{
+	struct nlattr *tb[KHOLMES_MAP_MAX + 1];
+	struct kh_capture *cap = s->cap;
+	struct kh_mapping *m;
+	struct nlattr *id;
+	const char *path;
+
+	if (nla_parse_nested(tb, KHOLMES_MAP_MAX, a, map_policy) ||
+	    !tb[KHOLMES_MAP_START] || !tb[KHOLMES_MAP_END])
+		return refuse(s, "a malformed mapping record");
+	if (nla_get_u64(tb[KHOLMES_MAP_START]) >= nla_get_u64(tb[KHOLMES_MAP_END]))
+		return refuse(s, "a mapping that ends before it starts");
+	if (cap->nr_maps >= KH_MAX_MAPS)
+		return refuse(s, "more than %d mappings", KH_MAX_MAPS);
+	if (grow((void **)&cap->maps, cap->nr_maps, sizeof(*cap->maps)))
+		return nomem(s);
+	m = &cap->maps[cap->nr_maps];
+	memset(m, 0, sizeof(*m));
+	m->start = nla_get_u64(tb[KHOLMES_MAP_START]);
+	m->end = nla_get_u64(tb[KHOLMES_MAP_END]);
+	if (tb[KHOLMES_MAP_PGOFF])
+		m->pgoff = nla_get_u64(tb[KHOLMES_MAP_PGOFF]);
+	if (tb[KHOLMES_MAP_PROT])
+		m->prot = nla_get_u32(tb[KHOLMES_MAP_PROT]);
+	if (tb[KHOLMES_MAP_INODE])
+		m->inode = nla_get_u64(tb[KHOLMES_MAP_INODE]);
+	if (tb[KHOLMES_MAP_DEV])
+		m->dev = nla_get_u32(tb[KHOLMES_MAP_DEV]);
+	path = tb[KHOLMES_MAP_PATH] ? nla_get_string(tb[KHOLMES_MAP_PATH]) : "";
+	m->path = strdup(path);
+	if (!m->path)
+		return nomem(s);
+	id = tb[KHOLMES_MAP_BUILD_ID];
+	if (id && nla_len(id) > 0 && nla_len(id) <= KHOLMES_BUILD_ID_MAX) {
+		memcpy(m->build_id, nla_data(id), nla_len(id));
+		m->build_id_len = nla_len(id);
+	} else if (id) {
+		refuse(s, "a build-id of %d bytes", nla_len(id));
+	}
+	cap->nr_maps++;
+	return 0;
+}
+
+static int thread_user(struct kh_stream *s, struct kh_thread *t,
+		       struct nlattr **tb)
+{
+	struct nlattr *a;
+	size_t n;
+
+	a = tb[KHOLMES_THREAD_UFRAMES];
+	if (a) {
+		n = nla_len(a) / sizeof(uint64_t);
+		if (nla_len(a) % sizeof(uint64_t) || n > KH_MAX_UFRAMES) {
+			refuse(s, "thread %u: a frame list of %d bytes", t->tid,
+			       nla_len(a));
+		} else if (n) {
+			t->uframes = malloc(n * sizeof(uint64_t));
+			if (!t->uframes)
+				return nomem(s);
+			memcpy(t->uframes, nla_data(a), n * sizeof(uint64_t));
+			t->nr_uframes = n;
+		}
+	}
+	a = tb[KHOLMES_THREAD_UREGS];
+	if (a && nla_len(a) == sizeof(t->uregs)) {
+		memcpy(t->uregs, nla_data(a), sizeof(t->uregs));
+		t->has_uregs = true;
+	} else if (a) {
+		refuse(s, "thread %u: registers of %d bytes", t->tid, nla_len(a));
+	}
+	if (tb[KHOLMES_THREAD_USTACK_SP])
+		t->ustack_sp = nla_get_u64(tb[KHOLMES_THREAD_USTACK_SP]);
+	if (!tb[KHOLMES_THREAD_USTACK_LEN])
+		return 0;
+	n = nla_get_u32(tb[KHOLMES_THREAD_USTACK_LEN]);
+	if (n > KH_MAX_USTACK || !tb[KHOLMES_THREAD_USTACK_SP] ||
+	    t->ustack_sp + n < t->ustack_sp)
+		return refuse(s, "thread %u: a stack copy of %zu bytes", t->tid,
+			      n);
+	if (!n)
+		return 0;
+	t->ustack = calloc(1, n);
+	if (!t->ustack)
+		return nomem(s);
+	t->ustack_len = n;
+	return 0;
+}
+
+static int on_thread(struct kh_stream *s, struct nlattr *a)
+{
+	struct nlattr *tb[KHOLMES_THREAD_MAX + 1];
+	struct kh_capture *cap = s->cap;
+	struct kh_thread *t;
+
+	if (nla_parse_nested(tb, KHOLMES_THREAD_MAX, a, thread_policy) ||
+	    !tb[KHOLMES_THREAD_TID]) {
+		s->cur = -1;
+		return refuse(s, "a malformed thread record");
+	}
+	if (cap->nr_threads >= KHOLMES_MAX_THREADS_MAX) {
+		s->cur = -1;
+		return refuse(s, "more than %d threads", KHOLMES_MAX_THREADS_MAX);
+	}
+	if (grow((void **)&cap->threads, cap->nr_threads,
+		 sizeof(*cap->threads)))
+		return nomem(s);
+	t = &cap->threads[cap->nr_threads];
+	memset(t, 0, sizeof(*t));
+	t->tid = nla_get_u32(tb[KHOLMES_THREAD_TID]);
+	if (tb[KHOLMES_THREAD_COMM])
+		snprintf(t->comm, sizeof(t->comm), "%s",
+			 nla_get_string(tb[KHOLMES_THREAD_COMM]));
+	t->state = tb[KHOLMES_THREAD_STATE] ?
+		   (char)nla_get_u8(tb[KHOLMES_THREAD_STATE]) : '?';
+	if (tb[KHOLMES_THREAD_FLAGS])
+		t->flags = nla_get_u32(tb[KHOLMES_THREAD_FLAGS]);
+	t->has_cpu = tb[KHOLMES_THREAD_CPU];
+	if (t->has_cpu)
+		t->cpu = nla_get_u32(tb[KHOLMES_THREAD_CPU]);
+	cap->nr_threads++;
+	s->cur = cap->nr_threads - 1;
+	return thread_user(s, t, tb);
+}
+
+/* Records follow their thread; one naming another thread is looked up. */
+static struct kh_thread *thread_of(struct kh_stream *s, struct nlattr *tid)
+{
+	struct kh_capture *cap = s->cap;
+	uint32_t want;
+	size_t i;
+
+	if (!tid)
+		return s->cur >= 0 ? &cap->threads[s->cur] : NULL;
+	want = nla_get_u32(tid);
+	if (s->cur >= 0 && cap->threads[s->cur].tid == want)
+		return &cap->threads[s->cur];
+	for (i = cap->nr_threads; i-- > 0;)
+		if (cap->threads[i].tid == want)
+			return &cap->threads[i];
+	return NULL;
+}
+
+static int on_kstack(struct kh_stream *s, struct nlattr *a)
+{
+	struct nlattr *tb[KHOLMES_KSTACK_MAX + 1];
+	struct kh_thread *t;
+	struct nlattr *f;
+	uint32_t first, idx;
+	char *frame;
+	int rem;
+
+	if (nla_parse_nested(tb, KHOLMES_KSTACK_MAX, a, kstack_policy))
+		return refuse(s, "a malformed kernel stack record");
+	t = thread_of(s, tb[KHOLMES_KSTACK_TID]);
+	if (!t)
+		return refuse(s, "a kernel stack record of no thread");
+	first = tb[KHOLMES_KSTACK_FIRST] ? nla_get_u32(tb[KHOLMES_KSTACK_FIRST]) :
+					   t->nr_kframes;
+	if (first > t->nr_kframes)
+		t->kframes_gap = true;
+	idx = first;
+	nla_for_each_nested(f, a, rem) {
+		if (nla_type(f) != KHOLMES_KSTACK_FRAME)
+			continue;
+		/* a repeated record: frames we have already */
+		if (idx++ < t->nr_kframes)
+			continue;
+		if (t->nr_kframes >= KH_MAX_KFRAMES)
+			return refuse(s, "thread %u: more than %d kernel frames",
+				      t->tid, KH_MAX_KFRAMES);
+		if (grow((void **)&t->kframes, t->nr_kframes,
+			 sizeof(*t->kframes)))
+			return nomem(s);
+		frame = strdup(nla_get_string(f));
+		if (!frame)
+			return nomem(s);
+		t->kframes[t->nr_kframes++] = frame;
+	}
+	return 0;
+}
+
+static int on_ustack(struct kh_stream *s, struct nlattr *a)
+{
+	struct nlattr *tb[KHOLMES_USTACK_MAX + 1];
+	struct kh_thread *t;
+	uint32_t off, len;
+
+	if (nla_parse_nested(tb, KHOLMES_USTACK_MAX, a, ustack_policy) ||
+	    !tb[KHOLMES_USTACK_DATA])
+		return refuse(s, "a malformed user stack record");
+	t = thread_of(s, tb[KHOLMES_USTACK_TID]);
+	if (!t)
+		return refuse(s, "a user stack record of no thread");
+	off = tb[KHOLMES_USTACK_OFFSET] ? nla_get_u32(tb[KHOLMES_USTACK_OFFSET]) :
+					  t->ustack_valid;
+	len = nla_len(tb[KHOLMES_USTACK_DATA]);
+	if (!t->ustack || off > t->ustack_len || len > t->ustack_len - off)
+		return refuse(s, "thread %u: stack bytes %u..%u of %u", t->tid,
+			      off, off + len, t->ustack_len);
+	memcpy(t->ustack + off, nla_data(tb[KHOLMES_USTACK_DATA]), len);
+	/* only the part contiguous from sp can be unwound */
+	if (off <= t->ustack_valid && off + len > t->ustack_valid)
+		t->ustack_valid = off + len;
+	return 0;
+}
+
+/* 0, or a negative errno once the stream cannot be used at all. */
+int kh_stream_attr(struct kh_stream *s, struct nlattr *a)
+{
+	int type = nla_type(a);
+
+	if (s->err)
+		return s->err;
+	if (type == KHOLMES_A_CAPTURE)
+		return on_capture(s, a);
+	if (type < KHOLMES_A_MAPPING || type > KHOLMES_A_USTACK)
+		return 0;	/* a newer module's record */
+	if (!s->have_capture)
+		return refuse(s, "a record before the capture record");
+	switch (type) {
+	case KHOLMES_A_MAPPING:
+		return on_mapping(s, a);
+	case KHOLMES_A_THREAD:
+		return on_thread(s, a);
+	case KHOLMES_A_KSTACK:
+		return on_kstack(s, a);
+	default:
+		return on_ustack(s, a);
+	}
+}
+
+/*
+ * Every record of one dump message. It never stops the dump early: what
+ * is left of a dump in the socket would be read as the next reply.
+ */
+int kh_stream_msg(struct kh_stream *s, struct nlmsghdr *nlh)
+{
+	struct nlattr *a;
+	int rem;
+
+	if (!genlmsg_valid_hdr(nlh, 0)) {
+		refuse(s, "a message without its generic netlink header");
+		return 0;
+	}
+	kh_for_each_attr(a, nlh, rem)
+		if (kh_stream_attr(s, a))
+			break;
+	if (rem > 0 && !s->err)
+		refuse(s, "%d bytes of a truncated record", rem);
+	return 0;
+}
+
+static int map_cmp(const void *a, const void *b)
+{
+	const struct kh_mapping *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int file_cmp(const void *a, const void *b, void *arg)
+{
+	const struct kh_mapping *maps = arg;
+	const struct kh_mapping *x = &maps[*(const size_t *)a];
+	const struct kh_mapping *y = &maps[*(const size_t *)b];
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->inode != y->inode)
+		return x->inode < y->inode ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+/*
+ * The kernel reads a file's build-id once, for one of its mappings; every
+ * mapping of that file (same device, inode and path) carries it here, so
+ * that each frame names the build it came from.
+ */
+static int share_build_ids(struct kh_capture *cap)
+{
+	struct kh_mapping *maps = cap->maps, *from;
+	size_t *idx, i, j, k;
+
+	idx = malloc(cap->nr_maps * sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	for (i = 0; i < cap->nr_maps; i++)
+		idx[i] = i;
+	qsort_r(idx, cap->nr_maps, sizeof(*idx), file_cmp, maps);
+	for (i = 0; i < cap->nr_maps; i = j) {
+		from = NULL;
+		for (j = i; j < cap->nr_maps &&
+		     !file_cmp(&idx[i], &idx[j], maps); j++)
+			if (!from && maps[idx[j]].build_id_len)
+				from = &maps[idx[j]];
+		if (!from || !maps[idx[i]].path[0])
+			continue;
+		for (k = i; k < j; k++) {
+			if (maps[idx[k]].build_id_len)
+				continue;
+			memcpy(maps[idx[k]].build_id, from->build_id,
+			       from->build_id_len);
+			maps[idx[k]].build_id_len = from->build_id_len;
+		}
+	}
+	free(idx);
+	return 0;
+}
+
+int kh_stream_end(struct kh_stream *s)
+{
+	if (s->err)
+		return s->err;
+	if (!s->have_capture)
+		return -EBADMSG;
+	if (!s->cap->nr_maps)
+		return 0;
+	qsort(s->cap->maps, s->cap->nr_maps, sizeof(*s->cap->maps), map_cmp);
+	return share_build_ids(s->cap);
+}

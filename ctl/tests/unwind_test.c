@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The libdw unwinder on a real process, given exactly what the kernel
+ * sends: a child of this binary blocks in nanosleep() called from a named
+ * function; ptrace stops it, and its registers (PTRACE_GETREGS), the top of
+ * its stack (/proc/PID/mem), its mappings (/proc/PID/maps) and their
+ * build-ids become a capture. Debian's libc has no frame pointers, so
+ * finding the named function proves the CFI walk through libc.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include <elfutils/libdwelf.h>
+#include <gelf.h>
+
+#include "stream.h"
+#include "unwind.h"
+#include "kselftest_harness.h"
+
+#define STACK_COPY	8192
+
+/* The frames the test looks for: not inlined, not tail calls. */
+__attribute__((noinline)) void khtest_blocked_in_nanosleep(void)
+{
+	struct timespec ts = { .tv_sec = 10 };
+
+	for (;;) {
+		nanosleep(&ts, NULL);
+		__asm__ volatile("" ::: "memory");
+	}
+}
+
+__attribute__((noinline)) void khtest_outer(int fd)
+{
+	char c = 1;
+
+	if (write(fd, &c, 1) != 1)
+		_exit(1);
+	khtest_blocked_in_nanosleep();
+	__asm__ volatile("" ::: "memory");
+}
+
+static void build_id_of(struct kh_mapping *m)
+{
+	const void *id;
+	ssize_t len;
+	Elf *elf;
+	int fd;
+
+	fd = open(m->path, O_RDONLY);
+	if (fd < 0)
+		return;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	len = elf ? dwelf_elf_gnu_build_id(elf, &id) : -1;
+	if (len > 0 && len <= KHOLMES_BUILD_ID_MAX) {
+		memcpy(m->build_id, id, len);
+		m->build_id_len = len;
+	}
+	elf_end(elf);
+	close(fd);
+}
+
+/* /proc/PID/maps as the kernel's mapping records: files, [heap], [stack]. */
+static int read_maps(pid_t pid, struct kh_capture *cap, uint64_t *stack_end)
+{
+	char path[64], line[4096 + 128], perms[8], file[4096];
+	unsigned long long start, end, off, ino;
+	unsigned int maj, min;
+	struct kh_mapping *m;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	cap->maps = calloc(1024, sizeof(*cap->maps));
+	while (cap->maps && cap->nr_maps < 1024 && fgets(line, sizeof(line), f)) {
+		file[0] = '\0';
+		n = sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %4095[^\n]", &start,
+			   &end, perms, &off, &maj, &min, &ino, file);
+		if (n < 7 || !file[0])
+			continue;
+		m = &cap->maps[cap->nr_maps++];
+		m->start = start;
+		m->end = end;
+		m->pgoff = off;
+		m->inode = ino;
+		m->dev = maj << 20 | min;
+		m->prot = (perms[0] == 'r' ? KHOLMES_MAP_R : 0) |
+			  (perms[1] == 'w' ? KHOLMES_MAP_W : 0) |
+			  (perms[2] == 'x' ? KHOLMES_MAP_X : 0) |
+			  (perms[3] == 's' ? KHOLMES_MAP_SHARED : 0);
+		m->path = strdup(file);
+		if (file[0] == '/')
+			build_id_of(m);
+		if (!strcmp(file, "[stack]"))
+			*stack_end = end;
+	}
+	fclose(f);
+	return cap->maps ? 0 : -1;
+}
+
+static void regs_to_dwarf(const struct user_regs_struct *r, uint64_t *u)
+{
+	u[KHOLMES_UREG_AX] = r->rax;
+	u[KHOLMES_UREG_DX] = r->rdx;
+	u[KHOLMES_UREG_CX] = r->rcx;
+	u[KHOLMES_UREG_BX] = r->rbx;
+	u[KHOLMES_UREG_SI] = r->rsi;
+	u[KHOLMES_UREG_DI] = r->rdi;
+	u[KHOLMES_UREG_BP] = r->rbp;
+	u[KHOLMES_UREG_SP] = r->rsp;
+	u[KHOLMES_UREG_R8] = r->r8;
+	u[KHOLMES_UREG_R9] = r->r9;
+	u[KHOLMES_UREG_R10] = r->r10;
+	u[KHOLMES_UREG_R11] = r->r11;
+	u[KHOLMES_UREG_R12] = r->r12;
+	u[KHOLMES_UREG_R13] = r->r13;
+	u[KHOLMES_UREG_R14] = r->r14;
+	u[KHOLMES_UREG_R15] = r->r15;
+	u[KHOLMES_UREG_IP] = r->rip;
+}
+
+FIXTURE(child) {
+	pid_t pid;
+	struct kh_capture cap;
+	char exe[4096];
+};
+
+FIXTURE_SETUP(child)
+{
+	struct user_regs_struct regs;
+	uint64_t stack_end = 0;
+	struct kh_thread *t;
+	int p[2], status, fd;
+	char path[64], c;
+	ssize_t len;
+
+	memset(&self->cap, 0, sizeof(self->cap));
+	elf_version(EV_CURRENT);
+	len = readlink("/proc/self/exe", self->exe, sizeof(self->exe) - 1);
+	ASSERT_LT(0, len);
+	self->exe[len] = '\0';
+	ASSERT_EQ(0, pipe(p));
+	self->pid = fork();
+	ASSERT_LE(0, self->pid);
+	if (!self->pid) {
+		/* a test that dies must not leave it behind */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(p[0]);
+		khtest_outer(p[1]);
+		_exit(0);
+	}
+	close(p[1]);
+	ASSERT_EQ(1, read(p[0], &c, 1));
+	close(p[0]);
+	/* let it get from write() into nanosleep() */
+	usleep(100 * 1000);
+	if (ptrace(PTRACE_SEIZE, self->pid, 0, 0)) {
+		kill(self->pid, SIGKILL);
+		waitpid(self->pid, NULL, 0);
+		self->pid = 0;
+		SKIP(return, "ptrace is not permitted here: %s", strerror(errno));
+	}
+	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, self->pid, 0, 0));
+	ASSERT_EQ(self->pid, waitpid(self->pid, &status, __WALL));
+	ASSERT_EQ(0, ptrace(PTRACE_GETREGS, self->pid, 0, &regs));
+
+	self->cap.sum.id = 1;
+	self->cap.sum.pid = self->pid;
+	snprintf(self->cap.sum.comm, sizeof(self->cap.sum.comm), "unwind_test");
+	ASSERT_EQ(0, read_maps(self->pid, &self->cap, &stack_end));
+	ASSERT_NE(0, stack_end);
+	self->cap.threads = calloc(1, sizeof(*self->cap.threads));
+	ASSERT_NE(NULL, self->cap.threads);
+	self->cap.nr_threads = 1;
+	t = &self->cap.threads[0];
+	t->tid = self->pid;
+	t->state = 'S';
+	regs_to_dwarf(&regs, t->uregs);
+	t->has_uregs = true;
+	/* what the kernel's frame-pointer walk finds in libc: the pc alone */
+	t->uframes = malloc(sizeof(uint64_t));
+	ASSERT_NE(NULL, t->uframes);
+	t->uframes[0] = regs.rip;
+	t->nr_uframes = 1;
+	t->ustack_sp = regs.rsp;
+	t->ustack_len = stack_end - regs.rsp < STACK_COPY ?
+			stack_end - regs.rsp : STACK_COPY;
+	t->ustack = malloc(t->ustack_len);
+	ASSERT_NE(NULL, t->ustack);
+	snprintf(path, sizeof(path), "/proc/%d/mem", self->pid);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)t->ustack_len,
+		  pread(fd, t->ustack, t->ustack_len, regs.rsp));
+	close(fd);
+	t->ustack_valid = t->ustack_len;
+}
+
+FIXTURE_TEARDOWN(child)
+{
+	if (self->pid > 0) {
+		kill(self->pid, SIGKILL);
+		waitpid(self->pid, NULL, __WALL);
+	}
+	kh_capture_free(&self->cap);
+}
+
+static int find_func(const struct kh_ustack *us, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < us->n; i++)
+		if (us->f[i].func && !strcmp(us->f[i].func, name))
+			return i;
+	return -1;
+}
+
+static void dump(struct __test_metadata *_metadata, const struct kh_capture *cap,
+		 const struct kh_ustack *us)
+{
+	size_t i;
+
+	for (i = 0; i < us->n; i++) {
+		const struct kh_uframe *f = &us->f[i];
+
+		TH_LOG("#%zu 0x%" PRIx64 " %s+0x%" PRIx64 " (%s)", i, f->pc,
+		       f->func ? f->func : "?", f->func_off,
+		       f->map >= 0 ? cap->maps[f->map].path : "-");
+	}
+	TH_LOG("stop: %s; %s", us->stop, cap->unwind_err);
+}
+
+TEST_F(child, dwarf_through_libc)
+{
+	struct kh_thread *t = &self->cap.threads[0];
+	int inner, outer, i;
+	bool in_libc = false;
+
+	ASSERT_EQ(0, kh_unwind(&self->cap));
+	inner = find_func(&t->dwarf, "khtest_blocked_in_nanosleep");
+	outer = find_func(&t->dwarf, "khtest_outer");
+	if (inner < 0 || outer < inner)
+		dump(_metadata, &self->cap, &t->dwarf);
+	EXPECT_LT(0, inner);
+	EXPECT_LT(inner, outer);
+	for (i = 0; i < inner; i++)
+		if (t->dwarf.f[i].map >= 0 &&
+		    strstr(self->cap.maps[t->dwarf.f[i].map].path, "libc"))
+			in_libc = true;
+	EXPECT_TRUE(in_libc);
+	EXPECT_TRUE(t->dwarf.f[0].activation);
+	EXPECT_EQ(KH_UNW_DWARF, t->shown);
+	/* the frame-pointer walk is symbolized too: its one frame in libc */
+	ASSERT_EQ(1U, t->fp.n);
+	EXPECT_NE(NULL, t->fp.f[0].func);
+	EXPECT_EQ(t->dwarf.f[0].pc, t->fp.f[0].pc);
+	EXPECT_STREQ(t->dwarf.f[0].func, t->fp.f[0].func);
+}
+
+/* A binary replaced on disk since it was mapped is not believed. */
+TEST_F(child, build_id_mismatch)
+{
+	struct kh_thread *t = &self->cap.threads[0];
+	struct kh_mapping *exe = NULL;
+	bool seen = false;
+	size_t i;
+
+	for (i = 0; i < self->cap.nr_maps; i++) {
+		struct kh_mapping *m = &self->cap.maps[i];
+
+		if (strcmp(m->path, self->exe))
+			continue;
+		ASSERT_NE(0, m->build_id_len);
+		m->build_id[0] ^= 0xff;
+		exe = m;
+	}
+	ASSERT_NE(NULL, exe);
+	ASSERT_EQ(0, kh_unwind(&self->cap));
+	EXPECT_EQ(-1, find_func(&t->dwarf, "khtest_blocked_in_nanosleep"))
+		dump(_metadata, &self->cap, &t->dwarf);
+	for (i = 0; i < t->dwarf.n; i++) {
+		const struct kh_uframe *f = &t->dwarf.f[i];
+
+		if (f->map < 0 || strcmp(self->cap.maps[f->map].path, self->exe))
+			continue;
+		seen = true;
+		EXPECT_EQ(NULL, f->func);
+		EXPECT_EQ(KH_FILE_MISMATCH, self->cap.maps[f->map].state);
+		EXPECT_EQ(f->pc - self->cap.maps[f->map].start +
+			  self->cap.maps[f->map].pgoff, f->file_off);
+	}
+	EXPECT_TRUE(seen);
+	EXPECT_EQ(exe->build_id_len, exe->disk_build_id_len);
+	EXPECT_EQ(exe->build_id[0] ^ 0xff, exe->disk_build_id[0]);
+}
+
+/* No stack copy: the leaf from the registers, and no crash. */
+TEST_F(child, no_stack_copy)
+{
+	struct kh_thread *t = &self->cap.threads[0];
+
+	free(t->ustack);
+	t->ustack = NULL;
+	t->ustack_len = t->ustack_valid = 0;
+	ASSERT_EQ(0, kh_unwind(&self->cap));
+	EXPECT_LE(1U, t->dwarf.n);
+	EXPECT_NE(0, t->dwarf.stop[0]);
+	EXPECT_EQ(-1, find_func(&t->dwarf, "khtest_outer"));
+}
+
+/* Garbage registers and a stack of garbage: frames end, nothing breaks. */
+TEST_F(child, garbage)
+{
+	struct kh_thread *t = &self->cap.threads[0];
+	uint32_t i;
+
+	for (i = 0; i < KHOLMES_NR_UREGS; i++)
+		t->uregs[i] = 0x4141414141414141ULL * (i + 1);
+	t->uregs[KHOLMES_UREG_SP] = t->ustack_sp;
+	memset(t->ustack, 0x41, t->ustack_valid);
+	ASSERT_EQ(0, kh_unwind(&self->cap));
+	EXPECT_GE((size_t)KH_UNWIND_MAX, t->dwarf.n);
+	EXPECT_GE(1U, t->dwarf.n);
+	if (t->dwarf.n)
+		EXPECT_EQ(-1, t->dwarf.f[0].map);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,619 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <elfutils/libdwelf.h>
+#include <elfutils/libdwfl.h>
+#include <gelf.h>
+
+#include "unwind.h"
+
+#define DELETED	" (deleted)"
+
+/* One module as libdwfl groups mappings: the consecutive ones of a file. */
+struct kh_mod {
+	struct kh_unw *u;
+	size_t first;			/* index of its first mapping */
+	uint64_t high;			/* end of its last mapping */
+	int fd;				/* the file accepted, for memory reads */
+};
+
+struct kh_unw {
+	struct kh_capture *cap;
+	Dwfl *dwfl;
+	Elf *arch;			/* names the machine to libdw's backend */
+	Elf64_Ehdr ehdr;
+	struct kh_mod *mods;		/* by first mapping index */
+	int *mod_of;			/* per mapping: index in mods, -1 */
+	struct kh_thread *cur;		/* the thread being unwound */
+	size_t next;			/* next_thread's cursor */
+};
+
+/* Index of the mapping holding addr, -1 if none; maps are sorted. */
+int kh_map_find(const struct kh_capture *cap, uint64_t addr)
+{
+	size_t lo = 0, hi = cap->nr_maps, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (addr < cap->maps[mid].start)
+			hi = mid;
+		else if (addr >= cap->maps[mid].end)
+			lo = mid + 1;
+		else
+			return mid;
+	}
+	return -1;
+}
+
+static bool file_backed(const struct kh_mapping *m)
+{
+	return m->path[0] == '/' && !strchr(m->path, '\n');
+}
+
+static void set_state(struct kh_unw *u, const struct kh_mod *mod,
+		      enum kh_file_state st, const void *disk_id, size_t len)
+{
+	struct kh_capture *cap = u->cap;
+	const char *path = cap->maps[mod->first].path;
+	size_t i;
+
+	for (i = mod->first; i < cap->nr_maps && cap->maps[i].start < mod->high;
+	     i++) {
+		struct kh_mapping *m = &cap->maps[i];
+
+		if (strcmp(m->path, path))
+			continue;
+		m->state = st;
+		if (disk_id && len <= sizeof(m->disk_build_id)) {
+			memcpy(m->disk_build_id, disk_id, len);
+			m->disk_build_id_len = len;
+		}
+	}
+}
+
+/*
+ * Opens path and keeps it if it is the build the process mapped. The
+ * kernel read the build-id from the mapped file itself; a file on disk with
+ * another one was replaced since (an upgrade), and its symbols and CFI
+ * would be wrong, so it is refused and its frames stay path+offset with the
+ * kernel's build-id, for offline symbolization.
+ */
+static int try_file(struct kh_unw *u, struct kh_mod *mod, const char *path,
+		    char **file_name, Elf **elfp)
+{
+	const struct kh_mapping *m = &u->cap->maps[mod->first];
+	const void *id = NULL;
+	struct stat st;
+	ssize_t len;
+	Elf *elf;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		goto fail;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		goto fail;
+	if (elf_kind(elf) != ELF_K_ELF)
+		goto fail_elf;
+	len = dwelf_elf_gnu_build_id(elf, &id);
+	if (m->build_id_len &&
+	    (len != m->build_id_len || memcmp(id, m->build_id, len))) {
+		set_state(u, mod, KH_FILE_MISMATCH, len > 0 ? id : NULL,
+			  len > 0 ? (size_t)len : 0);
+		goto fail_elf;
+	}
+	*file_name = strdup(path);
+	if (!*file_name)
+		goto fail_elf;
+	mod->fd = dup(fd);
+	*elfp = elf;
+	set_state(u, mod, KH_FILE_OK, len > 0 ? id : NULL,
+		  len > 0 ? (size_t)len : 0);
+	return fd;
+fail_elf:
+	elf_end(elf);
+fail:
+	close(fd);
+	return -1;
+}
+
+/*
+ * Dwfl_Callbacks.find_elf: a copy found by build-id (a debug store), then
+ * the file through the process's own root (containers), then the path as
+ * the host sees it. Without a build-id to check it against, only the
+ * host's path is believed: /proc/PID/root may by now be another process's.
+ */
+static int find_elf(Dwfl_Module *dmod, void **userdata, const char *name,
+		    Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	struct kh_mod *mod = *userdata;
+	const struct kh_mapping *m;
+	char path[PATH_MAX], root[PATH_MAX + 32];
+	size_t len;
+	int fd;
+
+	*elfp = NULL;
+	if (!mod)
+		return -1;
+	m = &mod->u->cap->maps[mod->first];
+	if (m->build_id_len) {
+		fd = dwfl_build_id_find_elf(dmod, userdata, name, base,
+					    file_name, elfp);
+		if (fd >= 0 && *elfp) {
+			mod->fd = dup(fd);
+			set_state(mod->u, mod, KH_FILE_OK, m->build_id,
+				  m->build_id_len);
+			return fd;
+		}
+		if (fd >= 0)
+			close(fd);
+		*elfp = NULL;
+	}
+	snprintf(path, sizeof(path), "%s", name);
+	len = strlen(path);
+	if (len > strlen(DELETED) && !strcmp(path + len - strlen(DELETED), DELETED))
+		path[len - strlen(DELETED)] = '\0';
+	if (m->build_id_len) {
+		snprintf(root, sizeof(root), "/proc/%" PRIu32 "/root%s",
+			 mod->u->cap->sum.pid, path);
+		fd = try_file(mod->u, mod, root, file_name, elfp);
+		if (fd >= 0)
+			return fd;
+	}
+	fd = try_file(mod->u, mod, path, file_name, elfp);
+	if (fd >= 0)
+		return fd;
+	if (m->state != KH_FILE_MISMATCH)
+		set_state(mod->u, mod, KH_FILE_MISSING, NULL, 0);
+	return -1;
+}
+
+static char *debuginfo_path;
+
+static const Dwfl_Callbacks dwfl_cbs = {
+	.find_elf = find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+/* The mappings as /proc/PID/maps text, which libdwfl groups into modules. */
+static char *maps_text(const struct kh_capture *cap, size_t *len)
+{
+	const struct kh_mapping *m;
+	char *buf = NULL;
+	uint64_t ino;
+	size_t i;
+	FILE *f;
+
+	f = open_memstream(&buf, len);
+	if (!f)
+		return NULL;
+	for (i = 0; i < cap->nr_maps; i++) {
+		m = &cap->maps[i];
+		if (!file_backed(m))
+			continue;
+		/* libdwfl skips inode 0 device 0 as anonymous */
+		ino = m->inode ? m->inode : i + 1;
+		fprintf(f, "%" PRIx64 "-%" PRIx64 " %c%c%c%c %" PRIx64 " %x:%x %" PRIu64 " %s\n",
+			m->start, m->end, m->prot & KHOLMES_MAP_R ? 'r' : '-',
+			m->prot & KHOLMES_MAP_W ? 'w' : '-',
+			m->prot & KHOLMES_MAP_X ? 'x' : '-',
+			m->prot & KHOLMES_MAP_SHARED ? 's' : 'p', m->pgoff,
+			m->dev >> 20, m->dev & 0xfffff, ino, m->path);
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int mod_cb(Dwfl_Module *dmod, void **userdata, const char *name,
+		  Dwarf_Addr start, void *arg)
+{
+	struct kh_unw *u = arg;
+	struct kh_capture *cap = u->cap;
+	struct kh_mapping *m;
+	Dwarf_Addr high;
+	int i = kh_map_find(cap, start);
+
+	if (i < 0 || cap->maps[i].start != start || strcmp(cap->maps[i].path, name))
+		return DWARF_CB_OK;
+	m = &cap->maps[i];
+	dwfl_module_info(dmod, NULL, NULL, &high, NULL, NULL, NULL, NULL);
+	u->mods[i] = (struct kh_mod){ .u = u, .first = i, .high = high, .fd = -1 };
+	*userdata = &u->mods[i];
+	for (; (size_t)i < cap->nr_maps && cap->maps[i].start < high; i++)
+		if (!strcmp(cap->maps[i].path, name))
+			u->mod_of[i] = m - cap->maps;
+	/* makes libdwfl look the build up in debug stores, and nowhere wrong */
+	if (m->build_id_len)
+		dwfl_module_report_build_id(dmod, m->build_id, m->build_id_len, 0);
+	return DWARF_CB_OK;
+}
+
+static int report(struct kh_unw *u)
+{
+	char *text;
+	size_t len, i;
+	FILE *f;
+	int ret;
+
+	u->mods = calloc(u->cap->nr_maps + 1, sizeof(*u->mods));
+	u->mod_of = calloc(u->cap->nr_maps + 1, sizeof(*u->mod_of));
+	if (!u->mods || !u->mod_of)
+		return -ENOMEM;
+	for (i = 0; i < u->cap->nr_maps; i++)
+		u->mod_of[i] = -1;
+	text = maps_text(u->cap, &len);
+	if (!text)
+		return -ENOMEM;
+	ret = 0;
+	dwfl_report_begin(u->dwfl);
+	if (len) {
+		f = fmemopen(text, len, "r");
+		if (!f)
+			ret = -ENOMEM;
+		else if (dwfl_linux_proc_maps_report(u->dwfl, f))
+			ret = -EBADMSG;
+		if (f)
+			fclose(f);
+	}
+	dwfl_report_end(u->dwfl, NULL, NULL);
+	free(text);
+	if (!ret)
+		dwfl_getmodules(u->dwfl, mod_cb, u, 0);
+	return ret;
+}
+
+static struct kh_thread *thread_by_tid(struct kh_unw *u, pid_t tid)
+{
+	size_t i;
+
+	for (i = 0; i < u->cap->nr_threads; i++)
+		if (u->cap->threads[i].tid == (uint32_t)tid)
+			return &u->cap->threads[i];
+	return NULL;
+}
+
+static bool unwindable(const struct kh_thread *t)
+{
+	return t->has_uregs && !(t->flags & KHOLMES_THREAD_F_NO_USER);
+}
+
+static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+	struct kh_unw *u = arg;
+	struct kh_thread *t;
+
+	(void)dwfl;
+	while (u->next < u->cap->nr_threads) {
+		t = &u->cap->threads[u->next++];
+		if (!unwindable(t) || !t->tid)
+			continue;
+		u->cur = t;
+		*thread_argp = u;
+		return t->tid;
+	}
+	return 0;
+}
+
+static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
+{
+	struct kh_unw *u = arg;
+	struct kh_thread *t = thread_by_tid(u, tid);
+
+	(void)dwfl;
+	if (!t || !unwindable(t))
+		return false;
+	u->cur = t;
+	*thread_argp = u;
+	return true;
+}
+
+/* A word from file-backed memory: the file at the mapping's offset. */
+static bool file_read(struct kh_unw *u, Dwarf_Addr addr, Dwarf_Word *result)
+{
+	const struct kh_mapping *m;
+	Dwfl_Module *dmod;
+	struct kh_mod *mod;
+	Dwarf_Addr bias;
+	int i = kh_map_find(u->cap, addr);
+
+	if (i < 0 || u->mod_of[i] < 0)
+		return false;
+	m = &u->cap->maps[i];
+	if (addr + sizeof(*result) > m->end)
+		return false;
+	mod = &u->mods[u->mod_of[i]];
+	if (mod->fd < 0) {
+		/* opening the module runs find_elf, which checks the build */
+		dmod = dwfl_addrmodule(u->dwfl, addr);
+		if (dmod)
+			dwfl_module_getelf(dmod, &bias);
+	}
+	if (mod->fd < 0)
+		return false;
+	return pread(mod->fd, result, sizeof(*result), addr - m->start + m->pgoff) ==
+	       sizeof(*result);
+}
+
+/* The stack copy [sp, sp + valid) first; it is the thread's own memory. */
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result,
+			void *arg)
+{
+	struct kh_unw *u = arg;
+	const struct kh_thread *t = u->cur;
+
+	(void)dwfl;
+	if (t && t->ustack && addr >= t->ustack_sp &&
+	    t->ustack_valid >= sizeof(*result) &&
+	    addr - t->ustack_sp <= t->ustack_valid - sizeof(*result)) {
+		memcpy(result, t->ustack + (addr - t->ustack_sp), sizeof(*result));
+		return true;
+	}
+	return file_read(u, addr, result);
+}
+
+/* KHOLMES_THREAD_UREGS is in DWARF order already, rip as 16. */
+static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+	struct kh_unw *u = arg;
+	Dwarf_Word regs[KHOLMES_NR_UREGS];
+	size_t i;
+
+	for (i = 0; i < KHOLMES_NR_UREGS; i++)
+		regs[i] = u->cur->uregs[i];
+	return dwfl_thread_state_registers(thread, 0, KHOLMES_NR_UREGS, regs);
+}
+
+static const Dwfl_Thread_Callbacks thread_cbs = {
+	.next_thread = next_thread,
+	.get_thread = get_thread,
+	.memory_read = memory_read,
+	.set_initial_registers = set_initial_registers,
+};
+
+/* Capacity is implied by n, as in stream.c: 8, then powers of two. */
+static int push_frame(struct kh_ustack *us, uint64_t pc, bool activation)
+{
+	struct kh_uframe *f;
+
+	if (!us->n || (us->n >= 8 && !(us->n & (us->n - 1)))) {
+		f = realloc(us->f, (us->n ? 2 * us->n : 8) * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		us->f = f;
+	}
+	us->f[us->n++] = (struct kh_uframe){ .pc = pc, .activation = activation,
+					     .map = -1 };
+	return 0;
+}
+
+struct walk {
+	struct kh_ustack *us;
+	int err;
+};
+
+static int frame_cb(Dwfl_Frame *frame, void *arg)
+{
+	struct walk *w = arg;
+	Dwarf_Addr pc;
+	bool act;
+
+	if (!dwfl_frame_pc(frame, &pc, &act)) {
+		snprintf(w->us->stop, sizeof(w->us->stop), "libdw: %s",
+			 dwfl_errmsg(-1));
+		return DWARF_CB_ABORT;
+	}
+	if (w->us->n >= KH_UNWIND_MAX) {
+		snprintf(w->us->stop, sizeof(w->us->stop),
+			 "stopped at %d frames", KH_UNWIND_MAX);
+		return DWARF_CB_ABORT;
+	}
+	if (push_frame(w->us, pc, act)) {
+		w->err = -ENOMEM;
+		return DWARF_CB_ABORT;
+	}
+	return DWARF_CB_OK;
+}
+
+static int unwind_dwarf(struct kh_unw *u, struct kh_thread *t)
+{
+	struct walk w = { .us = &t->dwarf };
+	int ret;
+
+	ret = dwfl_getthread_frames(u->dwfl, t->tid, frame_cb, &w);
+	u->cur = NULL;
+	if (w.err)
+		return w.err;
+	if (ret < 0 && !t->dwarf.stop[0])
+		snprintf(t->dwarf.stop, sizeof(t->dwarf.stop), "%s",
+			 dwfl_errmsg(-1));
+	if (!t->ustack_valid && t->dwarf.n <= 1)
+		snprintf(t->dwarf.stop, sizeof(t->dwarf.stop),
+			 "no copy of the stack (user-stack-kb 0, or unreadable)");
+	return 0;
+}
+
+/*
+ * A return address is the instruction after the call, which may already
+ * be the next function (a call to a noreturn function ends its caller):
+ * look up pc - 1 for every frame but the exact one, but show the pc.
+ */
+static int symbolize(struct kh_unw *u, struct kh_uframe *f)
+{
+	uint64_t look = f->activation || !f->pc ? f->pc : f->pc - 1;
+	const struct kh_mapping *m;
+	Dwfl_Module *dmod;
+	const char *name;
+	GElf_Off off;
+	GElf_Sym sym;
+
+	f->map = kh_map_find(u->cap, look);
+	if (f->map < 0)
+		return 0;
+	m = &u->cap->maps[f->map];
+	f->file_off = f->pc - m->start + m->pgoff;
+	if (!u->dwfl || !file_backed(m))
+		return 0;
+	dmod = dwfl_addrmodule(u->dwfl, look);
+	if (!dmod)
+		return 0;
+	name = dwfl_module_addrinfo(dmod, look, &off, &sym, NULL, NULL, NULL);
+	if (!name || m->state != KH_FILE_OK)
+		return 0;
+	/* "clock_nanosleep@GLIBC_2.2.5": the version says nothing here */
+	f->func = strndup(name, strcspn(name, "@"));
+	if (!f->func)
+		return -ENOMEM;
+	f->func_off = off + (f->pc - look);
+	return 0;
+}
+
+static int symbolize_all(struct kh_unw *u, struct kh_ustack *us)
+{
+	size_t i;
+
+	for (i = 0; i < us->n; i++)
+		if (symbolize(u, &us->f[i]))
+			return -ENOMEM;
+	return 0;
+}
+
+static int fp_frames(struct kh_thread *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nr_uframes; i++)
+		if (push_frame(&t->fp, t->uframes[i], i == 0))
+			return -ENOMEM;
+	if (t->flags & KHOLMES_THREAD_F_USTACK_FAULT)
+		snprintf(t->fp.stop, sizeof(t->fp.stop),
+			 "the frame chain led to unreadable memory");
+	else if (t->flags & KHOLMES_THREAD_F_USTACK_TRUNC)
+		snprintf(t->fp.stop, sizeof(t->fp.stop), "stopped at %d frames",
+			 KHOLMES_STACK_FRAMES);
+	return 0;
+}
+
+/* The frame-pointer walk yields nothing past libc: prefer what CFI found. */
+static enum kh_unwinder choose(const struct kh_thread *t)
+{
+	if (t->flags & KHOLMES_THREAD_F_NO_USER)
+		return KH_UNW_NONE;
+	if (t->dwarf.n > t->fp.n || (t->fp.n <= 1 && t->dwarf.n))
+		return KH_UNW_DWARF;
+	return t->fp.n ? KH_UNW_FP : KH_UNW_NONE;
+}
+
+/* Names the machine (x86-64: the registers' layout) to libdw's backend. */
+static int arch_elf(struct kh_unw *u)
+{
+	Elf64_Ehdr *e = &u->ehdr;
+
+	memset(e, 0, sizeof(*e));
+	memcpy(e->e_ident, ELFMAG, SELFMAG);
+	e->e_ident[EI_CLASS] = ELFCLASS64;
+	e->e_ident[EI_DATA] = ELFDATA2LSB;
+	e->e_ident[EI_VERSION] = EV_CURRENT;
+	e->e_type = ET_EXEC;
+	e->e_machine = EM_X86_64;
+	e->e_version = EV_CURRENT;
+	e->e_ehsize = sizeof(*e);
+	u->arch = elf_memory((char *)e, sizeof(*e));
+	return u->arch ? 0 : -EINVAL;
+}
+
+static bool any_unwindable(const struct kh_capture *cap)
+{
+	size_t i;
+
+	for (i = 0; i < cap->nr_threads; i++)
+		if (unwindable(&cap->threads[i]))
+			return true;
+	return false;
+}
+
+static void set_err(struct kh_capture *cap, const char *what)
+{
+	snprintf(cap->unwind_err, sizeof(cap->unwind_err), "%s: %s", what,
+		 dwfl_errmsg(-1));
+}
+
+/*
+ * Fills each thread's dwarf and fp walks, symbolized, and which one to
+ * show. Returns 0, or -ENOMEM; what libdw could not do is said in
+ * cap->unwind_err and the walks' stop reasons, and the frames then still
+ * carry their mapping and file offset.
+ */
+int kh_unwind(struct kh_capture *cap)
+{
+	struct kh_unw u = { .cap = cap };
+	struct kh_thread *t;
+	bool attached = false;
+	size_t i;
+	int ret;
+
+	elf_version(EV_CURRENT);
+	u.dwfl = dwfl_begin(&dwfl_cbs);
+	if (!u.dwfl) {
+		set_err(cap, "starting libdw");
+	} else {
+		ret = report(&u);
+		if (ret == -ENOMEM)
+			goto out;
+		if (ret)
+			set_err(cap, "reporting the mappings to libdw");
+	}
+	if (u.dwfl && any_unwindable(cap)) {
+		if (arch_elf(&u))
+			set_err(cap, "describing x86-64 to libdw");
+		else if (!dwfl_attach_state(u.dwfl, u.arch, cap->sum.pid,
+					    &thread_cbs, &u))
+			set_err(cap, "attaching the unwinder");
+		else
+			attached = true;
+	}
+	ret = -ENOMEM;
+	for (i = 0; i < cap->nr_threads; i++) {
+		t = &cap->threads[i];
+		if (fp_frames(t))
+			goto out;
+		if (attached && unwindable(t) && unwind_dwarf(&u, t))
+			goto out;
+		if (!attached && unwindable(t))
+			snprintf(t->dwarf.stop, sizeof(t->dwarf.stop), "%s",
+				 cap->unwind_err[0] ? cap->unwind_err :
+						      "libdw unavailable");
+		if (!t->has_uregs && !(t->flags & KHOLMES_THREAD_F_NO_USER))
+			snprintf(t->dwarf.stop, sizeof(t->dwarf.stop),
+				 "no user registers captured");
+		if (symbolize_all(&u, &t->dwarf) || symbolize_all(&u, &t->fp))
+			goto out;
+		t->shown = choose(t);
+	}
+	ret = 0;
+out:
+	if (u.dwfl)
+		dwfl_end(u.dwfl);
+	if (u.arch)
+		elf_end(u.arch);
+	for (i = 0; u.mods && i < cap->nr_maps; i++)
+		if (u.mods[i].u && u.mods[i].fd >= 0)
+			close(u.mods[i].fd);
+	free(u.mods);
+	free(u.mod_of);
+	return ret;
+}

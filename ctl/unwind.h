@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * User stacks of a capture, unwound and symbolized on the host with
+ * elfutils' libdw, as perf record --call-graph dwarf does: the kernel sends
+ * each thread's user registers and a copy of the top of its stack, and the
+ * binaries' CFI (.eh_frame, .debug_frame) walks it, through code built
+ * without frame pointers (all of Debian's libc). The kernel's own
+ * frame-pointer walk is symbolized the same way, as fallback and
+ * cross-check.
+ */
+#ifndef KHOLMESCTL_UNWIND_H
+#define KHOLMESCTL_UNWIND_H
+
+#include "record.h"
+
+/* Frames kept of a DWARF walk; a loop in a corrupt stack ends here. */
+#define KH_UNWIND_MAX	128
+
+int kh_unwind(struct kh_capture *cap);
+int kh_map_find(const struct kh_capture *cap, uint64_t addr);
+
+#endif
