@@ -11,6 +11,8 @@
 #                        source for DKMS (DESTDIR, PREFIX honoured)
 #   make dkms            (root) make install, then dkms add/build/install for
 #                        every installed kernel
+#   make bench           deps, then the benchmark in the VM on every kernel:
+#                        bench/results.md and bench/results.json
 #   make demo            deps, then the main job: kholmes and its daemon in a
 #                        VM on the newest kernel, a staged incident, the
 #                        capture files in ./demo-captures/
@@ -45,7 +47,7 @@ DEPS := linux-image-cloud-amd64 linux-headers-cloud-amd64 \
 	linux-source-6.12 qemu-system-x86 busybox-static cpio gzip xz-utils \
 	gcc libc6-dev make kmod pkg-config perl sparse libelf-dev libdw-dev \
 	libnl-3-dev libnl-genl-3-dev libkmod-dev libjson-c-dev \
-	dkms mandoc systemd
+	dkms mandoc systemd sysstat python3
 
 KERNELS := $(shell $(TOP)/scripts/kernels.sh)
 # The newest, preferring the usual flavour to PREEMPT_RT at the same version.
@@ -54,7 +56,8 @@ KVER ?= $(lastword $(filter-out %-rt-amd64,$(KERNELS)) $(filter %-rt-amd64,$(fir
 STYLE_FILES := $(filter-out %.mod.c,\
 	$(wildcard $(TOP)/kmod/*.c $(TOP)/kmod/*.h $(TOP)/include/*.h))
 
-.PHONY: all module ctl deps check demo demo-build vm install dkms pkgcheck modules-all style sparse unit selftests \
+.PHONY: all module ctl deps check demo demo-build vm install dkms pkgcheck \
+	bench bench-build modules-all style sparse unit selftests \
 	ksft clean
 
 all: module ctl
@@ -74,7 +77,7 @@ deps:
 # time, into build/ only.
 ksft: $(KSFT_DIR)/kselftest_harness.h
 
-$(KSFT_DIR)/kselftest_harness.h $(CHECKPATCH_DIR)/checkpatch.pl &:
+$(KSFT_DIR)/kselftest_harness.h $(CHECKPATCH_DIR)/checkpatch.pl &: $(TOP)/scripts/linux-src.sh
 	@$(TOP)/scripts/linux-src.sh $(BUILD)
 
 unit: ksft
@@ -109,6 +112,18 @@ sparse:
 vm: ctl selftests
 	@$(TOP)/scripts/kbuild.sh --quiet $(KVER)
 	@$(TOP)/selftests/vm/run-vm.sh $(KVER) $(BUILD)/$(KVER)/vm
+
+# What kholmes costs, measured in the VM against pidstat and unloaded runs.
+bench: deps
+	@$(MAKE) bench-build
+	@$(TOP)/scripts/bench.sh
+
+bench-build: ctl $(BUILD)/bench/jobs
+	@cp /usr/bin/pidstat $(BUILD)/bench/pidstat
+
+$(BUILD)/bench/jobs: $(TOP)/bench/jobs.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -fno-omit-frame-pointer -Wall -Wextra -static -pthread -o $@ $<
 
 # The main job: the module in a VM, a staged incident, the files it wrote.
 demo: deps
