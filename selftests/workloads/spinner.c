@@ -8,10 +8,11 @@
 
 #include "wl.h"
 
-static volatile unsigned long spins;
+static unsigned long spins;
 
 static wl_noinline void spin_loop(void)
 {
+	/* the barrier keeps the loop (and its store) from being optimised out */
 	for (;;) {
 		spins++;
 		__asm__ __volatile__("" ::: "memory");

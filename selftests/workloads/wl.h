@@ -74,7 +74,7 @@ static inline long wl_number(const char *prog, const char *s)
  * workload takes them (@with lists which, e.g. "nr").
  */
 static inline void wl_parse(int argc, char *argv[], const char *with,
-		     const char *usage, struct wl_opts *o)
+			    const char *usage, struct wl_opts *o)
 {
 	int c;
 

@@ -1,0 +1,828 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kt: what the sampling, detection, watch, scale and config selftests
+ * share, on top of lib/khm.h: workloads started with their stdout on a
+ * pipe, the module's state saved and put back, the tracked process list
+ * searched, and `kholmesctl -j monitor` run in the background.
+ *
+ * Workloads are the programs of selftests/workloads/, installed beside the
+ * test binaries (or in $KHM_WORKLOADS). Each says "waiting" when it idles
+ * before its load and "ready" once the load is in place (see
+ * workloads/wl.h).
+ *
+ * Helpers report what went wrong as TAP comments on stderr and return an
+ * error; the test decides what that means.
+ */
+#ifndef _KT_H
+#define _KT_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "khm.h"
+
+#define KT_FN	static __attribute__((__unused__))
+
+#define KT_CGROUP_ROOT	"/sys/fs/cgroup"
+
+KT_FN long long kt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+KT_FN void kt_sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/*
+ * Run `kholmesctl <fmt...>`; on a non-zero exit, say so with its stderr.
+ * Returns the exit code.
+ */
+KT_FN __attribute__((__format__(printf, 1, 2))) int kt_ctl(const char *fmt, ...)
+{
+	char *line, *err = NULL;
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (ret < 0)
+		return -1;
+	ret = khm_run(NULL, &err, "%s", line);
+	if (ret)
+		fprintf(stderr, "# kt: kholmesctl %s: exit %d: %s\n", line, ret,
+			khm_oneline(err));
+	free(line);
+	free(err);
+	return ret;
+}
+
+/* The length of the array at @path in @obj, or -1 when it is none. */
+KT_FN int kt_json_len(struct json_object *obj, const char *path)
+{
+	struct json_object *a = khm_json_get(obj, path);
+
+	if (!a || !json_object_is_type(a, json_type_array))
+		return -1;
+	return json_object_array_length(a);
+}
+
+/* Item @i of the array at @path in @obj as a string (borrowed), or NULL. */
+KT_FN const char *kt_json_item(struct json_object *obj, const char *path,
+			       int i)
+{
+	struct json_object *a = khm_json_get(obj, path);
+
+	if (i < 0 || i >= kt_json_len(obj, path))
+		return NULL;
+	return json_object_get_string(json_object_array_get_idx(a, i));
+}
+
+/* A counter of `kholmesctl -j status` ("detections", "pass-ns.max"). */
+KT_FN long long kt_status(const char *key)
+{
+	struct json_object *st = khm_json("status");
+	long long v;
+
+	if (!st)
+		return LLONG_MIN;
+	v = khm_json_int(st, key);
+	json_object_put(st);
+	return v;
+}
+
+/*
+ * How long to sleep between two polls of the module: each poll runs
+ * kholmesctl, which under emulation costs tens of ms of CPU, so polling
+ * fast would take a vCPU away from the workload being measured. Half the
+ * sampling interval, within 50..500 ms.
+ */
+KT_FN long kt_poll_ms(void)
+{
+	long long iv = kt_status("interval-ms");
+
+	if (iv == LLONG_MIN || iv < 100)
+		return 50;
+	return iv > 1000 ? 500 : iv / 2;
+}
+
+/*
+ * Wait until the sampler has made @n more passes; 0, or -1 on timeout.
+ * Sleeps through most of it (n intervals) before it polls.
+ */
+KT_FN int kt_wait_passes(long long n, int timeout_ms)
+{
+	long long end = kt_now_ms() + timeout_ms;
+	struct json_object *st = khm_json("status");
+	long long start, now, iv, v;
+	long poll;
+
+	if (!st)
+		return -1;
+	start = khm_json_int(st, "passes");
+	iv = khm_json_int(st, "interval-ms");
+	json_object_put(st);
+	if (start == LLONG_MIN || iv == LLONG_MIN)
+		return -1;
+	now = start;
+	poll = iv < 100 ? 50 : iv > 1000 ? 500 : iv / 2;
+	if (n * iv < timeout_ms)
+		kt_sleep_ms(n * iv);
+	do {
+		v = kt_status("passes");
+		if (v != LLONG_MIN)
+			now = v;
+		if (now >= start + n)
+			return 0;
+		kt_sleep_ms(poll);
+	} while (kt_now_ms() < end);
+	fprintf(stderr, "# kt: %lld passes in %d ms, waited for %lld\n",
+		now - start, timeout_ms, n);
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* workloads */
+
+/*
+ * In a child between fork and exec: be killed when @parent, the test that
+ * started it, ends, however it ends. A test that fails an ASSERT may not
+ * get to its teardown (see struct kt_saved), and a workload left behind
+ * would load the machine under every test that follows.
+ */
+KT_FN void kt_die_with(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(126);
+}
+
+struct kt_wl {
+	pid_t pid;
+	int out;		/* read end of its stdout */
+	char buf[512];
+	size_t len;
+	char name[32];
+};
+
+#define KT_WL_INIT	{ .pid = -1, .out = -1 }
+
+/* Where the workloads are: $KHM_WORKLOADS, or beside this binary. */
+KT_FN const char *kt_wl_dir(void)
+{
+	static char dir[PATH_MAX];
+	const char *env = getenv("KHM_WORKLOADS");
+	ssize_t n;
+	char *slash;
+
+	if (env && *env)
+		return env;
+	if (dir[0])
+		return dir;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	if (n <= 0) {
+		snprintf(dir, sizeof(dir), "%s", KHM_SELFTESTS_DIR);
+		return dir;
+	}
+	dir[n] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	return dir;
+}
+
+/*
+ * Read its stdout until a line starting with @prefix, copied into @line
+ * (if given). 0, or -1 when it ended or @timeout_ms passed first.
+ */
+KT_FN int kt_wl_wait(struct kt_wl *w, const char *prefix, int timeout_ms,
+		     char *line, size_t len)
+{
+	long long end = kt_now_ms() + timeout_ms;
+	struct pollfd pfd = { .fd = w->out, .events = POLLIN };
+	size_t plen = strlen(prefix);
+	char *nl;
+	ssize_t n;
+	int left;
+
+	for (;;) {
+		while ((nl = memchr(w->buf, '\n', w->len))) {
+			size_t l = nl - w->buf;
+			bool hit = l >= plen && !memcmp(w->buf, prefix, plen);
+
+			*nl = '\0';
+			if (hit && line && len) {
+				size_t c = l < len - 1 ? l : len - 1;
+
+				memcpy(line, w->buf, c);
+				line[c] = '\0';
+			}
+			memmove(w->buf, nl + 1, w->len - l - 1);
+			w->len -= l + 1;
+			if (hit)
+				return 0;
+		}
+		left = end - kt_now_ms();
+		if (left <= 0 || w->len == sizeof(w->buf))
+			break;
+		if (poll(&pfd, 1, left) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (!pfd.revents)
+			continue;
+		n = read(w->out, w->buf + w->len, sizeof(w->buf) - w->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "# kt: %s (pid %d) ended before \"%s\"\n",
+				w->name, w->pid, prefix);
+			return -1;
+		}
+		w->len += n;
+	}
+	fprintf(stderr, "# kt: %s (pid %d) said no \"%s\" in %d ms\n", w->name,
+		w->pid, prefix, timeout_ms);
+	return -1;
+}
+
+/*
+ * Start workload @name with the arguments that follow (NULL-terminated),
+ * then wait up to @timeout_ms for a line starting with @until. 0, or -1
+ * (and nothing left running).
+ */
+KT_FN __attribute__((sentinel)) int kt_wl_start(struct kt_wl *w,
+						const char *until,
+						int timeout_ms,
+						const char *name, ...)
+{
+	char path[PATH_MAX], *argv[32];
+	pid_t pid, parent = getpid();
+	int p[2], argc = 0;
+	va_list ap;
+
+	memset(w, 0, sizeof(*w));
+	w->pid = -1;
+	w->out = -1;
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	if (snprintf(path, sizeof(path), "%s/%s", kt_wl_dir(), name) >=
+	    (int)sizeof(path))
+		return -1;
+	argv[argc++] = (char *)name;
+	va_start(ap, name);
+	while (argc < 31 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		kt_die_with(parent);
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
+		dup2(p[1], STDOUT_FILENO);
+		execv(path, argv);
+		fprintf(stderr, "# kt: exec %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	w->pid = pid;
+	w->out = p[0];
+	if (until && kt_wl_wait(w, until, timeout_ms, NULL, 0)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(w->out);
+		w->pid = -1;
+		w->out = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Kill and reap it, if it runs; harmless on a stopped or unset one. */
+KT_FN void kt_wl_stop(struct kt_wl *w)
+{
+	if (w->pid > 0) {
+		kill(w->pid, SIGKILL);
+		while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (w->out >= 0)
+		close(w->out);
+	w->pid = -1;
+	w->out = -1;
+}
+
+/* The state letter of /proc/PID/stat ('R', 'S', 'D', ...), or 0. */
+KT_FN char kt_proc_state(pid_t pid)
+{
+	char path[64], buf[512], *paren;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (khm_read_file(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the tracked process list */
+
+/* The entry of @pid in `ps -j` (a reference, to be put), or NULL. */
+KT_FN struct json_object *kt_ps_find(pid_t pid)
+{
+	struct json_object *ps = khm_json("ps"), *e, *found = NULL;
+	size_t i, n;
+
+	if (!ps)
+		return NULL;
+	n = json_object_is_type(ps, json_type_array) ?
+	    json_object_array_length(ps) : 0;
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(ps, i);
+		if (khm_json_int(e, "pid") == pid) {
+			found = json_object_get(e);
+			break;
+		}
+	}
+	json_object_put(ps);
+	return found;
+}
+
+/*
+ * Wait until @pid is listed with at least @samples samples; its entry (a
+ * reference) or NULL on timeout.
+ */
+KT_FN struct json_object *kt_wait_proc(pid_t pid, int samples, int timeout_ms)
+{
+	long long end = kt_now_ms() + timeout_ms;
+	struct json_object *e = NULL;
+	long poll = kt_poll_ms();
+	long long have = -1;
+
+	do {
+		json_object_put(e);
+		e = kt_ps_find(pid);
+		have = e ? khm_json_int(e, "samples") : -1;
+		if (have >= samples)
+			return e;
+		kt_sleep_ms(poll);
+	} while (kt_now_ms() < end);
+	fprintf(stderr, "# kt: pid %d has %lld samples after %d ms, waited for %d\n",
+		(int)pid, have, timeout_ms, samples);
+	json_object_put(e);
+	return NULL;
+}
+
+/* The pids `ps -j` lists, sorted, in @pids (at most @max); how many, or -1. */
+KT_FN int kt_ps_pids(pid_t *pids, int max)
+{
+	struct json_object *ps = khm_json("ps");
+	int i, j, n;
+
+	if (!ps)
+		return -1;
+	n = json_object_array_length(ps);
+	if (n > max)
+		n = max;
+	for (i = 0; i < n; i++)
+		pids[i] = khm_json_int(json_object_array_get_idx(ps, i), "pid");
+	json_object_put(ps);
+	for (i = 1; i < n; i++) {
+		pid_t p = pids[i];
+
+		for (j = i; j > 0 && pids[j - 1] > p; j--)
+			pids[j] = pids[j - 1];
+		pids[j] = p;
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* configuration, rules and watch scope: saved in setup, put back after */
+
+struct kt_state {
+	struct json_object *config;
+	struct json_object *rules;
+	struct json_object *watch;
+};
+
+KT_FN int kt_state_save(struct kt_state *s)
+{
+	s->config = khm_json("config show");
+	s->rules = khm_json("rule show");
+	s->watch = khm_json("watch show");
+	return s->config && s->rules && s->watch ? 0 : -1;
+}
+
+KT_FN int kt_rule_put(struct json_object *r)
+{
+	return kt_ctl("rule set %s min %lld diff %lld abs %lld cooldown %lld %s",
+		      khm_json_str(r, "metric"), khm_json_int(r, "min"),
+		      khm_json_int(r, "diff"), khm_json_int(r, "abs"),
+		      khm_json_int(r, "cooldown"),
+		      khm_json_int(r, "enabled") == 1 ? "on" : "off");
+}
+
+KT_FN int kt_watch_put(struct json_object *w)
+{
+	static const char * const kinds[][2] = {
+		{ "pids", "pid" }, { "comms", "comm" }, { "cgroups", "cgroup" },
+	};
+	int ret = kt_ctl("watch clear");
+	size_t k, i;
+
+	for (k = 0; k < 3; k++) {
+		struct json_object *a = khm_json_get(w, kinds[k][0]);
+		size_t n = a ? json_object_array_length(a) : 0;
+
+		for (i = 0; i < n; i++) {
+			struct json_object *e = json_object_array_get_idx(a, i);
+
+			/* a watched pid may have exited since */
+			if (kt_ctl("watch add %s %s", kinds[k][1],
+				   json_object_get_string(e)) && k != 0)
+				ret = -1;
+		}
+	}
+	return ret;
+}
+
+/*
+ * Put back every member of a `config show` object that differs now, in one
+ * `config set` (the kernel takes all or none). 0, or -1.
+ */
+KT_FN int kt_config_put(struct json_object *saved)
+{
+	struct json_object *now = khm_json("config show");
+	char cmd[1024] = "config set";
+	size_t len = strlen(cmd);
+	int ret = 0;
+
+	if (!now)
+		return -1;
+	json_object_object_foreach(saved, key, val) {
+		struct json_object *cur = khm_json_get(now, key);
+
+		if (cur && json_object_equal(cur, val))
+			continue;
+		if (json_object_is_type(val, json_type_boolean))
+			len += snprintf(cmd + len, sizeof(cmd) - len, " %s %s",
+					key, json_object_get_boolean(val) ?
+					"on" : "off");
+		else
+			len += snprintf(cmd + len, sizeof(cmd) - len, " %s %lld",
+					key, (long long)json_object_get_int64(val));
+		if (len >= sizeof(cmd)) {
+			ret = -1;
+			break;
+		}
+	}
+	json_object_put(now);
+	if (!ret && strcmp(cmd, "config set"))
+		ret = kt_ctl("%s", cmd) ? -1 : 0;
+	return ret;
+}
+
+/*
+ * Put back what kt_state_save() found, touching only what differs, and
+ * free it. 0, or -1 when something could not be put back.
+ */
+KT_FN int kt_state_restore(struct kt_state *s)
+{
+	struct json_object *now;
+	int ret = 0;
+	size_t i, n;
+
+	if (s->config && kt_config_put(s->config))
+		ret = -1;
+	if (s->rules) {
+		now = khm_json("rule show");
+		n = json_object_array_length(s->rules);
+		for (i = 0; i < n; i++) {
+			struct json_object *r = json_object_array_get_idx(s->rules, i);
+			struct json_object *c = now && i < json_object_array_length(now) ?
+				json_object_array_get_idx(now, i) : NULL;
+
+			if (c && json_object_equal(c, r))
+				continue;
+			if (kt_rule_put(r))
+				ret = -1;
+		}
+		json_object_put(now);
+	}
+	if (s->watch) {
+		now = khm_json("watch show");
+		if (!now || !json_object_equal(now, s->watch))
+			if (kt_watch_put(s->watch))
+				ret = -1;
+		json_object_put(now);
+	}
+	json_object_put(s->config);
+	json_object_put(s->rules);
+	json_object_put(s->watch);
+	memset(s, 0, sizeof(*s));
+	return ret;
+}
+
+/*
+ * The same state as text, for a fixture whose teardown runs in the parent
+ * (FIXTURE_TEARDOWN_PARENT), where only the fixture's own (shared) memory
+ * is valid, not what setup allocated.
+ *
+ * Why the parent: the 6.12 harness, built with -O2, skips FIXTURE_TEARDOWN
+ * when an ASSERT fails in the test body. Its wrapper forks, and after the
+ * failing ASSERT longjmp()s back, the local `child` it tests to know which
+ * side of the fork it is on may hold its value from before the fork (1, not
+ * 0): the test process then takes itself for the parent, skips the teardown
+ * and abort()s. A teardown in the parent runs either way.
+ */
+struct kt_saved {
+	char config[1024];
+	char rules[4096];
+	char watch[4096];
+};
+
+KT_FN int kt_saved_copy(char *dst, size_t len, struct json_object *o)
+{
+	const char *t = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
+	size_t n = t ? strlen(t) : len;
+
+	if (n >= len)
+		return -1;
+	memcpy(dst, t, n + 1);
+	return 0;
+}
+
+KT_FN int kt_saved_take(struct kt_saved *sv)
+{
+	struct kt_state s;
+	int ret;
+
+	memset(sv, 0, sizeof(*sv));
+	ret = kt_state_save(&s);
+	if (!ret)
+		ret = kt_saved_copy(sv->config, sizeof(sv->config), s.config) ||
+		      kt_saved_copy(sv->rules, sizeof(sv->rules), s.rules) ||
+		      kt_saved_copy(sv->watch, sizeof(sv->watch), s.watch) ? -1 : 0;
+	json_object_put(s.config);
+	json_object_put(s.rules);
+	json_object_put(s.watch);
+	if (ret)
+		memset(sv, 0, sizeof(*sv));
+	return ret;
+}
+
+/* Put back what kt_saved_take() found; nothing if it found nothing. */
+KT_FN int kt_saved_put(struct kt_saved *sv)
+{
+	struct kt_state s = {
+		.config = sv->config[0] ? json_tokener_parse(sv->config) : NULL,
+		.rules = sv->rules[0] ? json_tokener_parse(sv->rules) : NULL,
+		.watch = sv->watch[0] ? json_tokener_parse(sv->watch) : NULL,
+	};
+
+	return kt_state_restore(&s);
+}
+
+/* One part of it ("config", "rules", "watch") parsed (a reference). */
+KT_FN struct json_object *kt_saved_get(const struct kt_saved *sv,
+				       const char *part)
+{
+	const char *t = !strcmp(part, "config") ? sv->config :
+			!strcmp(part, "rules") ? sv->rules : sv->watch;
+
+	return t[0] ? json_tokener_parse(t) : NULL;
+}
+
+/*
+ * Every rule off but @metric's, which is set to @settings ("min 50 diff
+ * 100 abs 0 cooldown 60") and on: a detection test then counts only its
+ * own metric.
+ */
+KT_FN int kt_rules_only(const char *metric, const char *settings)
+{
+	struct json_object *rules = khm_json("rule show");
+	size_t i, n;
+	int ret = 0;
+
+	if (!rules)
+		return -1;
+	n = json_object_array_length(rules);
+	for (i = 0; i < n; i++) {
+		const char *m = khm_json_str(json_object_array_get_idx(rules, i),
+					     "metric");
+
+		if (!m)
+			ret = -1;
+		else if (!strcmp(m, metric))
+			ret |= kt_ctl("rule set %s %s on", m, settings);
+		else
+			ret |= kt_ctl("rule set %s off", m);
+	}
+	json_object_put(rules);
+	return ret ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* kholmesctl -j monitor in the background, its stdout in a file */
+
+struct kt_mon {
+	pid_t pid;
+	char path[64];
+};
+
+#define KT_MON_INIT	{ .pid = -1 }
+
+/*
+ * Whether a generic netlink socket of @pid has joined a multicast group:
+ * /proc/net/netlink shows each socket's port id (libnl: the pid in the
+ * low 22 bits) and its first 32 groups.
+ */
+KT_FN bool kt_nl_subscribed(pid_t pid)
+{
+	unsigned long long sk;
+	unsigned int eth, port, groups;
+	char line[256];
+	bool found = false;
+	FILE *f;
+
+	f = fopen("/proc/net/netlink", "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %u %u %x", &sk, &eth, &port, &groups) != 4)
+			continue;
+		if (eth == 16 && (port & 0x3fffff) == (unsigned int)pid &&
+		    groups) {
+			found = true;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* 0 once it listens, -1 if it could not be started. */
+KT_FN int kt_mon_start(struct kt_mon *m)
+{
+	static int seq;
+	char *const argv[] = { (char *)khm_ctl_path(), "-j", "monitor", NULL };
+	pid_t pid, parent = getpid();
+	int fd, status = 0;
+	long long end;
+
+	m->pid = -1;
+	snprintf(m->path, sizeof(m->path), "/tmp/kt-monitor.%d.%d",
+		 (int)getpid(), seq++);
+	fd = open(m->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	/* @m may be shared with other processes: the child must not write it */
+	pid = fork();
+	if (pid < 0) {
+		close(fd);
+		return -1;
+	}
+	if (pid == 0) {
+		kt_die_with(parent);
+		dup2(fd, STDOUT_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	m->pid = pid;
+	close(fd);
+	end = kt_now_ms() + 5000;
+	while (!kt_nl_subscribed(m->pid)) {
+		if (waitpid(m->pid, &status, WNOHANG) == m->pid) {
+			fprintf(stderr, "# kt: kholmesctl monitor ended at once, status 0x%x\n",
+				status);
+			m->pid = -1;
+			return -1;
+		}
+		if (kt_now_ms() > end) {
+			/* a group past the first 32 does not show: go on */
+			fprintf(stderr, "# kt: monitor not seen subscribed, going on\n");
+			break;
+		}
+		kt_sleep_ms(10);
+	}
+	return 0;
+}
+
+/*
+ * Stop it (SIGTERM, as the contract says) and return every line it
+ * printed, parsed, as a JSON array (a reference), or NULL when it did not
+ * exit 0 or printed something that is not JSON.
+ */
+KT_FN struct json_object *kt_mon_stop(struct kt_mon *m)
+{
+	struct json_object *events = NULL, *ev;
+	int status = 0;
+	char line[4096];
+	FILE *f;
+
+	if (m->pid <= 0)
+		return NULL;
+	kill(m->pid, SIGTERM);
+	while (waitpid(m->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	m->pid = -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "# kt: kholmesctl monitor ended with status 0x%x\n",
+			status);
+		goto out;
+	}
+	f = fopen(m->path, "re");
+	if (!f)
+		goto out;
+	events = json_object_new_array();
+	while (fgets(line, sizeof(line), f)) {
+		ev = json_tokener_parse(line);
+		if (!ev) {
+			fprintf(stderr, "# kt: monitor printed non-JSON: %s",
+				line);
+			json_object_put(events);
+			events = NULL;
+			break;
+		}
+		json_object_array_add(events, ev);
+	}
+	fclose(f);
+out:
+	unlink(m->path);
+	return events;
+}
+
+/*
+ * kt_mon_stop(), keeping only the events whose "event" is @type (the
+ * monitor also reports what later features add, such as captures).
+ */
+KT_FN struct json_object *kt_mon_events(struct kt_mon *m, const char *type)
+{
+	struct json_object *all = kt_mon_stop(m), *some, *ev;
+	const char *t;
+	size_t i, n;
+
+	if (!all)
+		return NULL;
+	some = json_object_new_array();
+	n = json_object_array_length(all);
+	for (i = 0; some && i < n; i++) {
+		ev = json_object_array_get_idx(all, i);
+		t = khm_json_str(ev, "event");
+		if (t && !strcmp(t, type))
+			json_object_array_add(some, json_object_get(ev));
+	}
+	json_object_put(all);
+	return some;
+}
+
+/* For teardown: stop it if a test left it running. */
+KT_FN void kt_mon_kill(struct kt_mon *m)
+{
+	if (m->pid > 0) {
+		kill(m->pid, SIGKILL);
+		waitpid(m->pid, NULL, 0);
+		unlink(m->path);
+	}
+	m->pid = -1;
+}
+
+#endif /* _KT_H */

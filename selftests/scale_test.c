@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The sampler at scale. A churn of 10,000 short-lived processes sampled
+ * every 10 ms must leave nothing behind: the tracked count back at its
+ * baseline, no failed allocation (and, checked by the VM runner, a clean
+ * kernel log). 5,000 idle threads sampled every 100 ms: the pass's cost as
+ * status reports it, printed as a figure rather than judged, and every
+ * thread visited.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "kt.h"
+
+#define CHURN_MS	10
+#define CHURN_CHILDREN	"10000"
+#define COST_MS		100
+#define COST_PROCS	5
+#define COST_THREADS	"1000"
+
+FIXTURE(scale) {
+	struct kt_saved state;
+	struct kt_wl wl[COST_PROCS];
+};
+
+FIXTURE_SETUP(scale)
+{
+	for (int i = 0; i < COST_PROCS; i++)
+		self->wl[i] = (struct kt_wl)KT_WL_INIT;
+	ASSERT_EQ(0, kt_saved_take(&self->state));
+}
+
+FIXTURE_TEARDOWN_PARENT(scale)
+{
+	for (int i = 0; i < COST_PROCS; i++)
+		kt_wl_stop(&self->wl[i]);
+	EXPECT_EQ(0, kt_saved_put(&self->state));
+}
+
+/*
+ * The churner is started idle (-g) so that it is part of the baseline as
+ * it is of the final count; everything it forks is gone by then.
+ */
+TEST_F_TIMEOUT(scale, churn_leaves_nothing, 240)
+{
+	long long base, fails0, passes0, passes1, after, fails, t0, ms;
+	char line[64];
+	long n = 0, wl_ms = 0;
+
+	ASSERT_EQ(0, kt_ctl("config set enabled on interval-ms %d", CHURN_MS));
+	ASSERT_EQ(0, kt_wl_start(&self->wl[0], "waiting", 10000, "forkchurn",
+				 "-g", "-n", CHURN_CHILDREN, NULL));
+	ASSERT_EQ(0, kt_wait_passes(5, 5000));
+	base = kt_status("tracked");
+	fails0 = kt_status("alloc-fails");
+	passes0 = kt_status("passes");
+	ASSERT_LT(0, base);
+
+	t0 = kt_now_ms();
+	ASSERT_EQ(0, kill(self->wl[0].pid, SIGUSR1));
+	ASSERT_EQ(0, kt_wl_wait(&self->wl[0], "ready", 200000, line,
+				sizeof(line)));
+	ms = kt_now_ms() - t0;
+	passes1 = kt_status("passes");
+	EXPECT_EQ(2, sscanf(line, "ready %ld %ld", &n, &wl_ms)) TH_LOG("%s", line);
+
+	/* a few intervals for the exits to be noticed */
+	ASSERT_EQ(0, kt_wait_passes(5, 5000));
+	after = kt_status("tracked");
+	fails = kt_status("alloc-fails");
+	TH_LOG("%ld processes forked and reaped in %ld ms (%lld ms seen), %lld passes",
+	       n, wl_ms, ms, passes1 - passes0);
+	TH_LOG("tracked %lld -> %lld, alloc-fails %lld -> %lld, untracked %lld, pass max %lld us",
+	       base, after, fails0, fails, kt_status("untracked"),
+	       kt_status("pass-ns.max") / 1000);
+	EXPECT_EQ(10000, n);
+	EXPECT_LE(base - 2, after);
+	EXPECT_GE(base + 2, after);
+	/* a counter since load: what matters is that the churn added none */
+	EXPECT_EQ(fails0, fails);
+	/* the sampler kept sampling through it */
+	EXPECT_LT(passes0 + 10, passes1);
+}
+
+TEST_F_TIMEOUT(scale, cost_of_5000_threads, 180)
+{
+	long long visited, procs, last, mean, max, mem, t0;
+	long long sum = 0;
+	int i, k;
+
+	ASSERT_EQ(0, kt_ctl("config set enabled on interval-ms %d", COST_MS));
+	t0 = kt_now_ms();
+	for (i = 0; i < COST_PROCS; i++)
+		ASSERT_EQ(0, kt_wl_start(&self->wl[i], "ready", 120000,
+					 "manythreads", "-n", COST_THREADS,
+					 NULL));
+	TH_LOG("%d processes of %s threads started in %lld ms", COST_PROCS,
+	       COST_THREADS, kt_now_ms() - t0);
+
+	ASSERT_EQ(0, kt_wait_passes(3, 30 * COST_MS));
+	/* our own mean of the last pass over a few passes, all with them */
+	for (k = 0; k < 5; k++) {
+		ASSERT_EQ(0, kt_wait_passes(1, 30 * COST_MS));
+		sum += kt_status("pass-ns.last");
+	}
+	visited = kt_status("tasks-visited");
+	procs = kt_status("procs-visited");
+	last = kt_status("pass-ns.last");
+	mean = kt_status("pass-ns.mean");
+	max = kt_status("pass-ns.max");
+	mem = kt_status("mem-bytes");
+	TH_LOG("pass over %lld threads in %lld processes: last %lld us, mean of 5 %lld us",
+	       visited, procs, last / 1000, sum / 5000);
+	TH_LOG("since load: mean %lld us, max %lld us; module memory %lld KiB",
+	       mean / 1000, max / 1000, mem / 1024);
+	EXPECT_LE(COST_PROCS * atoi(COST_THREADS), visited);
+	EXPECT_LE(COST_PROCS, procs);
+	EXPECT_LT(0, last);
+}
+
+TEST_HARNESS_MAIN
