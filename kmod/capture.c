@@ -193,8 +193,8 @@ void khm_task_rss(struct task_struct *task, u64 *anon, u64 *file, u64 *vm)
 	task_lock(task);
 	mm = task->mm;
 	if (mm) {
-		*anon = (u64)get_mm_counter(mm, MM_ANONPAGES) << PAGE_SHIFT;
-		*file = (u64)get_mm_counter(mm, MM_FILEPAGES) << PAGE_SHIFT;
+		*anon = (u64)compat_mm_counter_sum(mm, MM_ANONPAGES) << PAGE_SHIFT;
+		*file = (u64)compat_mm_counter_sum(mm, MM_FILEPAGES) << PAGE_SHIFT;
 		*vm = (u64)READ_ONCE(mm->total_vm) << PAGE_SHIFT;
 	}
 	task_unlock(task);
@@ -844,7 +844,7 @@ static void khm_take(struct khm_req *req)
 				put_task_struct(x->threads[i]);
 			x->nthreads = 0;
 		}
-		if (x->nr_threads > x->nthreads)
+		if (x->nr_threads > x->nthreads && !req->profile)
 			pi->flags |= KHOLMES_CAPTURE_F_THREADS_TRUNC;
 		if (x->maps_trunc)
 			pi->flags |= KHOLMES_CAPTURE_F_MAPS_TRUNC;

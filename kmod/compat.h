@@ -78,6 +78,18 @@ static inline unsigned int compat_stack_save_tsk(struct task_struct *task,
 }
 #endif
 
+/*
+ * An exact RSS counter, for a capture's figures: since 6.2 the counters are
+ * per-CPU and get_mm_counter() reads only the approximate total (off by
+ * up to the per-CPU batches, all of a small process's RSS). The sampler's
+ * walk keeps the cheap read, as /proc's VmRSS does.
+ */
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
+#define compat_mm_counter_sum(mm, member) get_mm_counter_sum(mm, member)
+#else
+#define compat_mm_counter_sum(mm, member) get_mm_counter(mm, member)
+#endif
+
 /* The parsed request attributes of a dump: moved into a genl_info in 6.2. */
 #if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
 #define compat_dump_attrs(cb) (genl_dumpit_info(cb)->info.attrs)
