@@ -18,6 +18,11 @@ const struct kh_keyword kh_config_keys[] = {
 	{ "max-queue-kb", KHOLMES_CFG_MAX_QUEUE_KB, KH_KW_U32, NULL },
 	{ "user-stack-kb", KHOLMES_CFG_USER_STACK_KB, KH_KW_U32, NULL },
 	{ "capture-rate", KHOLMES_CFG_CAPTURE_RATE, KH_KW_U32, NULL },
+	{ "profile-s",	 KHOLMES_CFG_PROFILE_S,	  KH_KW_U32,   NULL },
+	{ "profile-hz",	 KHOLMES_CFG_PROFILE_HZ,  KH_KW_U32,   NULL },
+	{ "profile-fault-period", KHOLMES_CFG_FAULT_PERIOD, KH_KW_U32, NULL },
+	{ "cpu-max",	 KHOLMES_CFG_CPU_MAX,	  KH_KW_U32,   NULL },
+	{ "profiles",	 KHOLMES_CFG_PROFILES,	  KH_KW_ONOFF, NULL },
 	{ NULL }
 };
 
@@ -349,6 +354,65 @@ int kh_parse_capture(int argc, char **argv, struct kh_capture_arg *ca,
 	return 0;
 }
 
+/* A u32 after keyword argv[*i], once. */
+static int kw_u32(int argc, char **argv, int *i, bool *seen, uint32_t *out,
+		  struct kh_parse_err *pe)
+{
+	const char *key = argv[*i];
+	int ret;
+
+	if (*seen)
+		return perr(pe, KH_PE_TWICE, key, key, 0);
+	if (*i + 1 >= argc)
+		return perr(pe, KH_PE_MISSING, key, key, 0);
+	ret = kh_parse_u32(argv[++*i], out);
+	if (ret)
+		return perr(pe, KH_PE_NUMBER, argv[*i], key, ret);
+	*seen = true;
+	return 0;
+}
+
+/*
+ * profile pid N [seconds S] [hz F] [faults]: the kernel checks the ranges
+ * (and says so in its own words); hz means nothing to a faults profile.
+ */
+int kh_parse_profile(int argc, char **argv, struct kh_profile_arg *pa,
+		     struct kh_parse_err *pe)
+{
+	bool have_pid = false, faults = false;
+	int i;
+
+	memset(pa, 0, sizeof(*pa));
+	memset(pe, 0, sizeof(*pe));
+	for (i = 0; i < argc; i++) {
+		if (kh_is_json_opt(argv[i])) {
+			pa->json = true;
+		} else if (!strcmp(argv[i], "pid")) {
+			if (kw_u32(argc, argv, &i, &have_pid, &pa->pid, pe))
+				return -1;
+		} else if (!strcmp(argv[i], "seconds")) {
+			if (kw_u32(argc, argv, &i, &pa->has_seconds,
+				   &pa->seconds, pe))
+				return -1;
+		} else if (!strcmp(argv[i], "hz")) {
+			if (kw_u32(argc, argv, &i, &pa->has_hz, &pa->hz, pe))
+				return -1;
+		} else if (!strcmp(argv[i], "faults")) {
+			if (faults)
+				return perr(pe, KH_PE_TWICE, argv[i], "faults", 0);
+			faults = true;
+		} else {
+			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
+		}
+	}
+	if (!have_pid)
+		return perr(pe, KH_PE_EMPTY, NULL, "pid N", 0);
+	if (faults && pa->has_hz)
+		return perr(pe, KH_PE_CONFLICT, "hz", "faults", 0);
+	pa->kind = faults ? KHOLMES_PROFILE_FAULTS : KHOLMES_PROFILE_CPU;
+	return 0;
+}
+
 static int opt_value(int argc, char **argv, int *i, bool seen,
 		     struct kh_parse_err *pe)
 {
@@ -394,6 +458,18 @@ int kh_parse_pull(int argc, char **argv, bool daemon, struct kh_pull_opts *po,
 			if (opt_value(argc, argv, &i, po->exec, pe))
 				return -1;
 			po->exec = argv[i];
+		} else if (daemon && !strcmp(argv[i], "--config")) {
+			if (opt_value(argc, argv, &i, po->config, pe))
+				return -1;
+			po->config = argv[i];
+		} else if (daemon && !strcmp(argv[i], "--prom-file")) {
+			if (opt_value(argc, argv, &i, po->prom_file, pe))
+				return -1;
+			po->prom_file = argv[i];
+		} else if (daemon && !strcmp(argv[i], "--post")) {
+			if (opt_value(argc, argv, &i, po->post, pe))
+				return -1;
+			po->post = argv[i];
 		} else if (daemon && !strcmp(argv[i], "--max-files")) {
 			if (num_opt(argc, argv, &i, &files, &po->max_files, pe))
 				return -1;
@@ -482,6 +558,10 @@ void kh_parse_err_str(char *buf, size_t len, const struct kh_parse_err *pe)
 		snprintf(buf, len,
 			 "%s \"%s\" is longer than %d bytes, the most the kernel keeps of a process name",
 			 pe->key, pe->word, KHOLMES_COMM_LEN - 1);
+		break;
+	case KH_PE_CONFLICT:
+		snprintf(buf, len, "\"%s\" does not go with \"%s\"",
+			 pe->word, pe->key);
 		break;
 	default:
 		snprintf(buf, len, "bad arguments");

@@ -51,6 +51,7 @@ enum kh_perr {
 	KH_PE_TWICE,		/* key given more than once */
 	KH_PE_EMPTY,		/* nothing given; key says what is needed */
 	KH_PE_TOOLONG,		/* word longer than the kernel keeps */
+	KH_PE_CONFLICT,		/* word does not go with key */
 };
 
 struct kh_parse_err {
@@ -93,11 +94,25 @@ struct kh_capture_arg {
 	bool json;
 };
 
+/* profile pid N [seconds S] [hz F] [faults]; ranges are the kernel's */
+struct kh_profile_arg {
+	uint32_t pid;
+	uint32_t kind;				/* enum kholmes_profile_kind */
+	bool has_seconds;
+	uint32_t seconds;
+	bool has_hz;
+	uint32_t hz;
+	bool json;
+};
+
 struct kh_pull_opts {
 	const char *dir;
 	uint32_t max_files;			/* captures kept, 0: no limit */
 	uint32_t max_mb;			/* MiB kept, 0: no limit */
 	const char *exec;			/* run with each report's path */
+	const char *config;			/* apply at start and on SIGHUP */
+	const char *prom_file;			/* node_exporter textfile */
+	const char *post;			/* upload each capture there */
 	bool json;
 };
 
@@ -110,6 +125,8 @@ int kh_parse_watch(int argc, char **argv, struct kh_watch_arg *wa,
 int kh_parse_ps(int argc, char **argv, struct kh_ps_opts *po,
 		struct kh_parse_err *pe);
 int kh_parse_capture(int argc, char **argv, struct kh_capture_arg *ca,
+		     struct kh_parse_err *pe);
+int kh_parse_profile(int argc, char **argv, struct kh_profile_arg *pa,
 		     struct kh_parse_err *pe);
 int kh_parse_pull(int argc, char **argv, bool daemon, struct kh_pull_opts *po,
 		  struct kh_parse_err *pe);

@@ -25,8 +25,15 @@ static void usage(FILE *f)
 	fprintf(f, "  max-queue-kb %u..%u, user-stack-kb 0..%u (stack copied per thread),\n",
 		KHOLMES_MAX_QUEUE_KB_MIN, KHOLMES_MAX_QUEUE_KB_MAX,
 		KHOLMES_USER_STACK_KB_MAX);
-	fprintf(f, "  capture-rate 0..%u (automatic captures a minute, 0 off)\n",
+	fprintf(f, "  capture-rate 0..%u (automatic captures a minute, 0 off),\n",
 		KHOLMES_CAPTURE_RATE_MAX);
+	fprintf(f, "  profiles on|off (profile after cpu, rss, rss-pct and majflt detections),\n");
+	fprintf(f, "  profile-s %u..%u (seconds a profile runs), profile-hz %u..%u (cpu samples a second),\n",
+		KHOLMES_PROFILE_S_MIN, KHOLMES_PROFILE_S_MAX,
+		KHOLMES_PROFILE_HZ_MIN, KHOLMES_PROFILE_HZ_MAX);
+	fprintf(f, "  profile-fault-period 1..%u (every Nth page fault), cpu-max 0..100 (percent of\n",
+		KHOLMES_FAULT_PERIOD_MAX);
+	fprintf(f, "  all CPUs at or above which automatic captures and profiles are skipped, 0 off)\n");
 	fprintf(f, "The kernel applies all the pairs of one command, or none.\n");
 }
 

@@ -7,6 +7,14 @@
  * refuses a file (full, read-only) acknowledges nothing and is retried
  * with a growing delay. SIGTERM and SIGINT end it after the capture being
  * written, with 0.
+ *
+ * --config FILE is applied as `apply` does: at start (a refusal ends the
+ * daemon with 1, as a misconfigured service should not look healthy), on
+ * SIGHUP (a refusal is logged and the module keeps what it had), and
+ * after reconnecting to a module that was reloaded with its defaults.
+ * --prom-file is rewritten every 5 s and after each capture. --post
+ * spools each capture's upload before acknowledging it (post.h) and
+ * drives the transfers from this loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,14 +23,19 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "apply.h"
+#include "decode.h"
 #include "fmt.h"
 #include "nl.h"
 #include "out.h"
+#include "post.h"
+#include "prom.h"
 #include "pull.h"
 #include "subcommands.h"
 
@@ -32,6 +45,7 @@
 #define HOOK_QUEUE		64	/* waiting for one of those */
 #define HOOK_TIMEOUT_MS		(300 * 1000)
 #define EVENTS_RCVBUF		(1 << 20)
+#define PROM_MS			5000	/* --prom-file refresh */
 
 struct hook {
 	pid_t pid;			/* 0: free */
@@ -60,16 +74,30 @@ struct daemon {
 	struct hook hooks[HOOKS_MAX];
 	struct queued queue[HOOK_QUEUE];
 	size_t qhead, qlen;
+	bool reload;			/* SIGHUP: apply --config again */
+	bool need_apply;		/* connected anew: apply --config */
+	uint64_t written;		/* captures written and acknowledged */
+	uint64_t prom_at;		/* next --prom-file refresh, ms */
+	bool prom_failed;		/* its failure is logged already */
+	struct kh_post *post;		/* --post */
+	char hostname[KH_HOST_LEN];
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: %s daemon --dir DIR [--max-files N] [--max-mb N] [--exec CMD]\n",
+	fprintf(f, "Usage: %s daemon --dir DIR [--max-files N] [--max-mb N] [--exec CMD]\n"
+		"         [--post URL] [--prom-file PATH] [--config FILE]\n",
 		PROG_NAME);
 	fprintf(f, "Writes every capture the module queues to DIR, as pull does, until SIGTERM.\n");
 	fprintf(f, "--max-files N, --max-mb N: keep at most N captures, N MiB, deleting the oldest\n");
 	fprintf(f, "  captures' files first (0: no limit, the default).\n");
 	fprintf(f, "--exec CMD: run /bin/sh -c 'CMD \"$1\"' with each report's .txt path as $1.\n");
+	fprintf(f, "--post URL: upload each capture's files as one multipart/form-data POST,\n"
+		"  retried from DIR/%s until the server answers 2xx.\n", KH_SPOOL_DIR);
+	fprintf(f, "--prom-file PATH: keep PATH (e.g. .../textfile/kholmes.prom) up to date with\n"
+		"  counters in the Prometheus text format, every %d s and after each capture.\n",
+		PROM_MS / 1000);
+	fprintf(f, "--config FILE: apply FILE as apply does, at start and on SIGHUP.\n");
 }
 
 static uint64_t now_ms(void)
@@ -223,6 +251,8 @@ static void rotate(struct daemon *d, const char *keep)
 			kh_err("rotating out %s: %s", sets[i].base, strerror(-err));
 			break;
 		}
+		if (d->post)
+			kh_post_drop(d->post, sets[i].base);
 		kh_err("rotated out %s (%u files, %s)", sets[i].base,
 		       sets[i].files, kh_size(size, sizeof(size), sets[i].bytes));
 	}
@@ -235,10 +265,70 @@ static void signals(struct daemon *d)
 {
 	struct signalfd_siginfo si;
 
-	while (read(d->sfd, &si, sizeof(si)) == sizeof(si))
-		if (si.ssi_signo != SIGCHLD)
+	while (read(d->sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			d->reload = true;
+		else if (si.ssi_signo != SIGCHLD)
 			d->stop = true;
+	}
 	hooks_run(d);
+}
+
+static int status_cb(struct nlmsghdr *nlh, void *arg)
+{
+	return kh_decode_status(nlh, arg);
+}
+
+/* What the module did, if it answers, and what this daemon did. */
+static void prom_refresh(struct daemon *d)
+{
+	struct kh_status st = { 0 };
+	struct kh_prom pr = { .st = &st };
+	struct kh_post_stats ps = { 0 };
+	int err;
+
+	if (!d->o.prom_file)
+		return;
+	d->prom_at = now_ms() + PROM_MS;
+	if (d->connected)
+		pr.up = !kh_nl_call(&d->p.nl,
+				    kh_nl_msg(&d->p.nl, KHOLMES_CMD_GET_STATUS, 0),
+				    status_cb, &st);
+	pr.written = d->written;
+	if (d->post) {
+		kh_post_stats(d->post, &ps);
+		pr.uploads = ps.uploads;
+		pr.upload_failures = ps.failures;
+		pr.uploads_dropped = ps.dropped;
+		pr.uploads_pending = ps.pending;
+	}
+	err = kh_prom_write(d->o.prom_file, &pr);
+	if (err && !d->prom_failed)
+		kh_err("writing %s: %s", d->o.prom_file, strerror(-err));
+	else if (!err && d->prom_failed)
+		kh_err("writing %s again", d->o.prom_file);
+	d->prom_failed = err != 0;
+}
+
+/* Before the acknowledgement: the capture's upload, on disk. */
+static int durable(struct kh_puller *p, const struct kh_capture *cap,
+		   const char *base)
+{
+	struct daemon *d = p->arg;
+	struct kh_upload u;
+	unsigned int i;
+	int err;
+
+	err = kh_upload_init(&u, &cap->sum, base, d->hostname);
+	/* the files this capture wrote: a profile's join its capture's */
+	for (i = 0; !err && i < p->files.n; i++)
+		err = kh_upload_add_file(&u, p->files.name[i]);
+	if (!err)
+		err = kh_post_spool(d->post, &u);
+	if (err)
+		kh_err("capture %" PRIu64 ": recording its upload in %s/%s: %s",
+		       cap->sum.id, d->o.dir, KH_SPOOL_DIR, strerror(-err));
+	return err;
 }
 
 static void written(struct kh_puller *p, const struct kh_capture *cap,
@@ -248,7 +338,11 @@ static void written(struct kh_puller *p, const struct kh_capture *cap,
 	char path[4096];
 	size_t len = strlen(d->o.dir);
 
+	d->written++;
 	rotate(d, base);
+	if (d->post)
+		kh_post_run(d->post);
+	prom_refresh(d);
 	if (!d->cmdline)
 		return;
 	snprintf(path, sizeof(path), "%s%s%s.txt", d->o.dir,
@@ -325,6 +419,8 @@ static int connect_all(struct daemon *d)
 	}
 	d->connected = true;
 	d->need_pull = true;
+	/* a module loaded again starts from its defaults */
+	d->need_apply = d->o.config != NULL;
 	return KH_EXIT_OK;
 }
 
@@ -358,14 +454,41 @@ static void pull(struct daemon *d)
 	backoff(d);
 }
 
+/*
+ * --config: at start (the caller ends the daemon on a refusal), on SIGHUP
+ * and after a reconnection, where a refusal leaves the module as it was.
+ */
+static int apply_config(struct daemon *d)
+{
+	int ret;
+
+	if (d->reload && !d->o.config)
+		kh_err("SIGHUP: no --config to apply");
+	d->reload = false;
+	d->need_apply = false;
+	if (!d->o.config)
+		return KH_EXIT_OK;
+	ret = kh_apply_file(&d->p.nl, d->o.config, true);
+	if (ret)
+		kh_err("%s not applied: the module keeps its configuration, rules and watch scope",
+		       d->o.config);
+	return ret;
+}
+
 static int wait_ms(const struct daemon *d)
 {
 	uint64_t now = now_ms(), t = d->resync_at, h = hooks_deadline(d);
+	int pt;
 
 	if ((d->need_pull || !d->connected) && d->retry_at < t)
 		t = d->retry_at;
 	if (h < t)
 		t = h;
+	if (d->o.prom_file && d->prom_at < t)
+		t = d->prom_at;
+	pt = d->post ? kh_post_timeout_ms(d->post) : -1;
+	if (pt >= 0 && now + pt < t)
+		t = now + pt;
 	if (t <= now)
 		return 0;
 	return t - now > 60000 ? 60000 : (int)(t - now);
@@ -374,12 +497,14 @@ static int wait_ms(const struct daemon *d)
 static int run(struct daemon *d)
 {
 	struct pollfd pfd[2];
-	int n;
+	int n, err;
 
 	while (!d->stop) {
 		if (!d->connected && now_ms() >= d->retry_at &&
 		    connect_all(d))
 			backoff(d);
+		if (d->connected && (d->need_apply || d->reload))
+			apply_config(d);
 		if (d->connected && d->need_pull && now_ms() >= d->retry_at) {
 			pull(d);
 			continue;
@@ -389,8 +514,13 @@ static int run(struct daemon *d)
 		if (d->connected)
 			pfd[n++] = (struct pollfd){ .fd = nl_socket_get_fd(d->ev.sk),
 						    .events = POLLIN };
-		if (poll(pfd, n, wait_ms(d)) < 0 && errno != EINTR) {
-			kh_err("waiting for events: %s", strerror(errno));
+		if (d->post)
+			err = kh_post_poll(d->post, pfd, n, wait_ms(d));
+		else
+			err = poll(pfd, n, wait_ms(d)) < 0 && errno != EINTR ?
+			      -errno : 0;
+		if (err) {
+			kh_err("waiting for events: %s", strerror(-err));
 			return KH_EXIT_FAIL;
 		}
 		if (pfd[0].revents)
@@ -398,6 +528,10 @@ static int run(struct daemon *d)
 		if (n > 1 && pfd[1].revents)
 			receive(d);
 		hooks_run(d);
+		if (d->post)
+			kh_post_run(d->post);
+		if (d->o.prom_file && now_ms() >= d->prom_at)
+			prom_refresh(d);
 		if (now_ms() >= d->resync_at) {
 			d->need_pull = true;
 			d->resync_at = now_ms() + RESYNC_MS;
@@ -406,7 +540,7 @@ static int run(struct daemon *d)
 	return KH_EXIT_OK;
 }
 
-/* SIGINT, SIGTERM and SIGCHLD arrive on a descriptor, polled race-free. */
+/* SIGINT, SIGTERM, SIGHUP, SIGCHLD arrive on a descriptor, polled race-free. */
 static int signal_fd(void)
 {
 	sigset_t mask;
@@ -414,10 +548,39 @@ static int signal_fd(void)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL))
 		return -1;
 	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int open_post(struct daemon *d)
+{
+	struct kh_post_opts po = { .url = d->o.post };
+	struct kh_post_stats ps;
+	int err;
+
+	/* any other scheme would fail every attempt, forever */
+	if (strncasecmp(d->o.post, "http://", 7) &&
+	    strncasecmp(d->o.post, "https://", 8)) {
+		kh_err("--post: the URL must start with http:// or https://");
+		return KH_EXIT_USAGE;
+	}
+	if (gethostname(d->hostname, sizeof(d->hostname)))
+		snprintf(d->hostname, sizeof(d->hostname), "localhost");
+	d->hostname[sizeof(d->hostname) - 1] = '\0';
+	err = kh_post_open(&d->post, d->p.store.dirfd, &po);
+	if (err) {
+		kh_err("opening the upload spool %s/%s: %s", d->o.dir,
+		       KH_SPOOL_DIR, strerror(-err));
+		return KH_EXIT_FAIL;
+	}
+	kh_post_stats(d->post, &ps);
+	kh_err("uploading each capture, %" PRIu64 " waiting in %s/%s",
+	       ps.pending, d->o.dir, KH_SPOOL_DIR);
+	d->p.durable = durable;
+	return KH_EXIT_OK;
 }
 
 int daemon_main(int argc, char *argv[])
@@ -457,21 +620,33 @@ int daemon_main(int argc, char *argv[])
 	unsetenv("DEBUGINFOD_URLS");
 	d->sfd = signal_fd();
 	if (d->sfd < 0) {
-		kh_err("catching SIGINT, SIGTERM and SIGCHLD: %s", strerror(errno));
+		kh_err("catching SIGINT, SIGTERM, SIGHUP and SIGCHLD: %s",
+		       strerror(errno));
 		goto out_free;
 	}
 	ret = kh_pull_open_dir(&d->p.store, d->o.dir);
 	if (ret)
 		goto out;
+	if (d->o.post) {
+		ret = open_post(d);
+		if (ret)
+			goto out;
+	}
 	/* a module missing at start is an operator's mistake: say it, exit 3 */
 	ret = connect_all(d);
 	if (ret)
 		goto out;
+	if (apply_config(d)) {
+		ret = KH_EXIT_FAIL;
+		goto out;
+	}
 	kh_err("writing captures to %s", d->o.dir);
 	rotate(d, NULL);
+	prom_refresh(d);
 	ret = run(d);
 	kh_err("stopped");
 out:
+	kh_post_close(d->post);
 	disconnect(d);
 	kh_store_close(&d->p.store);
 	close(d->sfd);

@@ -31,6 +31,11 @@ static const struct nla_policy cfg_policy[KHOLMES_CFG_MAX + 1] = {
 	[KHOLMES_CFG_MAX_QUEUE_KB]	= { .type = NLA_U32 },
 	[KHOLMES_CFG_USER_STACK_KB]	= { .type = NLA_U32 },
 	[KHOLMES_CFG_CAPTURE_RATE]	= { .type = NLA_U32 },
+	[KHOLMES_CFG_PROFILE_S]		= { .type = NLA_U32 },
+	[KHOLMES_CFG_PROFILE_HZ]	= { .type = NLA_U32 },
+	[KHOLMES_CFG_FAULT_PERIOD]	= { .type = NLA_U32 },
+	[KHOLMES_CFG_CPU_MAX]		= { .type = NLA_U32 },
+	[KHOLMES_CFG_PROFILES]		= { .type = NLA_U8 },
 };
 
 static const struct nla_policy stat_policy[KHOLMES_STAT_MAX + 1] = {
@@ -107,6 +112,11 @@ static const struct nla_policy capture_policy[KHOLMES_CAPTURE_MAX + 1] = {
 	[KHOLMES_CAPTURE_BYTES]		= { .type = NLA_U64 },
 	[KHOLMES_CAPTURE_MAPPINGS]	= { .type = NLA_U32 },
 	[KHOLMES_CAPTURE_DURATION_NS]	= { .type = NLA_U64 },
+	[KHOLMES_CAPTURE_PROFILE_OF]	= { .type = NLA_U64 },
+	[KHOLMES_CAPTURE_PROFILE_KIND]	= { .type = NLA_U32 },
+	[KHOLMES_CAPTURE_RSS_FILE]	= { .type = NLA_U64 },
+	[KHOLMES_CAPTURE_RSS_ANON]	= { .type = NLA_U64 },
+	[KHOLMES_CAPTURE_RSS_SHMEM]	= { .type = NLA_U64 },
 };
 
 static void copy_string(char *dst, size_t len, struct nlattr *a)
@@ -148,6 +158,12 @@ int kh_decode_config(struct nlattr *nest, struct kh_config *cfg)
 	cfg->max_queue_kb = get_u32(tb[KHOLMES_CFG_MAX_QUEUE_KB]);
 	cfg->user_stack_kb = get_u32(tb[KHOLMES_CFG_USER_STACK_KB]);
 	cfg->capture_rate = get_u32(tb[KHOLMES_CFG_CAPTURE_RATE]);
+	cfg->profile_s = get_u32(tb[KHOLMES_CFG_PROFILE_S]);
+	cfg->profile_hz = get_u32(tb[KHOLMES_CFG_PROFILE_HZ]);
+	cfg->fault_period = get_u32(tb[KHOLMES_CFG_FAULT_PERIOD]);
+	cfg->cpu_max = get_u32(tb[KHOLMES_CFG_CPU_MAX]);
+	if (tb[KHOLMES_CFG_PROFILES])
+		cfg->profiles = nla_get_u8(tb[KHOLMES_CFG_PROFILES]);
 	return 0;
 }
 
@@ -328,6 +344,9 @@ static int decode_capture_tb(struct nlattr **tb, struct kh_capture_sum *sum)
 	sum->nr_threads = get_u32(tb[KHOLMES_CAPTURE_NR_THREADS]);
 	sum->threads = get_u32(tb[KHOLMES_CAPTURE_THREADS]);
 	sum->bytes = get_u64(tb[KHOLMES_CAPTURE_BYTES]);
+	sum->has_profile_of = tb[KHOLMES_CAPTURE_PROFILE_OF];
+	sum->profile_of = get_u64(tb[KHOLMES_CAPTURE_PROFILE_OF]);
+	sum->profile_kind = get_u32(tb[KHOLMES_CAPTURE_PROFILE_KIND]);
 	return 0;
 }
 
@@ -377,6 +396,9 @@ int kh_decode_capture(struct nlattr *nest, struct kh_capture *cap)
 	cap->start_ns = get_u64(tb[KHOLMES_CAPTURE_START_NS]);
 	cap->nr_mappings = get_u32(tb[KHOLMES_CAPTURE_MAPPINGS]);
 	cap->duration_ns = get_u64(tb[KHOLMES_CAPTURE_DURATION_NS]);
+	cap->has_rss = tb[KHOLMES_CAPTURE_RSS_ANON] || tb[KHOLMES_CAPTURE_RSS_FILE];
+	cap->rss_anon = get_u64(tb[KHOLMES_CAPTURE_RSS_ANON]);
+	cap->rss_file = get_u64(tb[KHOLMES_CAPTURE_RSS_FILE]);
 	cap->has_value = cap->has_avg = 0;
 	if (tb[KHOLMES_CAPTURE_VALUES] &&
 	    decode_metrics(tb[KHOLMES_CAPTURE_VALUES], cap->value,

@@ -108,15 +108,13 @@ void kh_text_clean(char *dst, size_t len, const char *src)
 }
 
 /*
- * json-c escapes quotes, backslashes and control characters but passes
- * other bytes through; the kernel cuts comm at 15 bytes, possibly inside a
- * character, so invalid UTF-8 becomes U+FFFD to keep the document valid.
+ * Invalid UTF-8 becomes U+FFFD: the kernel cuts comm at 15 bytes, possibly
+ * inside a character, and paths are bytes. A malloc'd copy, NULL: no memory.
  */
-json_object *kh_json_string(const char *src)
+char *kh_utf8_dup(const char *src)
 {
 	static const char repl[] = "\xef\xbf\xbd";
 	const unsigned char *s = (const unsigned char *)src;
-	json_object *o;
 	size_t i = 0, n;
 	uint32_t cp;
 	char *buf;
@@ -137,6 +135,20 @@ json_object *kh_json_string(const char *src)
 		}
 	}
 	buf[i] = '\0';
+	return buf;
+}
+
+/*
+ * json-c escapes quotes, backslashes and control characters but passes
+ * other bytes through: invalid UTF-8 is replaced to keep the document valid.
+ */
+json_object *kh_json_string(const char *src)
+{
+	char *buf = kh_utf8_dup(src);
+	json_object *o;
+
+	if (!buf)
+		return NULL;
 	o = json_object_new_string(buf);
 	free(buf);
 	return o;
@@ -176,6 +188,14 @@ static const struct {
 	{ "captures-failed",	KHOLMES_STAT_CAPTURES_FAILED },
 	{ "queue-len",		KHOLMES_STAT_QUEUE_LEN },
 	{ "queue-bytes",	KHOLMES_STAT_QUEUE_BYTES },
+}, stat_profile[] = {
+	/* "profiles" is the configuration's on|off, in the same object */
+	{ "profiles-done",	KHOLMES_STAT_PROFILES },
+	{ "profiles-skipped",	KHOLMES_STAT_PROFILES_SKIPPED },
+	{ "saturated",		KHOLMES_STAT_SATURATED },
+}, stat_psample[] = {
+	{ "profile-samples",	KHOLMES_STAT_PROFILE_SAMPLES },
+	{ "profile-ns",		KHOLMES_STAT_PROFILE_NS },
 }, stat_capture[] = {
 	{ "last",		KHOLMES_STAT_CAPTURE_LAST_NS },
 	{ "max",		KHOLMES_STAT_CAPTURE_MAX_NS },
@@ -197,6 +217,14 @@ static const struct {
 	  offsetof(struct kh_config, user_stack_kb) },
 	{ "capture-rate",  KHOLMES_CFG_CAPTURE_RATE,
 	  offsetof(struct kh_config, capture_rate) },
+	{ "profile-s",     KHOLMES_CFG_PROFILE_S,
+	  offsetof(struct kh_config, profile_s) },
+	{ "profile-hz",    KHOLMES_CFG_PROFILE_HZ,
+	  offsetof(struct kh_config, profile_hz) },
+	{ "profile-fault-period", KHOLMES_CFG_FAULT_PERIOD,
+	  offsetof(struct kh_config, fault_period) },
+	{ "cpu-max",       KHOLMES_CFG_CPU_MAX,
+	  offsetof(struct kh_config, cpu_max) },
 };
 
 static uint32_t cfg_val(const struct kh_config *cfg, size_t i)
@@ -219,6 +247,9 @@ static void config_fill(json_object *o, const struct kh_config *cfg)
 		if (cfg->has & BIT(cfg_capture[i].attr))
 			json_object_object_add(o, cfg_capture[i].key,
 				json_object_new_uint64(cfg_val(cfg, i)));
+	if (cfg->has & BIT(KHOLMES_CFG_PROFILES))
+		json_object_object_add(o, "profiles",
+				       json_object_new_boolean(cfg->profiles));
 }
 
 json_object *kh_config_json(const struct kh_config *cfg)
@@ -252,6 +283,14 @@ json_object *kh_status_json(const struct kh_status *st)
 	for (i = 0; i < ARRAY_SIZE(stat_tail); i++)
 		json_object_object_add(o, stat_tail[i].key,
 			json_object_new_uint64(st->stat[stat_tail[i].attr]));
+	for (i = 0; i < ARRAY_SIZE(stat_profile); i++)
+		json_object_object_add(o, stat_profile[i].key,
+			json_object_new_uint64(st->stat[stat_profile[i].attr]));
+	json_object_object_add(o, "host-cpu",
+			       kh_json_fixed(st->stat[KHOLMES_STAT_HOST_CPU]));
+	for (i = 0; i < ARRAY_SIZE(stat_psample); i++)
+		json_object_object_add(o, stat_psample[i].key,
+			json_object_new_uint64(st->stat[stat_psample[i].attr]));
 	pass = json_object_new_object();
 	for (i = 0; pass && i < ARRAY_SIZE(stat_capture); i++)
 		json_object_object_add(pass, stat_capture[i].key,
@@ -418,6 +457,19 @@ const char *kh_trigger_name(const struct kh_capture_sum *sum)
 	return sum->has_metric ? kh_metric_name(sum->metric) : "manual";
 }
 
+/* Also the middle of a profile's file names: <base>.cpu.pb.gz */
+const char *kh_profile_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case KHOLMES_PROFILE_CPU:
+		return "cpu";
+	case KHOLMES_PROFILE_FAULTS:
+		return "faults";
+	default:
+		return "profile";
+	}
+}
+
 static const char *const capture_flag_names[] = {
 	"manual", "threads-truncated", "exited", "kernel-thread", "maps-truncated",
 	"profile",
@@ -490,6 +542,11 @@ static void capture_sum_fill(json_object *o, const struct kh_capture_sum *s)
 			       json_object_new_uint64(s->nr_threads));
 	json_object_object_add(o, "bytes", json_object_new_uint64(s->bytes));
 	json_object_object_add(o, "flags", kh_capture_flags_json(s->flags));
+	/* a profile: its kind, and the capture it follows (null: manual) */
+	json_object_object_add(o, "profile-kind", s->flags & KHOLMES_CAPTURE_F_PROFILE ?
+		json_object_new_string(kh_profile_kind_name(s->profile_kind)) : NULL);
+	json_object_object_add(o, "profile-of", s->profile_of ?
+		json_object_new_uint64(s->profile_of) : NULL);
 }
 
 json_object *kh_capture_sum_json(const struct kh_capture_sum *s)
@@ -525,6 +582,9 @@ void kh_config_text(FILE *f, const struct kh_config *cfg)
 		if (cfg->has & BIT(cfg_capture[i].attr))
 			fprintf(f, KEY_FMT "%" PRIu32 "\n", cfg_capture[i].key,
 				cfg_val(cfg, i));
+	if (cfg->has & BIT(KHOLMES_CFG_PROFILES))
+		fprintf(f, KEY_FMT "%s\n", "profiles",
+			cfg->profiles ? "on" : "off");
 }
 
 /* Same keys as the JSON, one per line, so that awk finds them too. */
@@ -549,6 +609,16 @@ void kh_status_text(FILE *f, const struct kh_status *st)
 	for (i = 0; i < ARRAY_SIZE(stat_tail); i++)
 		fprintf(f, KEY_FMT "%" PRIu64 "\n", stat_tail[i].key,
 			st->stat[stat_tail[i].attr]);
+	for (i = 0; i < ARRAY_SIZE(stat_profile); i++)
+		fprintf(f, KEY_FMT "%" PRIu64 "\n", stat_profile[i].key,
+			st->stat[stat_profile[i].attr]);
+	/* percent of all CPUs, a number as in the JSON */
+	fprintf(f, KEY_FMT "%s\n", "host-cpu",
+		kh_fixed(buf, sizeof(buf), st->stat[KHOLMES_STAT_HOST_CPU],
+			 KH_TEXT_DIGITS));
+	for (i = 0; i < ARRAY_SIZE(stat_psample); i++)
+		fprintf(f, KEY_FMT "%" PRIu64 "\n", stat_psample[i].key,
+			st->stat[stat_psample[i].attr]);
 	fprintf(f, KEY_FMT, "capture-ns");
 	for (i = 0; i < ARRAY_SIZE(stat_capture); i++)
 		fprintf(f, "%s%s %" PRIu64, i ? " " : "", stat_capture[i].key,
@@ -686,10 +756,17 @@ static void capture_cell(const void *ctx, size_t row, size_t col, char *buf)
 			      KHOLMES_COMM_LEN, s->comm);
 		break;
 	case 4:
-		snprintf(buf, CELL_LEN, "%s", kh_trigger_name(s));
+		if (s->flags & KHOLMES_CAPTURE_F_PROFILE)
+			snprintf(buf, CELL_LEN, "%s (%s profile)",
+				 kh_trigger_name(s),
+				 kh_profile_kind_name(s->profile_kind));
+		else
+			snprintf(buf, CELL_LEN, "%s", kh_trigger_name(s));
 		break;
 	case 5:
-		if (s->threads < s->nr_threads)
+		if (s->flags & KHOLMES_CAPTURE_F_PROFILE)
+			snprintf(buf, CELL_LEN, "-");
+		else if (s->threads < s->nr_threads)
 			snprintf(buf, CELL_LEN, "%" PRIu32 "/%" PRIu32, s->threads,
 				 s->nr_threads);
 		else

@@ -27,12 +27,14 @@
 
 char *kh_fixed(char *buf, size_t len, uint64_t v, unsigned int digits);
 void kh_text_clean(char *dst, size_t len, const char *src);
+char *kh_utf8_dup(const char *s);
 json_object *kh_json_string(const char *s);
 json_object *kh_json_fixed(uint64_t v);
 char *kh_time_iso(char *buf, size_t len, uint64_t ns);
 char *kh_time_compact(char *buf, size_t len, uint64_t ns);
 char *kh_size(char *buf, size_t len, uint64_t bytes);
 const char *kh_trigger_name(const struct kh_capture_sum *sum);
+const char *kh_profile_kind_name(uint32_t kind);
 json_object *kh_capture_flags_json(uint32_t flags);
 json_object *kh_thread_flags_json(uint32_t flags);
 

@@ -81,6 +81,58 @@ static int ack_cb(struct nl_msg *msg, void *arg)
 	return NL_STOP;
 }
 
+/* A policy's bounds are u64, or as short as they fit (nla_put_uint()). */
+static int get_uint(const struct nlattr *a, uint64_t *v)
+{
+	if (a && nla_len(a) == sizeof(uint64_t)) {
+		*v = nla_get_u64((struct nlattr *)a);
+		return 0;
+	}
+	if (a && nla_len(a) == sizeof(uint32_t)) {
+		*v = nla_get_u32((struct nlattr *)a);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * The offset of the attribute a refusal is about (NLMSGERR_ATTR_OFFS) and,
+ * for a number out of range, the range (NLMSGERR_ATTR_POLICY), so that a
+ * request built from a file can name the line that gave the attribute.
+ */
+static void err_where(struct kh_nl *nl, const struct nlmsghdr *nlh)
+{
+	static const struct nla_policy policy[NLMSGERR_ATTR_MAX + 1] = {
+		[NLMSGERR_ATTR_OFFS] = { .type = NLA_U32 },
+		[NLMSGERR_ATTR_POLICY] = { .type = NLA_NESTED },
+	};
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1], *pol[NL_POLICY_TYPE_ATTR_MAX + 1];
+	const struct nlmsgerr *e = nlmsg_data(nlh);
+	size_t off = sizeof(*e);
+	int len = nlmsg_datalen(nlh);
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) || len < (int)off)
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED) &&
+	    e->msg.nlmsg_len > NLMSG_HDRLEN)
+		off += NLMSG_ALIGN(e->msg.nlmsg_len - NLMSG_HDRLEN);
+	if ((size_t)len <= off ||
+	    nla_parse(tb, NLMSGERR_ATTR_MAX,
+		      (struct nlattr *)((char *)nlmsg_data(nlh) + off),
+		      len - off, policy))
+		return;
+	if (tb[NLMSGERR_ATTR_OFFS]) {
+		nl->has_err_off = true;
+		nl->err_off = nla_get_u32(tb[NLMSGERR_ATTR_OFFS]);
+	}
+	if (tb[NLMSGERR_ATTR_POLICY] &&
+	    !nla_parse_nested(pol, NL_POLICY_TYPE_ATTR_MAX,
+			      tb[NLMSGERR_ATTR_POLICY], NULL) &&
+	    !get_uint(pol[NL_POLICY_TYPE_ATTR_MIN_VALUE_U], &nl->err_min) &&
+	    !get_uint(pol[NL_POLICY_TYPE_ATTR_MAX_VALUE_U], &nl->err_max))
+		nl->has_err_range = true;
+}
+
 static int err_cb(struct sockaddr_nl *sa, struct nlmsgerr *e, void *arg)
 {
 	/* libnl hands us the payload; the flags are in the header before it */
@@ -91,6 +143,7 @@ static int err_cb(struct sockaddr_nl *sa, struct nlmsgerr *e, void *arg)
 	rq->done = true;
 	rq->err = e->error ? e->error : -EIO;
 	set_msg(rq->nl, kh_nlerr_extack(nlh));
+	err_where(rq->nl, nlh);
 	return NL_STOP;
 }
 
@@ -136,6 +189,8 @@ static int send_and_run(struct kh_nl *nl, struct nl_msg *msg, kh_nl_cb fn,
 	int ret;
 
 	nl->msg[0] = '\0';
+	nl->has_err_off = false;
+	nl->has_err_range = false;
 	if (!msg)
 		return -ENOMEM;
 	ret = nl_send_auto(nl->sk, msg);

@@ -6,6 +6,7 @@
 #ifndef KHOLMESCTL_NL_H
 #define KHOLMESCTL_NL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <netlink/genl/genl.h>
@@ -16,6 +17,11 @@ struct kh_nl {
 	struct nl_sock *sk;
 	int family;
 	char msg[KH_NL_MSG_LEN];	/* why the last call failed, if known */
+	/* what the kernel's extack pointed at, if anything */
+	bool has_err_off;
+	uint32_t err_off;		/* bytes from the request's nlmsghdr */
+	bool has_err_range;
+	uint64_t err_min, err_max;	/* the refused attribute's range */
 };
 
 /* Called for each reply message; a negative errno stops the call. */

@@ -7,6 +7,7 @@
 #include "decode.h"
 #include "fmt.h"
 #include "out.h"
+#include "pprof.h"
 #include "pull.h"
 #include "report.h"
 #include "stream.h"
@@ -15,7 +16,8 @@
 
 #define JSON_FILE_FLAGS	(JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-static const char *const exts[] = { ".json", ".folded", ".txt" };
+/* .txt last: a tool that waits for it finds the others */
+static const char *const exts[] = { ".json", ".folded", ".pb.gz", ".txt" };
 
 struct sums {
 	struct kh_capture_sum *s;
@@ -134,7 +136,14 @@ static int write_json(FILE *f, void *arg)
 	return 0;
 }
 
-static const kh_write_fn writers[] = { write_json, write_folded, write_txt };
+static int write_pprof(FILE *f, void *arg)
+{
+	return kh_pprof_write(f, arg);
+}
+
+static const kh_write_fn writers[] = {
+	write_json, write_folded, write_pprof, write_txt,
+};
 
 /* A failure logged once per capture: the daemon retries every few seconds. */
 static bool quiet(struct kh_puller *p, uint64_t id)
@@ -155,25 +164,49 @@ static const char *sep(const char *dir)
 	return len && dir[len - 1] == '/' ? "" : "/";
 }
 
-static void report_written(struct kh_puller *p, const struct kh_capture *cap,
-			   const char *base)
+/* "{json,folded,pb.gz,txt}": the files' extensions after the base */
+static void ext_list(char *buf, size_t len, const struct kh_files *fs)
 {
+	size_t off = 0, blen = strlen(fs->base);
+	unsigned int i;
+
+	snprintf(buf, len, "{");
+	for (i = 0; i < fs->n; i++) {
+		off = strlen(buf);
+		snprintf(buf + off, len - off, "%s%s", i ? "," : "",
+			 fs->name[i] + blen + 1);
+	}
+	off = strlen(buf);
+	snprintf(buf + off, len - off, "}");
+}
+
+static void report_written(struct kh_puller *p, const struct kh_capture *cap)
+{
+	const struct kh_files *fs = &p->files;
 	const char *dir = p->store.dir;
-	char comm[KHOLMES_COMM_LEN], path[4096];
+	char comm[KHOLMES_COMM_LEN], path[4096], what[64], ext[128];
 	json_object *o, *files;
 	size_t i;
 
 	if (p->daemon) {
 		kh_text_clean(comm, sizeof(comm), cap->sum.comm);
-		kh_err("capture %" PRIu64 " (%s, pid %" PRIu32 " %s, %zu threads): wrote %s%s%s.{txt,json,folded}",
+		if (cap->prof.present)
+			snprintf(what, sizeof(what), "%s profile, %" PRIu64 " samples",
+				 kh_profile_kind_name(cap->prof.kind),
+				 cap->prof.samples);
+		else
+			snprintf(what, sizeof(what), "%zu threads",
+				 cap->nr_threads);
+		ext_list(ext, sizeof(ext), fs);
+		kh_err("capture %" PRIu64 " (%s, pid %" PRIu32 " %s, %s): wrote %s%s%s.%s%s",
 		       cap->sum.id, kh_trigger_name(&cap->sum), cap->sum.pid,
-		       comm[0] ? comm : "-",
-		       cap->nr_threads, dir, sep(dir), base);
+		       comm[0] ? comm : "-", what, dir, sep(dir), fs->base, ext,
+		       fs->joined ? " (its profile section in the .txt)" : "");
 		return;
 	}
 	if (!p->out) {
-		for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
-			printf("%s%s%s%s\n", dir, sep(dir), base, exts[i]);
+		for (i = 0; i < fs->n; i++)
+			printf("%s%s%s\n", dir, sep(dir), fs->name[i]);
 		fflush(stdout);
 		return;
 	}
@@ -185,13 +218,37 @@ static void report_written(struct kh_puller *p, const struct kh_capture *cap,
 		return;
 	}
 	json_object_object_add(o, "id", json_object_new_uint64(cap->sum.id));
-	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-		snprintf(path, sizeof(path), "%s%s%s%s", dir, sep(dir), base,
-			 exts[i]);
+	for (i = 0; i < fs->n; i++) {
+		snprintf(path, sizeof(path), "%s%s%s", dir, sep(dir),
+			 fs->name[i]);
 		json_object_array_add(files, kh_json_string(path));
 	}
 	json_object_object_add(o, "files", files);
 	json_object_array_add(p->out, o);
+}
+
+/*
+ * A capture's files, or a profile's (pfiles.h), into p->files; 0, or the
+ * negative errno of the file named in name.
+ */
+static int write_files(struct kh_puller *p, const struct kh_capture *cap,
+		       char *name, size_t len)
+{
+	struct kh_files *fs = &p->files;
+	size_t i;
+	int err;
+
+	if (cap->sum.flags & KHOLMES_CAPTURE_F_PROFILE && cap->prof.present)
+		return kh_profile_write(&p->store, cap, fs, name, len);
+	memset(fs, 0, sizeof(*fs));
+	err = kh_capture_base(fs->base, sizeof(fs->base), &cap->sum);
+	for (i = 0; !err && i < sizeof(exts) / sizeof(exts[0]); i++) {
+		snprintf(name, len, "%s%s", fs->base, exts[i]);
+		err = kh_store_write(&p->store, name, writers[i], (void *)cap);
+		if (!err)
+			snprintf(fs->name[fs->n++], KH_FILE_LEN, "%s", name);
+	}
+	return err;
 }
 
 /*
@@ -202,10 +259,9 @@ static void report_written(struct kh_puller *p, const struct kh_capture *cap,
  */
 static int pull_one(struct kh_puller *p, uint64_t id)
 {
-	char base[KH_BASE_LEN], name[KH_BASE_LEN + 16], what[96];
+	char name[KH_FILE_LEN], what[96];
 	struct kh_capture cap;
 	struct kh_stream s;
-	size_t i;
 	int err;
 
 	name[0] = '\0';
@@ -244,11 +300,7 @@ static int pull_one(struct kh_puller *p, uint64_t id)
 	if (cap.bad_records)
 		kh_err("capture %" PRIu64 ": %u malformed records skipped (first: %s)",
 		       id, cap.bad_records, cap.bad_why);
-	err = kh_capture_base(base, sizeof(base), &cap.sum);
-	for (i = 0; !err && i < sizeof(exts) / sizeof(exts[0]); i++) {
-		snprintf(name, sizeof(name), "%s%s", base, exts[i]);
-		err = kh_store_write(&p->store, name, writers[i], &cap);
-	}
+	err = write_files(p, &cap, name, sizeof(name));
 	if (!err)
 		err = kh_store_sync(&p->store);
 	if (err) {
@@ -256,6 +308,14 @@ static int pull_one(struct kh_puller *p, uint64_t id)
 		kh_err("writing %s%s%s: %s; capture %" PRIu64 " left queued",
 		       p->store.dir, sep(p->store.dir), name, strerror(-err), id);
 		goto out;
+	}
+	if (p->durable) {
+		err = p->durable(p, &cap, p->files.base);
+		if (err) {
+			p->nr_failed++;
+			kh_err("capture %" PRIu64 " left queued", id);
+			goto out;
+		}
 	}
 	err = ack(p, id);
 	/* gone meanwhile (dropped as the oldest): we have it all the same */
@@ -267,9 +327,9 @@ static int pull_one(struct kh_puller *p, uint64_t id)
 	}
 	err = 0;
 	p->nr_written++;
-	report_written(p, &cap, base);
+	report_written(p, &cap);
 	if (p->written)
-		p->written(p, &cap, base);
+		p->written(p, &cap, p->files.base);
 out:
 	kh_capture_free(&cap);
 	return err;
@@ -303,8 +363,10 @@ int kh_pull_all(struct kh_puller *p)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s [-j|--json] pull --dir DIR\n", PROG_NAME);
-	fprintf(f, "Writes every queued capture to DIR as <time>-<comm>-<pid>-<metric>-<id>.txt, .json\n");
-	fprintf(f, "and .folded, each durably, then acknowledges it; prints the files written.\n");
+	fprintf(f, "Writes every queued capture to DIR as <time>-<comm>-<pid>-<metric>-<id>.txt, .json,\n");
+	fprintf(f, ".folded and .pb.gz (pprof), each durably, then acknowledges it; a profile adds\n");
+	fprintf(f, "<base>.cpu.pb.gz, .cpu.folded and .cpu.json (or .faults.*) to the capture it\n");
+	fprintf(f, "follows, and a section to its .txt. Prints the files written.\n");
 }
 
 /* Shared with daemon: lock DIR, drop what an interrupted run left. */

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "nl.h"
+#include "pfiles.h"
 #include "record.h"
 #include "store.h"
 
@@ -23,6 +24,14 @@ struct kh_puller;
 /* Called once a capture's files are durable and it is acknowledged. */
 typedef void (*kh_written_fn)(struct kh_puller *p, const struct kh_capture *cap,
 			      const char *base);
+/*
+ * Called once the files are durable, before the acknowledgement: what must
+ * not be lost with a capture the module forgets goes to disk here. A
+ * negative errno (said on stderr) leaves the capture queued and ends the
+ * pull, as a file that could not be written does.
+ */
+typedef int (*kh_durable_fn)(struct kh_puller *p, const struct kh_capture *cap,
+			     const char *base);
 /* Asked between captures: true ends the pull after the one just written. */
 typedef bool (*kh_stop_fn)(struct kh_puller *p);
 
@@ -32,8 +41,11 @@ struct kh_puller {
 	bool daemon;			/* log a line per capture, print nothing */
 	json_object *out;		/* pull -j: what was written */
 	kh_written_fn written;
+	kh_durable_fn durable;
 	kh_stop_fn stop;
 	void *arg;
+	/* the files of the capture being written, for the callbacks */
+	struct kh_files files;
 	unsigned int nr_written;
 	unsigned int nr_failed;
 	bool nl_broken;			/* a request failed: reconnect */

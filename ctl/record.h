@@ -27,6 +27,11 @@ struct kh_config {
 	uint32_t max_queue_kb;
 	uint32_t user_stack_kb;
 	uint32_t capture_rate;
+	uint32_t profile_s;
+	uint32_t profile_hz;
+	uint32_t fault_period;
+	uint32_t cpu_max;			/* percent of all CPUs, 0 off */
+	bool profiles;				/* profile after detections */
 	uint32_t has;				/* 1 << KHOLMES_CFG_* present */
 };
 
@@ -91,6 +96,9 @@ struct kh_capture_sum {
 	uint32_t nr_threads;			/* the process had */
 	uint32_t threads;			/* captured */
 	uint64_t bytes;
+	bool has_profile_of;			/* a profile's capture */
+	uint64_t profile_of;			/* the capture it follows, 0: none */
+	uint32_t profile_kind;			/* enum kholmes_profile_kind */
 };
 
 /* What the controller learnt of a mapped file while unwinding. */
@@ -162,6 +170,43 @@ struct kh_thread {
 	enum kh_unwinder shown;
 };
 
+/* One distinct stack of a profile and how many samples had it. */
+struct kh_pstack {
+	uint32_t count;
+	uint64_t *upcs;				/* frame-pointer walk, leaf first */
+	size_t nr_upcs;
+	char **kframes;				/* innermost first */
+	size_t nr_kframes;
+	struct kh_ustack user;			/* upcs symbolized, by kh_unwind() */
+};
+
+/* KHOLMES_A_PROFILE and its KHOLMES_A_PSTACK records. */
+struct kh_profile {
+	bool present;
+	uint32_t kind;				/* enum kholmes_profile_kind */
+	uint32_t flags;				/* KHOLMES_PROFILE_F_* */
+	uint32_t hz;
+	uint64_t period;			/* ns (cpu) or faults (faults) */
+	uint32_t seconds;			/* asked for */
+	uint64_t duration_ns;			/* ran for */
+	uint64_t samples;
+	uint64_t lost;
+	uint32_t stacks;			/* announced */
+	uint64_t start_rss_anon;
+	uint64_t start_rss_file;
+	uint64_t start_vm;
+	struct kh_pstack *pstacks;
+	size_t nr_pstacks;
+};
+
+/* A top consumer of CPU, in a rundelay capture. */
+struct kh_consumer {
+	uint32_t pid;
+	char comm[KHOLMES_COMM_LEN];
+	uint64_t cpu;				/* fixed point percent of one CPU */
+	char *cgroup;				/* never NULL */
+};
+
 /* GET_CAPTURE: everything, as the stream decoder put it together. */
 struct kh_capture {
 	struct kh_capture_sum sum;
@@ -182,6 +227,12 @@ struct kh_capture {
 	size_t nr_maps;
 	struct kh_thread *threads;
 	size_t nr_threads;
+	bool has_rss;
+	uint64_t rss_anon;			/* bytes, at the capture */
+	uint64_t rss_file;
+	struct kh_profile prof;			/* KHOLMES_CAPTURE_F_PROFILE */
+	struct kh_consumer *consumers;		/* rundelay: who took the CPU */
+	size_t nr_consumers;
 	unsigned int bad_records;		/* refused and skipped */
 	char bad_why[128];			/* the first refusal */
 	char unwind_err[128];			/* why libdw could not help */

@@ -52,6 +52,16 @@ static char *clean(const char *s)
 	return d;
 }
 
+/*
+ * A profile's capture holds no snapshot of its threads, which the module
+ * flags as threads truncated: that says nothing here, so it is not shown.
+ */
+static uint32_t profile_flags_off(const struct kh_capture_sum *s)
+{
+	return s->flags & KHOLMES_CAPTURE_F_PROFILE ?
+	       KHOLMES_CAPTURE_F_THREADS_TRUNC : 0;
+}
+
 /* ---------------------------------------------------------------- folded */
 
 /* flamegraph.pl splits frames at ';' and the count at the last blank. */
@@ -171,12 +181,84 @@ int kh_folded_build(const struct kh_capture *cap, struct kh_folded **out,
 	return 0;
 }
 
+/* Root first, as a thread's: the user frames, then the kernel's. */
+static char *pstack_line(const struct kh_capture *cap,
+			 const struct kh_pstack *ps)
+{
+	char name[4096 + 32];
+	bool first = true;
+	char *buf = NULL;
+	size_t len, i;
+	FILE *f;
+
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	for (i = ps->user.n; i-- > 0;) {
+		user_frame_name(name, sizeof(name), cap, &ps->user.f[i]);
+		put_frame(f, &first, name);
+	}
+	for (i = ps->nr_kframes; i-- > 0;) {
+		kh_kframe_func(name, sizeof(name), ps->kframes[i]);
+		put_frame(f, &first, name);
+	}
+	if (first)
+		put_frame(f, &first, "[no stack]");
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/*
+ * A profile's stacks, one line per distinct folded stack with its samples:
+ * stacks the kernel told apart by their addresses may fold into one line.
+ */
+int kh_folded_build_profile(const struct kh_capture *cap,
+			    struct kh_folded **out, size_t *n)
+{
+	const struct kh_profile *p = &cap->prof;
+	struct kh_folded *lines;
+	size_t i, j, k;
+
+	*out = NULL;
+	*n = 0;
+	if (!p->nr_pstacks)
+		return 0;
+	lines = calloc(p->nr_pstacks, sizeof(*lines));
+	if (!lines)
+		return -ENOMEM;
+	for (i = 0; i < p->nr_pstacks; i++) {
+		lines[i].stack = pstack_line(cap, &p->pstacks[i]);
+		lines[i].count = p->pstacks[i].count;
+		if (!lines[i].stack) {
+			kh_folded_free(lines, i);
+			return -ENOMEM;
+		}
+	}
+	qsort(lines, p->nr_pstacks, sizeof(*lines), folded_cmp);
+	for (i = 0, k = 0; i < p->nr_pstacks; i = j) {
+		lines[k] = lines[i];
+		for (j = i + 1; j < p->nr_pstacks &&
+		     !strcmp(lines[j].stack, lines[k].stack); j++) {
+			lines[k].count += lines[j].count;
+			free(lines[j].stack);
+		}
+		k++;
+	}
+	*out = lines;
+	*n = k;
+	return 0;
+}
+
 int kh_report_folded(FILE *f, const struct kh_capture *cap)
 {
 	struct kh_folded *lines;
 	size_t n, i;
 
-	if (kh_folded_build(cap, &lines, &n))
+	if (cap->prof.present ? kh_folded_build_profile(cap, &lines, &n) :
+				kh_folded_build(cap, &lines, &n))
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		fprintf(f, "%s %u\n", lines[i].stack, lines[i].count);
@@ -215,8 +297,9 @@ static void txt_why(FILE *f, const struct kh_capture *cap)
 	bool min_ok, avg_ok, abs_ok;
 
 	if (!s->has_metric) {
-		fprintf(f, KEY "manual (requested with kholmesctl capture)\n",
-			"trigger:");
+		fprintf(f, KEY "manual (requested with kholmesctl %s)\n",
+			"trigger:", s->flags & KHOLMES_CAPTURE_F_PROFILE ?
+			"profile" : "capture");
 		return;
 	}
 	fprintf(f, KEY "%s (its rule fired)\n", "trigger:",
@@ -281,7 +364,11 @@ static void txt_process(FILE *f, const struct kh_capture *cap)
 		kh_time_iso(tm, sizeof(tm), s->time_ns), s->boot_ns / NSEC,
 		s->boot_ns % NSEC / 1000000, cap->duration_ns / 1000000,
 		cap->duration_ns % 1000000 / 1000);
-	fprintf(f, KEY "%" PRIu32 " captured of %" PRIu32 "\n", "threads:",
+	if (s->flags & KHOLMES_CAPTURE_F_PROFILE)
+		fprintf(f, KEY "%" PRIu32 " (a profile: its stacks follow, not a snapshot of each thread)\n",
+			"threads:", s->nr_threads);
+	else
+		fprintf(f, KEY "%" PRIu32 " captured of %" PRIu32 "\n", "threads:",
 		s->threads, s->nr_threads);
 }
 
@@ -322,7 +409,7 @@ static void txt_notes(FILE *f, const struct kh_capture *cap)
 		fputc('\n', f);						\
 	} while (0)
 
-	if (s->flags & KHOLMES_CAPTURE_F_THREADS_TRUNC)
+	if (s->flags & KHOLMES_CAPTURE_F_THREADS_TRUNC & ~profile_flags_off(s))
 		NOTE("threads truncated: %" PRIu32 " of %" PRIu32 " captured (max-threads)",
 		     s->threads, s->nr_threads);
 	if (s->flags & KHOLMES_CAPTURE_F_EXITED)
@@ -331,8 +418,8 @@ static void txt_notes(FILE *f, const struct kh_capture *cap)
 		NOTE("a kernel thread: no user space, kernel stacks only");
 	if (s->flags & KHOLMES_CAPTURE_F_MAPS_TRUNC)
 		NOTE("the mapping list was cut short: frames in the missing mappings name no file");
-	if (s->flags & KHOLMES_CAPTURE_F_PROFILE)
-		NOTE("this capture holds a profile, whose stacks this report does not show yet");
+	if (s->flags & KHOLMES_CAPTURE_F_PROFILE && !cap->prof.present)
+		NOTE("this capture should hold a profile, but its profile record is missing");
 	if (cap->nr_threads != s->threads)
 		NOTE("%zu thread records received, the capture announced %" PRIu32,
 		     cap->nr_threads, s->threads);
@@ -483,6 +570,404 @@ static void txt_thread(FILE *f, const struct kh_capture *cap,
 	txt_ustack(f, cap, t);
 }
 
+/* Who had the CPU that a process waiting in the run queue wanted. */
+static void txt_consumers(FILE *f, const struct kh_capture *cap)
+{
+	char comm[KHOLMES_COMM_LEN], cpu[KH_FIXED_LEN], *cg;
+	size_t i;
+
+	if (!cap->nr_consumers) {
+		if (cap->sum.has_metric &&
+		    cap->sum.metric == KHOLMES_METRIC_RUNDELAY)
+			fputs("who took the CPU: no process used any in the last interval\n",
+			      f);
+		return;
+	}
+	fputs("who took the CPU (the top consumers on the host over the last interval):\n",
+	      f);
+	fprintf(f, "  %8s  %-15s  %9s  %s\n", "PID", "COMM", "CPU", "CGROUP");
+	for (i = 0; i < cap->nr_consumers; i++) {
+		const struct kh_consumer *c = &cap->consumers[i];
+
+		kh_text_clean(comm, sizeof(comm), c->comm);
+		kh_fixed(cpu, sizeof(cpu), c->cpu, KH_TEXT_DIGITS);
+		cg = c->cgroup[0] ? clean(c->cgroup) : NULL;
+		fprintf(f, "  %8" PRIu32 "  %-15s  %7s %%  %s\n", c->pid, comm, cpu,
+			cg ? cg : "-");
+		free(cg);
+	}
+}
+
+/* --------------------------------------------------------------- profile */
+
+/* One frame of a stack, as a function: key "name\twhere" for sorting. */
+struct fn_rec {
+	char *key;
+	size_t stack;
+	uint32_t count;
+	bool leaf;
+};
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct fn_rec *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c)
+		return c;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static int top_cmp(const void *a, const void *b)
+{
+	const struct kh_topfn *x = a, *y = b;
+
+	if (x->self != y->self)
+		return x->self > y->self ? -1 : 1;
+	if (x->cum != y->cum)
+		return x->cum > y->cum ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* "where" of a kernel frame: "[kernel]", or the module it names. */
+static void kframe_where(char *buf, size_t len, const char *frame)
+{
+	const char *mod = strstr(frame, " [");
+
+	if (mod)
+		snprintf(buf, len, "%.*s", (int)strcspn(mod + 1, " "), mod + 1);
+	else
+		snprintf(buf, len, "[kernel]");
+}
+
+static char *fn_key(const char *name, const char *where)
+{
+	char *k;
+
+	return asprintf(&k, "%s\t%s", name, where) < 0 ? NULL : k;
+}
+
+/*
+ * Every function of the profile with its self samples (it was the leaf)
+ * and cumulative samples (it was anywhere on the stack, once per stack
+ * even when recursive), the largest self first.
+ */
+int kh_profile_top(const struct kh_capture *cap, struct kh_topfn **out,
+		   size_t *nout)
+{
+	const struct kh_profile *p = &cap->prof;
+	struct fn_rec *recs = NULL;
+	struct kh_topfn *top = NULL;
+	size_t nrec = 0, total = 0, i, j, k, n = 0;
+	char name[4096 + 32], where[4096];
+	int err = -ENOMEM;
+
+	*out = NULL;
+	*nout = 0;
+	for (i = 0; i < p->nr_pstacks; i++)
+		total += p->pstacks[i].nr_kframes + p->pstacks[i].user.n;
+	if (!total)
+		return 0;
+	recs = calloc(total, sizeof(*recs));
+	if (!recs)
+		return -ENOMEM;
+	for (i = 0; i < p->nr_pstacks; i++) {
+		const struct kh_pstack *ps = &p->pstacks[i];
+
+		for (j = 0; j < ps->nr_kframes + ps->user.n; j++) {
+			if (j < ps->nr_kframes) {
+				kh_kframe_func(name, sizeof(name), ps->kframes[j]);
+				kframe_where(where, sizeof(where), ps->kframes[j]);
+			} else {
+				const struct kh_uframe *fr =
+					&ps->user.f[j - ps->nr_kframes];
+
+				user_frame_name(name, sizeof(name), cap, fr);
+				snprintf(where, sizeof(where), "%s",
+					 fr->func && fr->map >= 0 ?
+					 cap->maps[fr->map].path : "");
+			}
+			recs[nrec].key = fn_key(name, where);
+			if (!recs[nrec].key)
+				goto out;
+			recs[nrec].stack = i;
+			recs[nrec].count = ps->count;
+			recs[nrec++].leaf = !j;
+		}
+	}
+	qsort(recs, nrec, sizeof(*recs), rec_cmp);
+	top = calloc(nrec, sizeof(*top));
+	if (!top)
+		goto out;
+	for (i = 0; i < nrec; i = j) {
+		struct kh_topfn *t = &top[n];
+		char *tab = strchr(recs[i].key, '\t');
+
+		t->name = strndup(recs[i].key, tab - recs[i].key);
+		t->where = strdup(tab + 1);
+		if (!t->name || !t->where) {
+			free(t->name);
+			free(t->where);
+			goto out;
+		}
+		n++;
+		for (j = i; j < nrec && !strcmp(recs[j].key, recs[i].key); j++) {
+			if (recs[j].leaf)
+				t->self += recs[j].count;
+			/* once per stack: a recursive function is on it once */
+			if (j == i || recs[j].stack != recs[j - 1].stack)
+				t->cum += recs[j].count;
+		}
+	}
+	qsort(top, n, sizeof(*top), top_cmp);
+	*out = top;
+	*nout = n;
+	top = NULL;
+	err = 0;
+out:
+	for (k = 0; k < nrec; k++)
+		free(recs[k].key);
+	free(recs);
+	kh_topfn_free(top, n);
+	return err;
+}
+
+void kh_topfn_free(struct kh_topfn *top, size_t n)
+{
+	size_t i;
+
+	for (i = 0; top && i < n; i++) {
+		free(top[i].name);
+		free(top[i].where);
+	}
+	free(top);
+}
+
+static uint64_t pstack_total(const struct kh_profile *p)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < p->nr_pstacks; i++)
+		n += p->pstacks[i].count;
+	return n;
+}
+
+/* What a thread on the CPU all along would have given: hz x duration. */
+static uint64_t expected_per_thread(const struct kh_profile *p)
+{
+	return (uint64_t)((double)p->hz * p->duration_ns / NSEC + 0.5);
+}
+
+static const char *const profile_flag_words[] = {
+	"the process exited", "the module was unloading",
+};
+
+static const char *const profile_flag_names[] = {
+	"exited", "unloaded",
+};
+
+static void txt_profile_flags(FILE *f, uint32_t flags)
+{
+	bool first = true;
+	unsigned int i;
+
+	for (i = 0; i < 32; i++) {
+		if (!(flags & BIT(i)))
+			continue;
+		fputs(first ? "ended:      early: " : "; ", f);
+		first = false;
+		if (i < ARRAY_SIZE(profile_flag_words))
+			fputs(profile_flag_words[i], f);
+		else
+			fprintf(f, "0x%x", BIT(i));
+	}
+	if (!first)
+		fputs(" (the profile holds what it had)\n", f);
+}
+
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * part / whole : 0;
+}
+
+static void txt_top(FILE *f, const struct kh_capture *cap, uint64_t total)
+{
+	struct kh_topfn *top;
+	char *name, *where;
+	size_t n, i;
+
+	if (kh_profile_top(cap, &top, &n)) {
+		fputs("top functions: not enough memory to count them\n", f);
+		return;
+	}
+	if (!n) {
+		fputs("top functions: none, no sample has a frame\n", f);
+		return;
+	}
+	fprintf(f, "top functions, of %" PRIu64 " %s (self: where it was %s; cumulative: on the stack):\n",
+		total, cap->prof.kind == KHOLMES_PROFILE_FAULTS ?
+		"sampled page faults" : "samples",
+		cap->prof.kind == KHOLMES_PROFILE_FAULTS ? "faulting" : "running");
+	fprintf(f, "  %9s %6s  %9s %6s  %s\n", "SELF", "SELF%", "CUM", "CUM%",
+		"FUNCTION");
+	for (i = 0; i < n && i < KH_PROFILE_TOP; i++) {
+		name = clean(top[i].name);
+		where = top[i].where[0] ? clean(top[i].where) : NULL;
+		fprintf(f, "  %9" PRIu64 " %5.1f%%  %9" PRIu64 " %5.1f%%  %s%s%s\n",
+			top[i].self, pct(top[i].self, total), top[i].cum,
+			pct(top[i].cum, total), name ? name : "?",
+			where ? "  " : "", where ? where : "");
+		free(name);
+		free(where);
+	}
+	if (n > KH_PROFILE_TOP)
+		fprintf(f, "  (%zu more functions: see the .folded or the .pb.gz)\n",
+			n - KH_PROFILE_TOP);
+	kh_topfn_free(top, n);
+}
+
+static int map_size_cmp(const void *a, const void *b)
+{
+	const struct kh_mapping *x = *(const struct kh_mapping *const *)a;
+	const struct kh_mapping *y = *(const struct kh_mapping *const *)b;
+	uint64_t sx = x->end - x->start, sy = y->end - y->start;
+
+	if (sx != sy)
+		return sx > sy ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static bool map_is_file(const struct kh_mapping *m)
+{
+	return m->path[0] == '/';
+}
+
+/* "+10.0MiB", "-512B" */
+static void txt_signed_size(char *buf, size_t len, uint64_t from, uint64_t to)
+{
+	if (len < 2)
+		return;
+	buf[0] = to >= from ? '+' : '-';
+	kh_size(buf + 1, len - 1, to >= from ? to - from : from - to);
+}
+
+/* RSS at the start and the end, and the largest mappings at the end. */
+static void txt_memory(FILE *f, const struct kh_capture *cap)
+{
+	const struct kh_profile *p = &cap->prof;
+	const struct kh_mapping **maps;
+	char a[32], b[32], d[32], perms[8], *path;
+	size_t i;
+
+	kh_size(a, sizeof(a), p->start_rss_anon);
+	if (cap->has_rss) {
+		kh_size(b, sizeof(b), cap->rss_anon);
+		txt_signed_size(d, sizeof(d), p->start_rss_anon, cap->rss_anon);
+		fprintf(f, KEY "anon %s at the start, %s at the end (%s)\n",
+			"resident:", a, b, d);
+		kh_size(a, sizeof(a), p->start_rss_file);
+		kh_size(b, sizeof(b), cap->rss_file);
+		txt_signed_size(d, sizeof(d), p->start_rss_file, cap->rss_file);
+		fprintf(f, KEY "file %s at the start, %s at the end (%s)\n", "",
+			a, b, d);
+	} else {
+		fprintf(f, KEY "anon %s, file %s at the start; the end is unknown (the process exited)\n",
+			"resident:", a, kh_size(b, sizeof(b), p->start_rss_file));
+	}
+	fprintf(f, KEY "%s at the start\n", "mapped:",
+		kh_size(a, sizeof(a), p->start_vm));
+	if (!cap->nr_maps)
+		return;
+	maps = malloc(cap->nr_maps * sizeof(*maps));
+	if (!maps)
+		return;
+	for (i = 0; i < cap->nr_maps; i++)
+		maps[i] = &cap->maps[i];
+	qsort(maps, cap->nr_maps, sizeof(*maps), map_size_cmp);
+	fputs("largest mappings at the end, by size (resident size per mapping is not\n"
+	      "available from the kernel's exported API, only the totals above; the module\n"
+	      "lists file mappings and [heap] and [stack], not other anonymous memory):\n",
+	      f);
+	fprintf(f, "  %10s  %-4s  %-4s  %s\n", "SIZE", "KIND", "PERM", "MAPPING");
+	for (i = 0; i < cap->nr_maps && i < KH_PROFILE_MAPS; i++) {
+		const struct kh_mapping *m = maps[i];
+
+		snprintf(perms, sizeof(perms), "%c%c%c%c",
+			 m->prot & KHOLMES_MAP_R ? 'r' : '-',
+			 m->prot & KHOLMES_MAP_W ? 'w' : '-',
+			 m->prot & KHOLMES_MAP_X ? 'x' : '-',
+			 m->prot & KHOLMES_MAP_SHARED ? 's' : 'p');
+		path = clean(m->path);
+		fprintf(f, "  %10s  %-4s  %-4s  %s\n",
+			kh_size(a, sizeof(a), m->end - m->start),
+			map_is_file(m) ? "file" : "anon", perms, path ? path : "?");
+		free(path);
+	}
+	free(maps);
+}
+
+/*
+ * The profile as a section of a report: appended to the .txt of the
+ * capture it follows, or closing its own. Starts with KH_PROFILE_MARK.
+ */
+int kh_report_profile_txt(FILE *f, const struct kh_capture *cap)
+{
+	const struct kh_profile *p = &cap->prof;
+	const char *kind = kh_profile_kind_name(p->kind);
+	bool cpu = p->kind == KHOLMES_PROFILE_CPU;
+	char comm[KHOLMES_COMM_LEN];
+	uint64_t total = pstack_total(p), exp;
+
+	kh_text_clean(comm, sizeof(comm), cap->sum.comm);
+	fprintf(f, "\n" KH_PROFILE_MARK "%" PRIu64 ": %s, pid %" PRIu32 " (%s), ",
+		cap->sum.id, kind, cap->sum.pid, comm);
+	if (cap->sum.profile_of)
+		fprintf(f, "after capture %" PRIu64 " (%s)\n\n",
+			cap->sum.profile_of, kh_trigger_name(&cap->sum));
+	else
+		fputs("requested with kholmesctl profile\n\n", f);
+	fprintf(f, KEY "%" PRIu64 ".%03" PRIu64 " s of %" PRIu32 " s asked, ",
+		"ran:", p->duration_ns / NSEC, p->duration_ns % NSEC / 1000000,
+		p->seconds);
+	if (cpu)
+		fprintf(f, "%" PRIu32 " Hz: a sample every %" PRIu64 ".%03" PRIu64 " ms a thread is on a CPU\n",
+			p->hz, p->period / 1000000, p->period % 1000000 / 1000);
+	else
+		fprintf(f, p->period > 1 ? "one page fault of the process in %" PRIu64 "\n" :
+			"every page fault of the process\n", p->period);
+	txt_profile_flags(f, p->flags);
+	if (cpu) {
+		exp = expected_per_thread(p);
+		fprintf(f, KEY "%" PRIu64 " of the process; %" PRIu64 " expected of one thread on a CPU all along\n",
+			"samples:", p->samples, exp);
+		fprintf(f, KEY "(%" PRIu32 " Hz x %" PRIu64 ".%03" PRIu64 " s): %.1f CPUs busy on average\n",
+			"", p->hz, p->duration_ns / NSEC,
+			p->duration_ns % NSEC / 1000000,
+			exp ? (double)p->samples / exp : 0);
+	} else {
+		fprintf(f, KEY "%" PRIu64 " page faults recorded, about %" PRIu64 " in all\n",
+			"samples:", p->samples, p->samples * (p->period ? p->period : 1));
+	}
+	fprintf(f, KEY "%" PRIu64 " (not counted: the module's table of distinct stacks was full)\n",
+		"lost:", p->lost);
+	fprintf(f, KEY "%zu distinct", "stacks:", p->nr_pstacks);
+	if (p->nr_pstacks != p->stacks)
+		fprintf(f, " (%" PRIu32 " announced)", p->stacks);
+	fputc('\n', f);
+	if (!cpu)
+		txt_memory(f, cap);
+	fprintf(f, KEY ".%s.pb.gz (go tool pprof -top), .%s.folded (flame graphs), .%s.json\n",
+		"files:", kind, kind, kind);
+	fputs("note:       user frames come from the kernel's frame-pointer walk at each\n"
+	      "            sample: code built without frame pointers (Debian's libc, most\n"
+	      "            distribution libraries) shows its leaf and what the walk reaches\n"
+	      "            past it, and a leaf function that sets up no frame hides its\n"
+	      "            caller; kernel frames are exact\n", f);
+	txt_top(f, cap, total);
+	return ferror(f) ? -EIO : 0;
+}
+
 int kh_report_txt(FILE *f, const struct kh_capture *cap)
 {
 	char comm[KHOLMES_COMM_LEN];
@@ -494,9 +979,12 @@ int kh_report_txt(FILE *f, const struct kh_capture *cap)
 	txt_why(f, cap);
 	txt_process(f, cap);
 	txt_counters(f, cap);
+	txt_consumers(f, cap);
 	txt_notes(f, cap);
 	for (i = 0; i < cap->nr_threads; i++)
 		txt_thread(f, cap, &cap->threads[i]);
+	if (cap->prof.present)
+		return kh_report_profile_txt(f, cap);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -682,6 +1170,169 @@ static json_object *thread_json(const struct kh_capture *cap,
 	return o;
 }
 
+static json_object *flags_words_json(uint32_t flags)
+{
+	json_object *a = json_object_new_array();
+	char buf[16];
+	unsigned int i;
+
+	for (i = 0; a && i < 32; i++) {
+		if (!(flags & BIT(i)))
+			continue;
+		if (i < ARRAY_SIZE(profile_flag_names)) {
+			json_object_array_add(a, json_object_new_string(
+				profile_flag_names[i]));
+			continue;
+		}
+		snprintf(buf, sizeof(buf), "0x%x", BIT(i));
+		json_object_array_add(a, json_object_new_string(buf));
+	}
+	return a;
+}
+
+static json_object *rss_json(uint64_t anon, uint64_t file)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	add(o, "anon", json_object_new_uint64(anon));
+	add(o, "file", json_object_new_uint64(file));
+	return o;
+}
+
+static json_object *top_json(const struct kh_capture *cap, uint64_t total)
+{
+	json_object *a, *o;
+	struct kh_topfn *top;
+	size_t n, i;
+
+	if (kh_profile_top(cap, &top, &n))
+		return NULL;
+	a = json_object_new_array();
+	for (i = 0; a && i < n && i < KH_PROFILE_TOP; i++) {
+		o = json_object_new_object();
+		if (!o)
+			break;
+		add(o, "function", kh_json_string(top[i].name));
+		add(o, "where", top[i].where[0] ? kh_json_string(top[i].where) :
+						  NULL);
+		add(o, "self", json_object_new_uint64(top[i].self));
+		add(o, "cum", json_object_new_uint64(top[i].cum));
+		add(o, "self-pct", kh_json_fixed(total ? top[i].self * 100 *
+			KHOLMES_VALUE_SCALE / total : 0));
+		add(o, "cum-pct", kh_json_fixed(total ? top[i].cum * 100 *
+			KHOLMES_VALUE_SCALE / total : 0));
+		json_object_array_add(a, o);
+	}
+	kh_topfn_free(top, n);
+	return a;
+}
+
+static int pstack_cmp(const void *a, const void *b)
+{
+	const struct kh_pstack *x = *(const struct kh_pstack *const *)a;
+	const struct kh_pstack *y = *(const struct kh_pstack *const *)b;
+
+	return x->count > y->count ? -1 : x->count < y->count;
+}
+
+static json_object *pstacks_json(const struct kh_capture *cap)
+{
+	const struct kh_profile *p = &cap->prof;
+	const struct kh_pstack **ps;
+	json_object *a, *o, *k, *u;
+	size_t i, j;
+
+	a = json_object_new_array();
+	ps = malloc((p->nr_pstacks + 1) * sizeof(*ps));
+	if (!a || !ps) {
+		free(ps);
+		return a;
+	}
+	for (i = 0; i < p->nr_pstacks; i++)
+		ps[i] = &p->pstacks[i];
+	qsort(ps, p->nr_pstacks, sizeof(*ps), pstack_cmp);
+	for (i = 0; i < p->nr_pstacks; i++) {
+		o = json_object_new_object();
+		if (!o)
+			break;
+		add(o, "count", json_object_new_uint64(ps[i]->count));
+		k = json_object_new_array();
+		for (j = 0; k && j < ps[i]->nr_kframes; j++)
+			json_object_array_add(k, kh_json_string(ps[i]->kframes[j]));
+		add(o, "kstack", k);
+		u = json_object_new_array();
+		for (j = 0; u && j < ps[i]->user.n; j++)
+			json_object_array_add(u, frame_json(cap, &ps[i]->user.f[j]));
+		add(o, "ustack", u);
+		json_object_array_add(a, o);
+	}
+	free(ps);
+	return a;
+}
+
+static json_object *profile_json(const struct kh_capture *cap)
+{
+	const struct kh_profile *p = &cap->prof;
+	bool cpu = p->kind == KHOLMES_PROFILE_CPU;
+	uint64_t exp = cpu ? expected_per_thread(p) : 0;
+	json_object *o;
+
+	if (!p->present)
+		return NULL;
+	o = json_object_new_object();
+	if (!o)
+		return NULL;
+	add(o, "kind", json_object_new_string(kh_profile_kind_name(p->kind)));
+	add(o, "profile-of", cap->sum.profile_of ?
+	    json_object_new_uint64(cap->sum.profile_of) : NULL);
+	add(o, "flags", flags_words_json(p->flags));
+	add(o, "hz", cpu ? json_object_new_uint64(p->hz) : NULL);
+	add(o, "period", json_object_new_uint64(p->period));
+	add(o, "period-unit", json_object_new_string(cpu ? "nanoseconds" :
+							   "faults"));
+	add(o, "seconds", json_object_new_uint64(p->seconds));
+	add(o, "duration-ns", json_object_new_uint64(p->duration_ns));
+	add(o, "samples", json_object_new_uint64(p->samples));
+	add(o, "expected-per-thread", cpu ? json_object_new_uint64(exp) : NULL);
+	add(o, "busy-cpus", cpu && exp ? kh_json_fixed(p->samples *
+		KHOLMES_VALUE_SCALE / exp) : NULL);
+	add(o, "lost", json_object_new_uint64(p->lost));
+	add(o, "nr-stacks", json_object_new_uint64(p->nr_pstacks));
+	add(o, "rss-start", rss_json(p->start_rss_anon, p->start_rss_file));
+	add(o, "rss-end", cap->has_rss ? rss_json(cap->rss_anon, cap->rss_file) :
+					 NULL);
+	add(o, "vm-start", json_object_new_uint64(p->start_vm));
+	add(o, "top", top_json(cap, pstack_total(p)));
+	add(o, "stacks", pstacks_json(cap));
+	return o;
+}
+
+static json_object *consumers_json(const struct kh_capture *cap)
+{
+	json_object *a, *o;
+	size_t i;
+
+	if (!cap->nr_consumers && !(cap->sum.has_metric &&
+	    cap->sum.metric == KHOLMES_METRIC_RUNDELAY))
+		return NULL;
+	a = json_object_new_array();
+	for (i = 0; a && i < cap->nr_consumers; i++) {
+		const struct kh_consumer *c = &cap->consumers[i];
+
+		o = json_object_new_object();
+		if (!o)
+			break;
+		add(o, "pid", json_object_new_uint64(c->pid));
+		add(o, "comm", kh_json_string(c->comm));
+		add(o, "cpu", kh_json_fixed(c->cpu));
+		add(o, "cgroup", c->cgroup[0] ? kh_json_string(c->cgroup) : NULL);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 json_object *kh_report_json(const struct kh_capture *cap)
 {
 	const struct kh_capture_sum *s = &cap->sum;
@@ -702,7 +1353,7 @@ json_object *kh_report_json(const struct kh_capture *cap)
 	add(o, "duration-ns", json_object_new_uint64(cap->duration_ns));
 	add(o, "trigger", json_object_new_string(kh_trigger_name(s)));
 	add(o, "detection", detection_json(cap));
-	add(o, "flags", kh_capture_flags_json(s->flags));
+	add(o, "flags", kh_capture_flags_json(s->flags & ~profile_flags_off(s)));
 	process_fill(o, cap);
 	add(o, "nr-threads", json_object_new_uint64(s->nr_threads));
 	add(o, "threads-captured", json_object_new_uint64(s->threads));
@@ -719,5 +1370,9 @@ json_object *kh_report_json(const struct kh_capture *cap)
 	for (i = 0; a && i < cap->nr_threads; i++)
 		json_object_array_add(a, thread_json(cap, &cap->threads[i]));
 	add(o, "threads", a);
+	add(o, "rss", cap->has_rss ? rss_json(cap->rss_anon, cap->rss_file) :
+				     NULL);
+	add(o, "consumers", consumers_json(cap));
+	add(o, "profile", profile_json(cap));
 	return o;
 }

@@ -46,6 +46,34 @@ static const struct nla_policy ustack_policy[KHOLMES_USTACK_MAX + 1] = {
 				    .maxlen = KHOLMES_RECORD_MAX },
 };
 
+static const struct nla_policy profile_policy[KHOLMES_PROFILE_MAX + 1] = {
+	[KHOLMES_PROFILE_KIND]		 = { .type = NLA_U32 },
+	[KHOLMES_PROFILE_FLAGS]		 = { .type = NLA_U32 },
+	[KHOLMES_PROFILE_HZ]		 = { .type = NLA_U32 },
+	[KHOLMES_PROFILE_PERIOD]	 = { .type = NLA_U64 },
+	[KHOLMES_PROFILE_SECONDS]	 = { .type = NLA_U32 },
+	[KHOLMES_PROFILE_DURATION_NS]	 = { .type = NLA_U64 },
+	[KHOLMES_PROFILE_SAMPLES]	 = { .type = NLA_U64 },
+	[KHOLMES_PROFILE_LOST]		 = { .type = NLA_U64 },
+	[KHOLMES_PROFILE_STACKS]	 = { .type = NLA_U32 },
+	[KHOLMES_PROFILE_START_RSS_ANON] = { .type = NLA_U64 },
+	[KHOLMES_PROFILE_START_RSS_FILE] = { .type = NLA_U64 },
+	[KHOLMES_PROFILE_START_VM]	 = { .type = NLA_U64 },
+};
+
+static const struct nla_policy pstack_policy[KHOLMES_PSTACK_MAX + 1] = {
+	[KHOLMES_PSTACK_COUNT]		= { .type = NLA_U32 },
+	[KHOLMES_PSTACK_UFRAMES]	= { .type = NLA_UNSPEC },
+	[KHOLMES_PSTACK_KFRAME]		= { .type = NLA_STRING },
+};
+
+static const struct nla_policy consumer_policy[KHOLMES_CONSUMER_MAX + 1] = {
+	[KHOLMES_CONSUMER_PID]		= { .type = NLA_U32 },
+	[KHOLMES_CONSUMER_COMM]		= { .type = NLA_STRING },
+	[KHOLMES_CONSUMER_CPU]		= { .type = NLA_U64 },
+	[KHOLMES_CONSUMER_CGROUP]	= { .type = NLA_STRING },
+};
+
 void kh_stream_init(struct kh_stream *s, struct kh_capture *cap, uint64_t id)
 {
 	memset(s, 0, sizeof(*s));
@@ -72,12 +100,29 @@ static void ustack_free(struct kh_ustack *us)
 	memset(us, 0, sizeof(*us));
 }
 
+static void pstack_free(struct kh_pstack *ps)
+{
+	size_t j;
+
+	for (j = 0; j < ps->nr_kframes; j++)
+		free(ps->kframes[j]);
+	free(ps->kframes);
+	free(ps->upcs);
+	ustack_free(&ps->user);
+}
+
 void kh_capture_free(struct kh_capture *cap)
 {
 	size_t i, j;
 
 	if (!cap)
 		return;
+	for (i = 0; i < cap->prof.nr_pstacks; i++)
+		pstack_free(&cap->prof.pstacks[i]);
+	free(cap->prof.pstacks);
+	for (i = 0; i < cap->nr_consumers; i++)
+		free(cap->consumers[i].cgroup);
+	free(cap->consumers);
 	for (i = 0; i < cap->nr_maps; i++)
 		free(cap->maps[i].path);
 	for (i = 0; i < cap->nr_threads; i++) {
@@ -365,6 +410,119 @@ static int on_ustack(struct kh_stream *s, struct nlattr *a)
 	return 0;
 }
 
+static int on_profile(struct kh_stream *s, struct nlattr *a)
+{
+	struct nlattr *tb[KHOLMES_PROFILE_MAX + 1];
+	struct kh_profile *p = &s->cap->prof;
+
+	if (p->present)
+		return refuse(s, "a second profile record");
+	if (nla_parse_nested(tb, KHOLMES_PROFILE_MAX, a, profile_policy) ||
+	    !tb[KHOLMES_PROFILE_KIND])
+		return refuse(s, "a malformed profile record");
+	p->present = true;
+	p->kind = nla_get_u32(tb[KHOLMES_PROFILE_KIND]);
+#define GET(field, attr, type)						\
+	do {								\
+		if (tb[attr])						\
+			p->field = nla_get_##type(tb[attr]);		\
+	} while (0)
+	GET(flags, KHOLMES_PROFILE_FLAGS, u32);
+	GET(hz, KHOLMES_PROFILE_HZ, u32);
+	GET(period, KHOLMES_PROFILE_PERIOD, u64);
+	GET(seconds, KHOLMES_PROFILE_SECONDS, u32);
+	GET(duration_ns, KHOLMES_PROFILE_DURATION_NS, u64);
+	GET(samples, KHOLMES_PROFILE_SAMPLES, u64);
+	GET(lost, KHOLMES_PROFILE_LOST, u64);
+	GET(stacks, KHOLMES_PROFILE_STACKS, u32);
+	GET(start_rss_anon, KHOLMES_PROFILE_START_RSS_ANON, u64);
+	GET(start_rss_file, KHOLMES_PROFILE_START_RSS_FILE, u64);
+	GET(start_vm, KHOLMES_PROFILE_START_VM, u64);
+#undef GET
+	return 0;
+}
+
+static int on_pstack(struct kh_stream *s, struct nlattr *a)
+{
+	struct nlattr *tb[KHOLMES_PSTACK_MAX + 1];
+	struct kh_profile *p = &s->cap->prof;
+	struct kh_pstack *ps;
+	struct nlattr *f, *u;
+	char *frame;
+	size_t n;
+	int rem;
+
+	if (nla_parse_nested(tb, KHOLMES_PSTACK_MAX, a, pstack_policy) ||
+	    !tb[KHOLMES_PSTACK_COUNT])
+		return refuse(s, "a malformed profile stack record");
+	u = tb[KHOLMES_PSTACK_UFRAMES];
+	n = u ? nla_len(u) / sizeof(uint64_t) : 0;
+	if (u && (nla_len(u) % sizeof(uint64_t) || n > KH_MAX_UFRAMES))
+		return refuse(s, "a profile stack of %d bytes of user frames",
+			      nla_len(u));
+	if (p->nr_pstacks >= KH_MAX_PSTACKS)
+		return refuse(s, "more than %d profile stacks", KH_MAX_PSTACKS);
+	if (grow((void **)&p->pstacks, p->nr_pstacks, sizeof(*p->pstacks)))
+		return nomem(s);
+	ps = &p->pstacks[p->nr_pstacks++];
+	memset(ps, 0, sizeof(*ps));
+	ps->count = nla_get_u32(tb[KHOLMES_PSTACK_COUNT]);
+	if (n) {
+		ps->upcs = malloc(n * sizeof(uint64_t));
+		if (!ps->upcs)
+			return nomem(s);
+		memcpy(ps->upcs, nla_data(u), n * sizeof(uint64_t));
+		ps->nr_upcs = n;
+	}
+	nla_for_each_nested(f, a, rem) {
+		if (nla_type(f) != KHOLMES_PSTACK_KFRAME)
+			continue;
+		if (ps->nr_kframes >= KH_MAX_KFRAMES)
+			return refuse(s, "a profile stack of more than %d kernel frames",
+				      KH_MAX_KFRAMES);
+		if (grow((void **)&ps->kframes, ps->nr_kframes,
+			 sizeof(*ps->kframes)))
+			return nomem(s);
+		frame = strdup(nla_get_string(f));
+		if (!frame)
+			return nomem(s);
+		ps->kframes[ps->nr_kframes++] = frame;
+	}
+	return 0;
+}
+
+static int on_consumer(struct kh_stream *s, struct nlattr *a)
+{
+	struct nlattr *tb[KHOLMES_CONSUMER_MAX + 1];
+	struct kh_capture *cap = s->cap;
+	struct kh_consumer *c;
+	const char *cg;
+
+	if (nla_parse_nested(tb, KHOLMES_CONSUMER_MAX, a, consumer_policy) ||
+	    !tb[KHOLMES_CONSUMER_PID])
+		return refuse(s, "a malformed consumer record");
+	if (cap->nr_consumers >= KH_MAX_CONSUMERS)
+		return refuse(s, "more than %d consumers", KH_MAX_CONSUMERS);
+	if (grow((void **)&cap->consumers, cap->nr_consumers,
+		 sizeof(*cap->consumers)))
+		return nomem(s);
+	c = &cap->consumers[cap->nr_consumers];
+	memset(c, 0, sizeof(*c));
+	c->pid = nla_get_u32(tb[KHOLMES_CONSUMER_PID]);
+	if (tb[KHOLMES_CONSUMER_COMM])
+		snprintf(c->comm, sizeof(c->comm), "%s",
+			 nla_get_string(tb[KHOLMES_CONSUMER_COMM]));
+	if (tb[KHOLMES_CONSUMER_CPU])
+		c->cpu = nla_get_u64(tb[KHOLMES_CONSUMER_CPU]);
+	cg = tb[KHOLMES_CONSUMER_CGROUP] ?
+	     nla_get_string(tb[KHOLMES_CONSUMER_CGROUP]) : "";
+	c->cgroup = strdup(cg);
+	if (!c->cgroup)
+		return nomem(s);
+	cap->nr_consumers++;
+	return 0;
+}
+
 /* 0, or a negative errno once the stream cannot be used at all. */
 int kh_stream_attr(struct kh_stream *s, struct nlattr *a)
 {
@@ -374,8 +532,18 @@ int kh_stream_attr(struct kh_stream *s, struct nlattr *a)
 		return s->err;
 	if (type == KHOLMES_A_CAPTURE)
 		return on_capture(s, a);
-	if (type < KHOLMES_A_MAPPING || type > KHOLMES_A_USTACK)
+	switch (type) {
+	case KHOLMES_A_MAPPING:
+	case KHOLMES_A_THREAD:
+	case KHOLMES_A_KSTACK:
+	case KHOLMES_A_USTACK:
+	case KHOLMES_A_PROFILE:
+	case KHOLMES_A_PSTACK:
+	case KHOLMES_A_CONSUMER:
+		break;
+	default:
 		return 0;	/* a newer module's record */
+	}
 	if (!s->have_capture)
 		return refuse(s, "a record before the capture record");
 	switch (type) {
@@ -385,8 +553,14 @@ int kh_stream_attr(struct kh_stream *s, struct nlattr *a)
 		return on_thread(s, a);
 	case KHOLMES_A_KSTACK:
 		return on_kstack(s, a);
-	default:
+	case KHOLMES_A_USTACK:
 		return on_ustack(s, a);
+	case KHOLMES_A_PROFILE:
+		return on_profile(s, a);
+	case KHOLMES_A_PSTACK:
+		return on_pstack(s, a);
+	default:
+		return on_consumer(s, a);
 	}
 }
 

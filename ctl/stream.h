@@ -18,6 +18,8 @@
 #define KH_MAX_KFRAMES		(4 * KHOLMES_STACK_FRAMES)
 #define KH_MAX_UFRAMES		(4 * KHOLMES_STACK_FRAMES)
 #define KH_MAX_USTACK		(KHOLMES_USER_STACK_KB_MAX * 1024)
+#define KH_MAX_PSTACKS		65536
+#define KH_MAX_CONSUMERS	(4 * KHOLMES_TOP_CONSUMERS)
 
 struct kh_stream {
 	struct kh_capture *cap;

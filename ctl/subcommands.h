@@ -11,7 +11,9 @@ int ps_main(int argc, char *argv[]);
 int monitor_main(int argc, char *argv[]);
 int captures_main(int argc, char *argv[]);
 int capture_main(int argc, char *argv[]);
+int profile_main(int argc, char *argv[]);
 int pull_main(int argc, char *argv[]);
 int daemon_main(int argc, char *argv[]);
+int apply_main(int argc, char *argv[]);
 
 #endif

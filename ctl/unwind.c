@@ -508,6 +508,17 @@ static int fp_frames(struct kh_thread *t)
 	return 0;
 }
 
+/* A profile's stack is its frame-pointer walk: the pcs are the frames. */
+static int pstack_frames(struct kh_pstack *ps)
+{
+	size_t i;
+
+	for (i = 0; i < ps->nr_upcs; i++)
+		if (push_frame(&ps->user, ps->upcs[i], i == 0))
+			return -ENOMEM;
+	return 0;
+}
+
 /* The frame-pointer walk yields nothing past libc: prefer what CFI found. */
 static enum kh_unwinder choose(const struct kh_thread *t)
 {
@@ -554,7 +565,7 @@ static void set_err(struct kh_capture *cap, const char *what)
 
 /*
  * Fills each thread's dwarf and fp walks, symbolized, and which one to
- * show. Returns 0, or -ENOMEM; what libdw could not do is said in
+ * show, and symbolizes each profile stack's user frames. Returns 0, or -ENOMEM; what libdw could not do is said in
  * cap->unwind_err and the walks' stop reasons, and the frames then still
  * carry their mapping and file offset.
  */
@@ -604,6 +615,10 @@ int kh_unwind(struct kh_capture *cap)
 			goto out;
 		t->shown = choose(t);
 	}
+	for (i = 0; i < cap->prof.nr_pstacks; i++)
+		if (pstack_frames(&cap->prof.pstacks[i]) ||
+		    symbolize_all(&u, &cap->prof.pstacks[i].user))
+			goto out;
 	ret = 0;
 out:
 	if (u.dwfl)

@@ -471,6 +471,42 @@ TEST(daemon_opts)
 	EXPECT_EQ(KH_PE_TWICE, pe.kind);
 }
 
+/* --config, --prom-file and --post: the daemon's, once each. */
+TEST(daemon_outputs)
+{
+	struct kh_pull_opts po;
+	struct kh_parse_err pe;
+
+	ASSERT_EQ(0, kh_parse_pull(ARGC("--dir", "d", "--config", "/etc/kholmes.conf",
+					"--prom-file", "/x/kholmes.prom",
+					"--post", "http://127.0.0.1:8080/up"),
+				   ARGV("--dir", "d", "--config", "/etc/kholmes.conf",
+					"--prom-file", "/x/kholmes.prom",
+					"--post", "http://127.0.0.1:8080/up"),
+				   true, &po, &pe));
+	EXPECT_STREQ("/etc/kholmes.conf", po.config);
+	EXPECT_STREQ("/x/kholmes.prom", po.prom_file);
+	EXPECT_STREQ("http://127.0.0.1:8080/up", po.post);
+	ASSERT_EQ(0, kh_parse_pull(ARGC("--dir", "d"), ARGV("--dir", "d"), true,
+				   &po, &pe));
+	EXPECT_EQ(NULL, po.config);
+	EXPECT_EQ(NULL, po.prom_file);
+	EXPECT_EQ(NULL, po.post);
+	/* pull has none of them */
+	ASSERT_EQ(-1, kh_parse_pull(ARGC("--dir", "d", "--post", "u"),
+				    ARGV("--dir", "d", "--post", "u"), false,
+				    &po, &pe));
+	EXPECT_EQ(KH_PE_KEYWORD, pe.kind);
+	ASSERT_EQ(-1, kh_parse_pull(ARGC("--dir", "d", "--config"),
+				    ARGV("--dir", "d", "--config"), true, &po, &pe));
+	EXPECT_EQ(KH_PE_MISSING, pe.kind);
+	ASSERT_EQ(-1, kh_parse_pull(ARGC("--dir", "d", "--prom-file", "a",
+					 "--prom-file", "b"),
+				    ARGV("--dir", "d", "--prom-file", "a",
+					 "--prom-file", "b"), true, &po, &pe));
+	EXPECT_EQ(KH_PE_TWICE, pe.kind);
+}
+
 TEST(json_only)
 {
 	struct kh_parse_err pe;

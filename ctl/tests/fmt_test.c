@@ -149,8 +149,11 @@ TEST(status_json)
 	o = roundtrip(kh_status_json(&st));
 	ASSERT_NE(NULL, o);
 	ASSERT_TRUE(json_object_is_type(o, json_type_object));
-	/* 4 + 5 config keys, 16 counters, the two nests, version, kernel */
-	EXPECT_EQ(29, json_object_object_length(o));
+	/*
+	 * 4 + 5 config keys, 16 counters, the two nests, version, kernel,
+	 * and the 6 of profiles (profile_test checks them)
+	 */
+	EXPECT_EQ(35, json_object_object_length(o));
 	EXPECT_STREQ("0.1.0", json_object_get_string(key(o, "version")));
 	EXPECT_STREQ("6.1.0-56-cloud-amd64",
 		     json_object_get_string(key(o, "kernel")));
@@ -563,7 +566,8 @@ TEST(captures_json)
 	ASSERT_NE(NULL, a);
 	ASSERT_EQ(2U, json_object_array_length(a));
 	o = json_object_array_get_idx(a, 0);
-	EXPECT_EQ(10, json_object_object_length(o));
+	/* 10, and profile-kind and profile-of (profile_test checks them) */
+	EXPECT_EQ(12, json_object_object_length(o));
 	EXPECT_EQ(9, json_object_get_int64(key(o, "id")));
 	EXPECT_STREQ("2026-11-26T03:16:00.123Z",
 		     json_object_get_string(key(o, "time")));
