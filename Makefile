@@ -47,7 +47,9 @@ DEPS := linux-image-cloud-amd64 linux-headers-cloud-amd64 \
 	linux-source-6.12 qemu-system-x86 busybox-static cpio gzip xz-utils \
 	gcc libc6-dev make kmod pkg-config perl sparse libelf-dev libdw-dev \
 	libnl-3-dev libnl-genl-3-dev libkmod-dev libjson-c-dev \
-	dkms mandoc systemd sysstat python3
+	dkms mandoc systemd sysstat python3 \
+	protobuf-c-compiler libprotobuf-c-dev zlib1g-dev golang-go \
+	libcurl4-openssl-dev curl prometheus-node-exporter
 
 KERNELS := $(shell $(TOP)/scripts/kernels.sh)
 # The newest, preferring the usual flavour to PREEMPT_RT at the same version.
@@ -123,7 +125,8 @@ bench-build: ctl $(BUILD)/bench/jobs
 
 $(BUILD)/bench/jobs: $(TOP)/bench/jobs.c
 	@mkdir -p $(@D)
-	$(CC) -O2 -g -fno-omit-frame-pointer -Wall -Wextra -static -pthread -o $@ $<
+	$(CC) -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+		-Wall -Wextra -static -pthread -o $@ $<
 
 # The main job: the module in a VM, a staged incident, the files it wrote.
 demo: deps
@@ -135,7 +138,8 @@ demo-build: ctl $(DEMO_SRCS:$(TOP)/demo/%.c=$(BUILD)/demo/%)
 
 $(BUILD)/demo/%: $(TOP)/demo/%.c
 	@mkdir -p $(@D)
-	$(CC) -O1 -g -fno-omit-frame-pointer -Wall -Wextra -static -pthread -o $@ $<
+	$(CC) -O1 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+		-Wall -Wextra -static -pthread -o $@ $<
 
 VERSION := $(shell sed -n 's/^\#define KHOLMES_VERSION[[:space:]]*"\(.*\)"/\1/p' $(TOP)/include/kholmes.h)
 PREFIX ?= /usr

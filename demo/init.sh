@@ -44,6 +44,9 @@ kholmesctl watch add comm leaky
 kholmesctl watch add comm burst
 kholmesctl rule set rss min 64 diff 50
 kholmesctl rule set threads min 32 diff 100
+# three busy processes on two CPUs wait for each other: true, but not the story
+kholmesctl rule set rundelay off
+kholmesctl config set profile-s 3
 kholmesctl rule show
 
 mkdir -p /tmp/captures
@@ -52,23 +55,26 @@ daemon=$!
 kholmesctl monitor &
 monitor=$!
 
-say "the incident: checkout spins, leaky leaks, burst starts 120 threads"
+say "the incident: checkout spins, burst starts 120 threads, then leaky leaks"
 /selftests/checkout 3 &
 checkout=$!
-/selftests/leaky 3 &
+# after checkout's CPU profile (one profile runs at a time)
+/selftests/leaky 8 &
 leaky=$!
 /selftests/burst 3 &
 burst=$!
 
+# until the three captures and the two profiles that follow them are written
 i=0
 while [ "$i" -lt 120 ]; do
 	n=$(find /tmp/captures -name '*.txt' | wc -l)
-	[ "$n" -ge 3 ] && break
+	p=$(find /tmp/captures -name '*.cpu.folded' -o -name '*.faults.folded' | wc -l)
+	[ "$n" -ge 3 ] && [ "$p" -ge 2 ] && break
 	sleep 0.5
 	i=$((i + 1))
 done
 sleep 1
-say "$(find /tmp/captures -name '*.txt' | wc -l) capture reports written"
+say "$(find /tmp/captures -name '*.txt' | wc -l) capture reports and $(find /tmp/captures -name '*.pb.gz' | wc -l) pprof files written"
 kholmesctl ps --sort cpu
 kholmesctl status
 

@@ -6,7 +6,9 @@
 #   1. the controller and its host unit tests (TAP)
 #   2. checkpatch --strict on kmod/ and include/
 #   3. the module for every installed kernel, W=1, no warnings
-#   4. the selftests, then for every kernel that can boot here
+#   4. packaging (make install, DKMS, systemd unit, man page) and the
+#      Prometheus textfile read back through node_exporter
+#   5. the selftests, then for every kernel that can boot here
 #      (/boot/vmlinuz-<rel> with headers): its module, an initramfs, a qemu
 #      VM running every test (selftests/vm/run-vm.sh)
 #
@@ -89,6 +91,24 @@ gate "style (checkpatch --strict)" "${PIPESTATUS[0]}" "$logs/style.log"
 step "module: W=1 build for every installed kernel"
 $make modules-all 2>&1 | tee "$logs/modules-all.log"
 gate "W=1 builds, no warnings" "${PIPESTATUS[0]}" "$logs/modules-all.log"
+
+step "packaging: make install, DKMS for every kernel, the unit, the man page"
+$make pkgcheck 2>&1 | tee "$logs/pkgcheck.log"
+rc=${PIPESTATUS[0]}
+read -r p f s < <(tap_count "$logs/pkgcheck.log")
+if ((rc != 0 && f == 0)); then
+	f=1
+fi
+add "packaging (pkgcheck)" "$p" "$f" "$s"
+
+step "prometheus: node_exporter serves the daemon's textfile"
+"$top/scripts/node-exporter-check.sh" 2>&1 | tee "$logs/node-exporter.log"
+rc=${PIPESTATUS[0]}
+read -r p f s < <(tap_count "$logs/node-exporter.log")
+if ((rc != 0 && f == 0)); then
+	f=1
+fi
+add "node_exporter textfile" "$p" "$f" "$s"
 
 step "selftests: build"
 $make selftests >"$logs/selftests.log" 2>&1

@@ -100,8 +100,23 @@ check "the module loaded and unloaded" loaded
 check "a cpu capture of checkout names compute_invoice_totals" \
 	names "$cpu" compute_invoice_totals
 check "an rss capture of leaky" names "$(report leaky rss)" .
-check "a threads capture of burst names accept_connections" \
+check "a threads capture of burst names wait_for_client" \
 	names "$(report burst threads)" wait_for_client
+check "a cpu profile of checkout has compute_invoice_totals on top" \
+	names "$(find "$dest" -name '*-checkout-*-cpu-*.cpu.folded' | head -n 1)" \
+	compute_invoice_totals
+check "a page-fault profile of leaky names cache_insert" \
+	names "$(find "$dest" -name '*-leaky-*.faults.folded' | head -n 1)" cache_insert
+pprof_top() {
+	local f
+
+	f=$(find "$dest" -name '*-checkout-*.cpu.pb.gz' | head -n 1)
+	[[ -n $f ]] || return 1
+	# go tool pprof is what people open these with; skip if it is absent
+	command -v go >/dev/null || { echo "  (go not installed: not checked with go tool pprof)"; return 0; }
+	go tool pprof -top "$f" 2>/dev/null | grep -q compute_invoice_totals
+}
+check "go tool pprof -top reads the cpu profile" pprof_top
 check "every capture has its .txt, .json and .folded" complete
 check "a clean kernel log" clean
 echo "$passed passed, $failed failed"
