@@ -100,7 +100,7 @@ while [ "$r" -lt "$ROUNDS" ]; do
 		fi
 		emit "overhead-$mode" cpu-ns "$("$J" cpu 300000000)"
 		emit "overhead-$mode" fork-ns "$("$J" fork 300)"
-		emit "overhead-$mode" ctxsw-ns "$("$J" ctxsw 20000)"
+		emit "overhead-$mode" ctxsw-ns "$("$J" ctxsw 2000)"
 	done
 	r=$((r + 1))
 done
