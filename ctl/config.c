@@ -46,29 +46,18 @@ static int config_show(int argc, char *argv[])
 {
 	struct kh_config cfg = { 0 };
 	struct kh_parse_err pe;
-	struct kh_nl nl;
-	int ret, err;
+	int ret;
 
 	if (kh_parse_json_only(argc, argv, &kh_json, &pe))
 		return kh_usage_fail(usage, &pe);
-	ret = kh_nl_connect(&nl);
+	ret = kh_nl_request(KHOLMES_CMD_GET_CONFIG, config_cb, &cfg,
+			    "reading the configuration");
 	if (ret)
 		return ret;
-	err = kh_nl_call(&nl, kh_nl_msg(&nl, KHOLMES_CMD_GET_CONFIG, 0),
-			 config_cb, &cfg);
-	if (err) {
-		ret = kh_nl_fail(&nl, "reading the configuration", err);
-		goto out;
-	}
-	if (kh_json) {
-		ret = kh_json_put(kh_config_json(&cfg));
-		goto out;
-	}
+	if (kh_json)
+		return kh_json_put(kh_config_json(&cfg));
 	kh_config_text(stdout, &cfg);
-	ret = KH_EXIT_OK;
-out:
-	kh_nl_close(&nl);
-	return ret;
+	return KH_EXIT_OK;
 }
 
 /* One message with every pair, so that the kernel takes all or none. */

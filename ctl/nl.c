@@ -351,3 +351,22 @@ int kh_nl_fail(const struct kh_nl *nl, const char *what, int err)
 		kh_err("%s: %s", what, strerror(-err));
 	return KH_EXIT_FAIL;
 }
+
+/*
+ * A whole request without attributes: connect, send cmd, hand each reply
+ * to cb, close. Returns the exit status; a failure is reported as
+ * "kholmesctl: <what>: <reason>".
+ */
+int kh_nl_request(uint8_t cmd, kh_nl_cb cb, void *arg, const char *what)
+{
+	struct kh_nl nl;
+	int ret, err;
+
+	ret = kh_nl_connect(&nl);
+	if (ret)
+		return ret;
+	err = kh_nl_call(&nl, kh_nl_msg(&nl, cmd, 0), cb, arg);
+	ret = err ? kh_nl_fail(&nl, what, err) : KH_EXIT_OK;
+	kh_nl_close(&nl);
+	return ret;
+}

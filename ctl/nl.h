@@ -39,5 +39,6 @@ int kh_nl_dump_u64(struct kh_nl *nl, uint8_t cmd, int attr, uint64_t val,
 		   kh_nl_cb cb, kh_nl_reset reset, void *arg);
 int kh_nl_subscribe(struct kh_nl *nl, const char *group);
 int kh_nl_fail(const struct kh_nl *nl, const char *what, int err);
+int kh_nl_request(uint8_t cmd, kh_nl_cb cb, void *arg, const char *what);
 
 #endif

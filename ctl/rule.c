@@ -55,34 +55,23 @@ static int rule_show(int argc, char *argv[])
 	struct kh_rule list[KHOLMES_NR_METRICS];
 	struct rules rs = { 0 };
 	struct kh_parse_err pe;
-	struct kh_nl nl;
 	size_t n = 0;
 	unsigned int m;
-	int ret, err;
+	int ret;
 
 	if (kh_parse_json_only(argc, argv, &kh_json, &pe))
 		return kh_usage_fail(usage, &pe);
-	ret = kh_nl_connect(&nl);
+	ret = kh_nl_request(KHOLMES_CMD_GET_RULES, rules_cb, &rs,
+			    "reading the rules");
 	if (ret)
 		return ret;
-	err = kh_nl_call(&nl, kh_nl_msg(&nl, KHOLMES_CMD_GET_RULES, 0),
-			 rules_cb, &rs);
-	if (err) {
-		ret = kh_nl_fail(&nl, "reading the rules", err);
-		goto out;
-	}
 	for (m = 0; m < KHOLMES_NR_METRICS; m++)
 		if (rs.present & BIT(m))
 			list[n++] = rs.rule[m];
-	if (kh_json) {
-		ret = kh_json_put(kh_rules_json(list, n));
-		goto out;
-	}
+	if (kh_json)
+		return kh_json_put(kh_rules_json(list, n));
 	kh_rules_text(stdout, list, n);
-	ret = KH_EXIT_OK;
-out:
-	kh_nl_close(&nl);
-	return ret;
+	return KH_EXIT_OK;
 }
 
 static struct nl_msg *rule_msg(struct kh_nl *nl, const struct kh_rule_set *rs)

@@ -21,8 +21,7 @@ int status_main(int argc, char *argv[])
 {
 	struct kh_status st = { 0 };
 	struct kh_parse_err pe;
-	struct kh_nl nl;
-	int ret, err;
+	int ret;
 
 	if (argc > 1 && kh_is_help(argv[1])) {
 		usage(stdout);
@@ -30,22 +29,12 @@ int status_main(int argc, char *argv[])
 	}
 	if (kh_parse_json_only(argc - 1, argv + 1, &kh_json, &pe))
 		return kh_usage_fail(usage, &pe);
-	ret = kh_nl_connect(&nl);
+	ret = kh_nl_request(KHOLMES_CMD_GET_STATUS, status_cb, &st,
+			    "reading the status");
 	if (ret)
 		return ret;
-	err = kh_nl_call(&nl, kh_nl_msg(&nl, KHOLMES_CMD_GET_STATUS, 0),
-			 status_cb, &st);
-	if (err) {
-		ret = kh_nl_fail(&nl, "reading the status", err);
-		goto out;
-	}
-	if (kh_json) {
-		ret = kh_json_put(kh_status_json(&st));
-		goto out;
-	}
+	if (kh_json)
+		return kh_json_put(kh_status_json(&st));
 	kh_status_text(stdout, &st);
-	ret = KH_EXIT_OK;
-out:
-	kh_nl_close(&nl);
-	return ret;
+	return KH_EXIT_OK;
 }

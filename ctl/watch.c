@@ -45,29 +45,19 @@ static int watch_show(int argc, char *argv[])
 {
 	struct kh_watch w = { 0 };
 	struct kh_parse_err pe;
-	struct kh_nl nl;
-	int ret, err;
+	int ret;
 
 	if (kh_parse_json_only(argc, argv, &kh_json, &pe))
 		return kh_usage_fail(usage, &pe);
-	ret = kh_nl_connect(&nl);
-	if (ret)
-		return ret;
-	err = kh_nl_call(&nl, kh_nl_msg(&nl, KHOLMES_CMD_GET_WATCH, 0),
-			 watch_cb, &w);
-	if (err) {
-		ret = kh_nl_fail(&nl, "reading the watch list", err);
-		goto out;
-	}
-	if (kh_json) {
+	ret = kh_nl_request(KHOLMES_CMD_GET_WATCH, watch_cb, &w,
+			    "reading the watch list");
+	if (!ret && kh_json) {
 		ret = kh_json_put(kh_watch_json(&w));
-		goto out;
+	} else if (!ret) {
+		kh_watch_text(stdout, &w);
+		ret = KH_EXIT_OK;
 	}
-	kh_watch_text(stdout, &w);
-	ret = KH_EXIT_OK;
-out:
 	free(w.e);
-	kh_nl_close(&nl);
 	return ret;
 }
 
@@ -121,20 +111,11 @@ static int watch_change(int argc, char *argv[], bool add)
 static int watch_clear(int argc, char *argv[])
 {
 	struct kh_parse_err pe;
-	struct kh_nl nl;
-	int ret, err;
 
 	if (kh_parse_json_only(argc, argv, &kh_json, &pe))
 		return kh_usage_fail(usage, &pe);
-	ret = kh_nl_connect(&nl);
-	if (ret)
-		return ret;
-	err = kh_nl_call(&nl, kh_nl_msg(&nl, KHOLMES_CMD_CLEAR_WATCH, 0),
-			 NULL, NULL);
-	if (err)
-		ret = kh_nl_fail(&nl, "clearing the watch list", err);
-	kh_nl_close(&nl);
-	return ret;
+	return kh_nl_request(KHOLMES_CMD_CLEAR_WATCH, NULL, NULL,
+			     "clearing the watch list");
 }
 
 int watch_main(int argc, char *argv[])
