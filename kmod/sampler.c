@@ -362,14 +362,20 @@ static u32 khm_apply(u32 n, u64 now, u64 boot)
 	return refused;
 }
 
-/* Grow the walk's array outside RCU so that the next pass sees everyone. */
-static void khm_raw_grow(u32 want)
+/*
+ * Size the walk's array, outside RCU, for the number of processes in scope:
+ * grown at once so that the next pass sees everyone, shrunk once a burst
+ * has passed (a quarter used) so that what the module holds follows the
+ * host back down. Failing to resize keeps the old array.
+ */
+static void khm_raw_resize(u32 want)
 {
 	u32 cap = min_t(u64, (u64)want + want / 4 + KHM_RAW_MIN,
 			(u64)khm_cfg.max_tracked + KHM_RAW_MIN);
 	struct khm_raw *raw;
 
-	if (cap <= khm_raw_cap)
+	if (cap <= khm_raw_cap &&
+	    (khm_raw_cap <= KHM_RAW_MIN || cap > khm_raw_cap / 4))
 		return;
 	raw = khm_alloc(array_size(cap, sizeof(*raw)));
 	if (!raw)
@@ -432,8 +438,7 @@ static void khm_pass(void)
 	khm_host_cpu(t0);
 	/* a gauge: processes in scope that the last pass could not track */
 	khm_stats.untracked = khm_apply(n, t0, boot) + (want - n);
-	if (want > n)
-		khm_raw_grow(want);
+	khm_raw_resize(want);
 
 	cost = ktime_get_ns() - t0;
 	khm_stats.passes++;
