@@ -71,12 +71,18 @@ struct khm_profile {
 	u64 handler_ns;
 	u32 nstacks;
 	struct khm_pstack *table;
-	struct delayed_work work;
+	bool finishing;		/* under khm_lock: its work is ending it */
 };
 
-/* The running profile, if any; changed under khm_lock. */
+/*
+ * The running profile, if any; changed under khm_lock. Its timer is a
+ * static work item, not one inside the profile: the work frees the
+ * profile, so a work item inside it could be queued again by unload while
+ * it runs and then run on freed memory.
+ */
 static struct khm_profile *khm_prof;
 static struct workqueue_struct *khm_pwq;
+static struct delayed_work khm_pwork;
 static bool khm_pstopping;
 
 static bool khm_prof_read(void *ctx, __u64 addr, __u64 out[2])
@@ -159,6 +165,8 @@ static void khm_prof_release(struct khm_profile *p)
 {
 	int cpu;
 
+	if (!p->events)
+		return;
 	for_each_possible_cpu(cpu) {
 		if (p->events[cpu]) {
 			perf_event_release_kernel(p->events[cpu]);
@@ -240,21 +248,31 @@ static void khm_prof_finish(struct khm_profile *p)
 
 static void khm_prof_work(struct work_struct *work)
 {
-	struct khm_profile *p = container_of(to_delayed_work(work),
-					     struct khm_profile, work);
-	u64 end = p->start_ns + (u64)p->seconds * NSEC_PER_SEC;
-	u64 now = ktime_get_ns();
+	u64 now = ktime_get_ns(), end;
+	struct khm_profile *p;
 
-	if (!pid_has_task(p->pid, PIDTYPE_TGID)) {
-		p->flags |= KHOLMES_PROFILE_F_EXITED;
-	} else if (READ_ONCE(khm_pstopping)) {
-		p->flags |= KHOLMES_PROFILE_F_UNLOADED;
-	} else if (now < end) {
-		queue_delayed_work(khm_pwq, &p->work,
-				   min_t(u64, msecs_to_jiffies(KHM_PROFILE_POLL_MS),
-					 nsecs_to_jiffies(end - now) + 1));
+	/* the decision to end is taken under the lock that unload takes */
+	mutex_lock(&khm_lock);
+	p = khm_prof;
+	if (!p || p->finishing) {
+		mutex_unlock(&khm_lock);
 		return;
 	}
+	end = p->start_ns + (u64)p->seconds * NSEC_PER_SEC;
+	if (!pid_has_task(p->pid, PIDTYPE_TGID)) {
+		p->flags |= KHOLMES_PROFILE_F_EXITED;
+	} else if (khm_pstopping) {
+		p->flags |= KHOLMES_PROFILE_F_UNLOADED;
+	} else if (now < end) {
+		queue_delayed_work(khm_pwq, &khm_pwork,
+				   min_t(u64, msecs_to_jiffies(KHM_PROFILE_POLL_MS),
+					 nsecs_to_jiffies(end - now) + 1));
+		mutex_unlock(&khm_lock);
+		return;
+	}
+	p->finishing = true;
+	mutex_unlock(&khm_lock);
+
 	khm_prof_finish(p);
 
 	mutex_lock(&khm_lock);
@@ -308,7 +326,6 @@ int khm_profile_start(struct pid *pid, enum kholmes_profile_kind kind,
 	if (!p->events || !p->table)
 		goto err_free;
 	raw_spin_lock_init(&p->lock);
-	INIT_DELAYED_WORK(&p->work, khm_prof_work);
 	p->tgid = task->tgid;
 	p->kind = kind;
 	p->seconds = seconds;
@@ -346,7 +363,7 @@ int khm_profile_start(struct pid *pid, enum kholmes_profile_kind kind,
 	p->start_ns = ktime_get_ns();
 	khm_prof = p;
 	*id = p->id;
-	queue_delayed_work(khm_pwq, &p->work,
+	queue_delayed_work(khm_pwq, &khm_pwork,
 			   msecs_to_jiffies(KHM_PROFILE_POLL_MS));
 	khm_notify_profile(p->id, p->tgid, profile_of, kind);
 	return 0;
@@ -369,25 +386,29 @@ bool khm_profile_running(void)
 int khm_profile_init(void)
 {
 	khm_pwq = alloc_workqueue("kholmes_profile", WQ_UNBOUND, 1);
-	return khm_pwq ? 0 : -ENOMEM;
+	if (!khm_pwq)
+		return -ENOMEM;
+	INIT_DELAYED_WORK(&khm_pwork, khm_prof_work);
+	return 0;
 }
 
 /*
  * After netlink and the sampler are gone, so nothing starts a profile: a
  * running one is ended early, its events released (after which no
- * handler runs), and what it has is queued... then the queue is freed.
+ * handler runs), and what it has is queued, for the capture side's uninit
+ * to free with the rest of the queue.
  */
 void khm_profile_uninit(void)
 {
-	struct khm_profile *p;
-
-	/* under the lock: a profile ending meanwhile frees itself after it */
 	mutex_lock(&khm_lock);
 	khm_pstopping = true;
-	p = khm_prof;
-	if (p)
-		mod_delayed_work(khm_pwq, &p->work, 0);
 	mutex_unlock(&khm_lock);
+	/*
+	 * Run the timer now: it sees khm_pstopping and ends the profile, or
+	 * finds none. Requeued while it runs, it finds none the second time.
+	 */
+	mod_delayed_work(khm_pwq, &khm_pwork, 0);
 	flush_workqueue(khm_pwq);
+	cancel_delayed_work_sync(&khm_pwork);
 	destroy_workqueue(khm_pwq);
 }
