@@ -20,6 +20,7 @@
 
 #include <linux/cgroup.h>
 #include <linux/cred.h>
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kallsyms.h>
@@ -57,6 +58,10 @@ struct khm_req {
 	const struct khm_rec *profile;	/* a profile's records, no threads */
 	u64 profile_of;
 	u32 profile_kind;
+	/* what the profile saw of its target, should it be gone at the end */
+	const struct khm_rec *profile_maps;
+	u32 profile_nmaps;
+	const char *profile_comm;
 };
 
 struct khm_map {
@@ -182,8 +187,11 @@ u64 khm_capture_next_id(void)
 	return id;
 }
 
-/* Resident bytes by kind and mapped bytes of task's mm, if it has one. */
-void khm_task_rss(struct task_struct *task, u64 *anon, u64 *file, u64 *vm)
+/*
+ * Resident bytes by kind and mapped bytes of task's mm; false (and zeros)
+ * when it has none.
+ */
+bool khm_task_rss(struct task_struct *task, u64 *anon, u64 *file, u64 *vm)
 {
 	struct mm_struct *mm;
 
@@ -198,6 +206,7 @@ void khm_task_rss(struct task_struct *task, u64 *anon, u64 *file, u64 *vm)
 		*vm = (u64)READ_ONCE(mm->total_vm) << PAGE_SHIFT;
 	}
 	task_unlock(task);
+	return mm;
 }
 
 static void khm_regs_to_user(const struct pt_regs *regs, u64 *u)
@@ -607,6 +616,7 @@ struct khm_proc_info {
 	u64 rss_file;
 	u64 rss_shmem;
 	u64 vm;
+	bool rss_known;
 	char comm[TASK_COMM_LEN];
 	char exe[KHM_MAP_PATH_MAX];
 	char cgroup[KHM_MAP_PATH_MAX];
@@ -673,10 +683,13 @@ static void khm_write_capture(struct khm_rec *r, const struct khm_req *req,
 		khm_write_metrics(r, KHOLMES_CAPTURE_VALUES, pi->values,
 				  pi->have);
 		khm_write_metrics(r, KHOLMES_CAPTURE_AVGS, pi->avgs, pi->have);
-		khm_rec_u32(r, KHOLMES_CAPTURE_MAPPINGS, x->nmaps);
+		khm_rec_u32(r, KHOLMES_CAPTURE_MAPPINGS,
+			    req->profile_maps ? req->profile_nmaps : x->nmaps);
 		khm_rec_u64(r, KHOLMES_CAPTURE_DURATION_NS, duration);
-		khm_rec_u64(r, KHOLMES_CAPTURE_RSS_ANON, pi->rss_anon);
-		khm_rec_u64(r, KHOLMES_CAPTURE_RSS_FILE, pi->rss_file);
+		if (pi->rss_known) {
+			khm_rec_u64(r, KHOLMES_CAPTURE_RSS_ANON, pi->rss_anon);
+			khm_rec_u64(r, KHOLMES_CAPTURE_RSS_FILE, pi->rss_file);
+		}
 	}
 	if (req->profile) {
 		khm_rec_u64(r, KHOLMES_CAPTURE_PROFILE_OF, req->profile_of);
@@ -700,7 +713,8 @@ static void khm_proc_info(struct task_struct *task, struct khm_proc_info *pi)
 	rcu_read_unlock();
 	khm_proc_counters(task->tgid, pi->start_ns, pi->values, pi->avgs,
 			  &pi->have);
-	khm_task_rss(task, &pi->rss_anon, &pi->rss_file, &pi->vm);
+	pi->rss_known = khm_task_rss(task, &pi->rss_anon, &pi->rss_file,
+				     &pi->vm);
 }
 
 static struct khm_ctx *khm_ctx_new(u32 max_threads, size_t ucap)
@@ -737,19 +751,102 @@ static void khm_ctx_free(struct khm_ctx *x, u32 max_threads)
 	khm_free(x, sizeof(*x));
 }
 
+#define KHM_CONSUMERS_MAX	16384	/* processes a consumer census covers */
+#define KHM_CONSUMERS_MS	200	/* and the interval it measures */
+
+/* a top consumer of CPU, for rundelay captures */
+struct khm_top {
+	pid_t pid;
+	u64 cpu;
+	char comm[TASK_COMM_LEN];
+};
+
+struct khm_cons {
+	pid_t pid;
+	u64 start_ns;
+	u64 runtime;
+	char comm[TASK_COMM_LEN];
+};
+
+/* Every process's CPU time, in the task list's order (creation order). */
+static u32 khm_cons_census(struct khm_cons *c, u32 max)
+{
+	struct task_struct *p, *t;
+	u32 n = 0;
+
+	rcu_read_lock();
+	for_each_process(p) {
+		if (n == max)
+			break;
+		c[n].pid = p->tgid;
+		c[n].start_ns = p->start_boottime;
+		strscpy(c[n].comm, p->comm, sizeof(c[n].comm));
+		c[n].runtime = READ_ONCE(p->signal->sum_sched_runtime);
+		for_each_thread(p, t)
+			c[n].runtime += READ_ONCE(t->se.sum_exec_runtime);
+		n++;
+	}
+	rcu_read_unlock();
+	return n;
+}
+
+static void khm_cons_rank(struct khm_top *top, unsigned int *k,
+			  const struct khm_cons *c, u64 cpu)
+{
+	unsigned int i;
+
+	if (*k == KHOLMES_TOP_CONSUMERS && cpu <= top[*k - 1].cpu)
+		return;
+	i = *k < KHOLMES_TOP_CONSUMERS ? (*k)++ : *k - 1;
+	for (; i > 0 && top[i - 1].cpu < cpu; i--)
+		top[i] = top[i - 1];
+	top[i].pid = c->pid;
+	top[i].cpu = cpu;
+	memcpy(top[i].comm, c->comm, sizeof(top[i].comm));
+}
+
 /*
  * Who had the CPU that a process stuck in the run queue waited for: the
- * top consumers of the last pass, with their cgroups.
+ * host's top consumers, whatever the watch scope, measured over two
+ * censuses KHM_CONSUMERS_MS apart, with their cgroups. Both censuses walk
+ * the task list in its creation order, so they merge in one pass.
  */
 static void khm_write_consumers(struct khm_rec *r, struct khm_ctx *x)
 {
 	struct khm_top top[KHOLMES_TOP_CONSUMERS];
+	size_t size = array_size(KHM_CONSUMERS_MAX, sizeof(struct khm_cons));
+	struct khm_cons *a, *b;
 	struct task_struct *task;
-	unsigned int i, n;
+	unsigned int i, j, k = 0;
+	u32 na, nb;
+	u64 t0, el;
 	size_t nest;
 
-	n = khm_top_cpu(top, ARRAY_SIZE(top));
-	for (i = 0; i < n; i++) {
+	a = khm_alloc(size);
+	b = khm_alloc(size);
+	if (!a || !b)
+		goto out;
+	t0 = ktime_get_ns();
+	na = khm_cons_census(a, KHM_CONSUMERS_MAX);
+	msleep(KHM_CONSUMERS_MS);
+	nb = khm_cons_census(b, KHM_CONSUMERS_MAX);
+	el = ktime_get_ns() - t0;
+	for (i = 0, j = 0; i < na && j < nb;) {
+		if (a[i].pid == b[j].pid && a[i].start_ns == b[j].start_ns) {
+			if (b[j].runtime > a[i].runtime)
+				khm_cons_rank(top, &k, &b[j],
+					      mul_u64_u64_div_u64(b[j].runtime - a[i].runtime,
+								  100 * KHOLMES_VALUE_SCALE, el));
+			i++;
+			j++;
+		} else if (a[i].start_ns < b[j].start_ns) {
+			i++;	/* exited between the two */
+		} else {
+			j++;	/* born between the two */
+		}
+	}
+
+	for (i = 0; i < k; i++) {
 		x->path[0] = '\0';
 		rcu_read_lock();
 		task = pid_task(find_pid_ns(top[i].pid, &init_pid_ns),
@@ -766,6 +863,9 @@ static void khm_write_consumers(struct khm_rec *r, struct khm_ctx *x)
 		khm_rec_str(r, KHOLMES_CONSUMER_CGROUP, x->path);
 		khm_rec_nest_end(r, nest);
 	}
+out:
+	khm_free(a, size);
+	khm_free(b, size);
 }
 
 /* Take the capture a request asks for and queue it. */
@@ -815,6 +915,10 @@ static void khm_take(struct khm_req *req)
 
 	if (!task) {
 		pi->flags |= KHOLMES_CAPTURE_F_EXITED;
+		if (req->profile_maps) {
+			strscpy(pi->comm, req->profile_comm, sizeof(pi->comm));
+			khm_rec_append(&body, req->profile_maps);
+		}
 	} else {
 		khm_proc_info(task, pi);
 		mm = get_task_mm(task);
@@ -866,6 +970,8 @@ static void khm_take(struct khm_req *req)
 		}
 	}
 
+	if (req->profile && task)
+		req->profile_maps = NULL;
 	if (req->profile)
 		khm_rec_append(&body, req->profile);
 	khm_write_capture(&c->body, req, pi, x, 0, ktime_get_ns() - t0, true);
@@ -891,16 +997,58 @@ out:
 		put_task_struct(task);
 }
 
+/*
+ * The mapping records and comm of the process behind pid, for a profile to
+ * keep in case its target is gone by the time it ends. Returns how many
+ * mappings, or a negative errno.
+ */
+int khm_capture_maps(struct pid *pid, struct khm_rec *r, char *comm)
+{
+	struct task_struct *task;
+	struct mm_struct *mm;
+	struct khm_ctx *x;
+	char *exe;
+	int ret;
+
+	task = get_pid_task(pid, PIDTYPE_TGID);
+	if (!task)
+		return -ESRCH;
+	strscpy(comm, task->comm, TASK_COMM_LEN);
+	mm = get_task_mm(task);
+	put_task_struct(task);
+	if (!mm)
+		return -ESRCH;
+	x = khm_ctx_new(1, 0);
+	exe = khm_alloc(KHM_MAP_PATH_MAX);
+	if (!x || !exe) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	khm_collect_maps(mm, x, exe, KHM_MAP_PATH_MAX);
+	khm_write_maps(r, x);
+	ret = r->err ?: x->nmaps;
+out:
+	khm_free(exe, KHM_MAP_PATH_MAX);
+	if (x)
+		khm_ctx_free(x, 1);
+	mmput(mm);
+	return ret;
+}
+
 /* Queue a finished profile, with the process's mappings to read it by. */
 void khm_capture_profile(u64 id, struct pid *pid,
 			 const struct khm_trigger *trig, u64 profile_of,
-			 u32 kind, const struct khm_rec *profile)
+			 u32 kind, const struct khm_rec *profile,
+			 const struct khm_rec *maps, u32 nmaps, const char *comm)
 {
 	struct khm_req req = {
 		.id = id,
 		.pid = pid,
 		.trig = *trig,
 		.profile = profile,
+		.profile_maps = maps,
+		.profile_nmaps = nmaps,
+		.profile_comm = comm,
 		.profile_of = profile_of,
 		.profile_kind = kind,
 	};

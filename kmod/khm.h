@@ -177,11 +177,13 @@ struct khm_trigger {
 };
 
 u64 khm_capture_next_id(void);
-void khm_task_rss(struct task_struct *task, u64 *anon, u64 *file, u64 *vm);
+bool khm_task_rss(struct task_struct *task, u64 *anon, u64 *file, u64 *vm);
 const char *khm_ksym(char *buf, unsigned long addr);
 void khm_capture_profile(u64 id, struct pid *pid,
 			 const struct khm_trigger *trig, u64 profile_of,
-			 u32 kind, const struct khm_rec *profile);
+			 u32 kind, const struct khm_rec *profile,
+			 const struct khm_rec *maps, u32 nmaps, const char *comm);
+int khm_capture_maps(struct pid *pid, struct khm_rec *r, char *comm);
 int khm_capture_init(void);
 void khm_capture_uninit(void);
 int khm_capture_request(struct pid *pid, u64 start_ns,
@@ -198,15 +200,6 @@ int khm_profile_start(struct pid *pid, enum kholmes_profile_kind kind,
 		      u64 profile_of, u64 *id, struct netlink_ext_ack *extack);
 bool khm_profile_running(void);
 void khm_notify_profile(u64 id, pid_t pid, u64 profile_of, u32 kind);
-
-/* the top consumers of CPU in the last pass, for rundelay captures */
-struct khm_top {
-	pid_t pid;
-	u64 cpu;
-	char comm[TASK_COMM_LEN];
-};
-
-unsigned int khm_top_cpu(struct khm_top *top, unsigned int n);
 
 int khm_netlink_init(void);
 void khm_netlink_uninit(void);

@@ -72,6 +72,11 @@ struct khm_profile {
 	u32 nstacks;
 	struct khm_pstack *table;
 	bool finishing;		/* under khm_lock: its work is ending it */
+	/* the target's mappings and comm from the first poll, for its end */
+	bool snapped;
+	int nmaps;
+	struct khm_rec maps;
+	char comm[TASK_COMM_LEN];
 };
 
 /*
@@ -177,6 +182,7 @@ static void khm_prof_release(struct khm_profile *p)
 
 static void khm_prof_free(struct khm_profile *p)
 {
+	khm_rec_release(&p->maps);
 	khm_free(p->events, array_size(nr_cpu_ids, sizeof(*p->events)));
 	khm_free(p->table, array_size(KHM_PSTACKS, sizeof(*p->table)));
 	put_pid(p->pid);
@@ -241,7 +247,8 @@ static void khm_prof_finish(struct khm_profile *p)
 	else
 		body.err = -ENOMEM;
 	khm_capture_profile(p->id, p->pid, &p->trig, p->profile_of, p->kind,
-			    &body);
+			    &body, p->nmaps > 0 ? &p->maps : NULL,
+			    max(p->nmaps, 0), p->comm);
 	khm_rec_release(&body);
 	khm_free(sym, KSYM_SYMBOL_LEN);
 }
@@ -250,6 +257,18 @@ static void khm_prof_work(struct work_struct *work)
 {
 	u64 now = ktime_get_ns(), end;
 	struct khm_profile *p;
+
+	/*
+	 * Only this work frees the profile, so it may read it unlocked: at
+	 * the first poll it keeps the target's mappings (file I/O for their
+	 * build-ids, not under khm_lock), so that a target gone by the end
+	 * can still be symbolised.
+	 */
+	p = READ_ONCE(khm_prof);
+	if (p && !p->snapped) {
+		p->snapped = true;
+		p->nmaps = khm_capture_maps(p->pid, &p->maps, p->comm);
+	}
 
 	/* the decision to end is taken under the lock that unload takes */
 	mutex_lock(&khm_lock);
@@ -326,6 +345,7 @@ int khm_profile_start(struct pid *pid, enum kholmes_profile_kind kind,
 	if (!p->events || !p->table)
 		goto err_free;
 	raw_spin_lock_init(&p->lock);
+	khm_rec_init(&p->maps, (size_t)KHOLMES_RECORD_MAX * 1024);
 	p->tgid = task->tgid;
 	p->kind = kind;
 	p->seconds = seconds;

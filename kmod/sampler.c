@@ -511,32 +511,6 @@ bool khm_proc_counters(pid_t tgid, u64 start_ns, u64 *values, u64 *avgs,
 	return pr;
 }
 
-/* The n processes that used the most CPU in the last pass. */
-unsigned int khm_top_cpu(struct khm_top *top, unsigned int n)
-{
-	struct khm_proc *pr;
-	unsigned long idx;
-	unsigned int k = 0, i;
-	u64 cpu;
-
-	mutex_lock(&khm_lock);
-	xa_for_each(&khm_procs, idx, pr) {
-		if (!(pr->have & BIT(KHOLMES_METRIC_CPU)))
-			continue;
-		cpu = pr->value[KHOLMES_METRIC_CPU];
-		if (k == n && cpu <= top[n - 1].cpu)
-			continue;
-		i = k < n ? k++ : n - 1;
-		for (; i > 0 && top[i - 1].cpu < cpu; i--)
-			top[i] = top[i - 1];
-		top[i].pid = pr->tgid;
-		top[i].cpu = cpu;
-		memcpy(top[i].comm, pr->comm, sizeof(top[i].comm));
-	}
-	mutex_unlock(&khm_lock);
-	return k;
-}
-
 u64 khm_sampler_tracked(void)
 {
 	return khm_tracked;
