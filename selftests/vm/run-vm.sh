@@ -21,8 +21,8 @@
 #   KHM_TEST_ARGS="-t name"     arguments for every test binary (harness
 #                               filters: -t test, -f fixture, -v variant)
 #   KHM_MODPARAMS="window=4"    module parameters for /init's insmod
-#   KHM_TEST_TIMEOUT=300        seconds per test binary in the VM
-#   KHM_VM_TIMEOUT=600          seconds for the whole VM
+#   KHM_TEST_TIMEOUT=600        seconds per test binary in the VM
+#   KHM_VM_TIMEOUT=1800         seconds for the whole VM
 #   KHM_VERBOSE=1               copy the console to the terminal live
 #   KHM_MODULE, KHOLMESCTL, KHM_SELFTESTS   other module / controller /
 #                               test directory (default: this tree's build)
@@ -42,9 +42,9 @@ kernel=/boot/vmlinuz-$kver
 module=${KHM_MODULE:-$top/build/$kver/src/kmod/kholmes.ko}
 ctl=${KHOLMESCTL:-$top/ctl/kholmesctl}
 tests_dir=${KHM_SELFTESTS:-$top/build/selftests}
-vm_timeout=${KHM_VM_TIMEOUT:-600}
+vm_timeout=${KHM_VM_TIMEOUT:-1800}
 export KHM_MODPARAMS=${KHM_MODPARAMS:-}
-export KHM_TEST_TIMEOUT=${KHM_TEST_TIMEOUT:-300}
+export KHM_TEST_TIMEOUT=${KHM_TEST_TIMEOUT:-600}
 export KHM_TEST_ARGS=${KHM_TEST_ARGS:-}
 
 if [[ ! -r $kernel ]]; then
