@@ -28,6 +28,7 @@
 #include "kholmes.h"
 #include "out.h"
 #include "post.h"
+#include "store.h"
 
 #define SPOOL_FORMAT		"kholmes-upload 1"
 #define SPOOL_MAX_BYTES		8192
@@ -923,45 +924,26 @@ void kh_post_close(struct kh_post *p)
  * fsynced) and queues it. A capture spooled already (written again after
  * a crash before its acknowledgement) keeps its entry and its key.
  */
+static int spool_write(FILE *f, void *arg)
+{
+	return kh_spool_format(f, arg);
+}
+
 int kh_post_spool(struct kh_post *p, const struct kh_upload *u)
 {
-	char name[64], tmp[NAME_MAX + 1];
-	int fd, ret = 0;
+	char name[64];
+	int ret;
 	size_t i;
-	FILE *f;
 
 	for (i = 0; i < p->n; i++)
 		if (p->q[i]->u.id == u->id && p->q[i]->u.time_ns == u->time_ns)
 			return 0;
 	kh_spool_name(name, sizeof(name), u);
-	snprintf(tmp, sizeof(tmp), ".%s" TEMP_MARK "%d", name, (int)getpid());
-	fd = openat(p->spoolfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0600);
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "w");
-	if (!f) {
-		ret = -errno;
-		close(fd);
-		goto out;
-	}
-	errno = 0;
-	ret = kh_spool_format(f, u);
-	if (!ret && (fflush(f) || ferror(f)))
-		ret = errno ? -errno : -EIO;
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (fclose(f) && !ret)
-		ret = -errno;
-	if (!ret && renameat(p->spoolfd, tmp, p->spoolfd, name))
-		ret = -errno;
+	ret = kh_write_atomic(p->spoolfd, name, 0600, spool_write, (void *)u);
 	if (!ret && fsync(p->spoolfd))
 		ret = -errno;
-out:
-	if (ret) {
-		unlinkat(p->spoolfd, tmp, 0);
+	if (ret)
 		return ret;
-	}
 	return push(p, u);
 }
 

@@ -181,12 +181,13 @@ int kh_store_sync(struct kh_store *st)
 }
 
 /*
- * name appears whole or not at all: the content goes to a temporary name
- * in the same directory and reaches the disk before the rename makes it
- * visible. The caller fsyncs the directory once all files are renamed.
+ * name in dirfd appears whole or not at all: the content goes to a
+ * temporary name in the same directory and reaches the disk before the
+ * rename makes it visible. The caller fsyncs the directory once all its
+ * files are renamed.
  */
-int kh_store_write(struct kh_store *st, const char *name, kh_write_fn fn,
-		   void *arg)
+int kh_write_atomic(int dirfd, const char *name, mode_t mode,
+		    kh_write_fn fn, void *arg)
 {
 	char tmp[NAME_MAX + 1];
 	int fd, ret, n;
@@ -195,8 +196,7 @@ int kh_store_write(struct kh_store *st, const char *name, kh_write_fn fn,
 	n = snprintf(tmp, sizeof(tmp), ".%s" TEMP_MARK "%d", name, (int)getpid());
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = openat(st->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0644);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
 	f = fdopen(fd, "w");
@@ -213,12 +213,18 @@ int kh_store_write(struct kh_store *st, const char *name, kh_write_fn fn,
 		ret = -errno;
 	if (fclose(f) && !ret)
 		ret = -errno;
-	if (!ret && renameat(st->dirfd, tmp, st->dirfd, name))
+	if (!ret && renameat(dirfd, tmp, dirfd, name))
 		ret = -errno;
 out:
 	if (ret)
-		unlinkat(st->dirfd, tmp, 0);
+		unlinkat(dirfd, tmp, 0);
 	return ret;
+}
+
+int kh_store_write(struct kh_store *st, const char *name, kh_write_fn fn,
+		   void *arg)
+{
+	return kh_write_atomic(st->dirfd, name, 0644, fn, arg);
 }
 
 static int set_cmp_base(const void *a, const void *b)

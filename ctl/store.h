@@ -35,6 +35,8 @@ void kh_store_close(struct kh_store *st);
 int kh_store_clean(struct kh_store *st, unsigned int *removed);
 
 typedef int (*kh_write_fn)(FILE *f, void *arg);
+int kh_write_atomic(int dirfd, const char *name, mode_t mode,
+		    kh_write_fn fn, void *arg);
 int kh_store_write(struct kh_store *st, const char *name, kh_write_fn fn,
 		   void *arg);
 int kh_store_sync(struct kh_store *st);
