@@ -234,10 +234,15 @@ static void khm_prof_finish(struct khm_profile *p)
 	char *sym;
 
 	khm_prof_release(p);
+	/*
+	 * Sampling is over: the next profile may start while this one is
+	 * written out, and none is running once its capture is queued.
+	 */
 	mutex_lock(&khm_lock);
 	khm_stats.profiles++;
 	khm_stats.profile_samples += p->samples;
 	khm_stats.profile_ns += p->handler_ns;
+	khm_prof = NULL;
 	mutex_unlock(&khm_lock);
 
 	sym = khm_alloc(KSYM_SYMBOL_LEN);
@@ -293,10 +298,6 @@ static void khm_prof_work(struct work_struct *work)
 	mutex_unlock(&khm_lock);
 
 	khm_prof_finish(p);
-
-	mutex_lock(&khm_lock);
-	khm_prof = NULL;
-	mutex_unlock(&khm_lock);
 	khm_prof_free(p);
 }
 
