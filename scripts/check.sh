@@ -171,6 +171,14 @@ done
 
 step "summary ($(($(date +%s) - start))s)"
 printf '%s\n' "${summary[@]}"
+# What failed inside the VMs, repeated here so that the tail of a log names
+# the cases (the full TAP is in build/<kernel>/vm/<test>.tap).
+for k in "${kernels[@]}"; do
+	f=$top/build/$k/vm/failures
+	[[ -s $f ]] || continue
+	echo "  failed on $k:"
+	head -n 40 "$f" | sed 's/^/    /'
+done
 line="$total_pass passed, $total_fail failed"
 ((total_skip)) && line+=", $total_skip skipped"
 echo "$line"

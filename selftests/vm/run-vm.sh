@@ -174,7 +174,18 @@ for t in "${tests[@]}"; do
 	((s)) && line+=", $s skipped"
 	[[ -n $why ]] && line+=" ($why)"
 	report+=("$line")
-	((f)) && fail "$t: $f failed${why:+ ($why)}"
+	if ((f)); then
+		fail "$t: $f failed${why:+ ($why)}"
+		# The failing cases and the harness's assertion lines before
+		# them, so that a log's tail says what broke, not only where.
+		while IFS= read -r l; do
+			fail "    $l"
+		done < <(awk '
+			/^not ok [0-9]+/ { for (i = 0; i < n; i++) print ctx[i]; print; n = 0; next }
+			/^ok [0-9]+/     { n = 0; next }
+			/^# .*(Expected|:[0-9]+:)/ { if (n < 4) ctx[n++] = $0 }
+		' "$tap" | head -n 24)
+	fi
 done
 
 # The kernel log: the dmesg dump if /init got that far, else the console.
@@ -192,7 +203,7 @@ fi
 # A failure of the run itself counts as one failed case, so that the
 # totals say "failed" whenever the exit status does.
 for f in "${failures[@]}"; do
-	if [[ $f != *_test:* && $f != *" did not run" ]]; then
+	if [[ $f != *_test:* && $f != *" did not run" && $f != "    "* ]]; then
 		failed=$((failed + 1))
 		break
 	fi
