@@ -60,21 +60,13 @@ static int config_show(int argc, char *argv[])
 	return KH_EXIT_OK;
 }
 
-/* One message with every pair, so that the kernel takes all or none. */
-static struct nl_msg *config_msg(struct kh_nl *nl,
-				 const struct kh_config_set *cs)
+/* Every pair in one nest of one message: the kernel takes all or none. */
+static int config_put(struct nl_msg *msg, const void *arg)
 {
+	const struct kh_config_set *cs = arg;
 	const struct kh_keyword *kw;
-	struct nlattr *nest;
-	struct nl_msg *msg;
 	int err = 0;
 
-	msg = kh_nl_msg(nl, KHOLMES_CMD_SET_CONFIG, 0);
-	if (!msg)
-		return NULL;
-	nest = nla_nest_start(msg, KHOLMES_A_CONFIG);
-	if (!nest)
-		goto err;
 	for (kw = kh_config_keys; kw->name && !err; kw++) {
 		if (!(cs->mask & BIT(kw->id)))
 			continue;
@@ -83,12 +75,7 @@ static struct nl_msg *config_msg(struct kh_nl *nl,
 		else
 			err = nla_put_u32(msg, kw->id, cs->val[kw->id]);
 	}
-	if (err || nla_nest_end(msg, nest))
-		goto err;
-	return msg;
-err:
-	nlmsg_free(msg);
-	return NULL;
+	return err;
 }
 
 static int config_set(int argc, char *argv[])
@@ -103,7 +90,9 @@ static int config_set(int argc, char *argv[])
 	ret = kh_nl_connect(&nl);
 	if (ret)
 		return ret;
-	err = kh_nl_call(&nl, config_msg(&nl, &cs), NULL, NULL);
+	err = kh_nl_call(&nl, kh_nl_nest_msg(&nl, KHOLMES_CMD_SET_CONFIG,
+						 KHOLMES_A_CONFIG, config_put,
+						 &cs), NULL, NULL);
 	ret = err ? kh_nl_fail(&nl, "setting the configuration", err) :
 		    KH_EXIT_OK;
 	kh_nl_close(&nl);

@@ -217,6 +217,26 @@ struct nl_msg *kh_nl_msg(struct kh_nl *nl, uint8_t cmd, int flags)
 	return msg;
 }
 
+/*
+ * A request whose one attribute is the nest nest_type, filled by put; NULL
+ * when it does not fit or put fails. The kernel takes a nest all or nothing.
+ */
+struct nl_msg *kh_nl_nest_msg(struct kh_nl *nl, uint8_t cmd, int nest_type,
+			      kh_nl_put put, const void *arg)
+{
+	struct nl_msg *msg = kh_nl_msg(nl, cmd, 0);
+	struct nlattr *nest;
+
+	if (!msg)
+		return NULL;
+	nest = nla_nest_start(msg, nest_type);
+	if (!nest || put(msg, arg) || nla_nest_end(msg, nest)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
 /* Sends msg (and frees it) and waits for the reply and the ack. */
 int kh_nl_call(struct kh_nl *nl, struct nl_msg *msg, kh_nl_cb cb, void *arg)
 {

@@ -32,6 +32,10 @@ typedef void (*kh_nl_reset)(void *arg);
 int kh_nl_connect(struct kh_nl *nl);
 void kh_nl_close(struct kh_nl *nl);
 struct nl_msg *kh_nl_msg(struct kh_nl *nl, uint8_t cmd, int flags);
+/* Puts the attributes of one nest; 0 or a negative error. */
+typedef int (*kh_nl_put)(struct nl_msg *msg, const void *arg);
+struct nl_msg *kh_nl_nest_msg(struct kh_nl *nl, uint8_t cmd, int nest_type,
+			      kh_nl_put put, const void *arg);
 int kh_nl_call(struct kh_nl *nl, struct nl_msg *msg, kh_nl_cb cb, void *arg);
 int kh_nl_dump(struct kh_nl *nl, uint8_t cmd, kh_nl_cb cb, kh_nl_reset reset,
 	       void *arg);

@@ -38,22 +38,15 @@ static int find_capture(struct kh_store *st, const struct kh_capture *cap,
 	struct dirent *de;
 	size_t blen, nlen;
 	uint64_t id;
-	int fd;
 	DIR *d;
 
 	*found = false;
 	snprintf(tail, sizeof(tail), "-%" PRIu32 "-%s-%" PRIu64, cap->sum.pid,
 		 kh_trigger_name(&cap->sum), cap->sum.profile_of);
 	kh_time_compact(tm, sizeof(tm), cap->sum.time_ns);
-	fd = dup(st->dirfd);
-	if (fd < 0)
+	d = kh_opendir_at(st->dirfd);
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		nlen = strlen(de->d_name);
 		if (!kh_parse_name(de->d_name, &blen, &id) ||

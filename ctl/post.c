@@ -798,25 +798,19 @@ static int load(struct kh_post *p)
 	char *buf, name[NAME_MAX + 1];
 	struct kh_upload u;
 	struct dirent *de;
-	int fd, ret = 0, err;
+	int ret = 0, err;
 	size_t len;
 	DIR *d;
 
 	buf = malloc(SPOOL_MAX_BYTES);
 	if (!buf)
 		return -ENOMEM;
-	fd = dup(p->spoolfd);
-	if (fd < 0) {
-		free(buf);
-		return -errno;
-	}
-	d = fdopendir(fd);
+	d = kh_opendir_at(p->spoolfd);
 	if (!d) {
-		close(fd);
+		err = -errno;
 		free(buf);
-		return -errno;
+		return err;
 	}
-	rewinddir(d);
 	while ((de = readdir(d)) && !ret) {
 		snprintf(name, sizeof(name), "%s", de->d_name);
 		if (temp_name(name)) {

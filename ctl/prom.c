@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "prom.h"
+#include "store.h"
 
 enum kind { COUNTER, GAUGE };
 
@@ -161,51 +162,31 @@ int kh_prom_text(FILE *f, const struct kh_prom *p)
 	return ferror(f) ? -EIO : 0;
 }
 
-/* path whole or not at all; 0 or a negative errno. */
+static int prom_text_fn(FILE *f, void *arg)
+{
+	return kh_prom_text(f, arg);
+}
+
+/*
+ * path whole or not at all; 0 or a negative errno. The temporary name is
+ * ".<name>.tmp.<pid>", not *.prom: the collector skips it while it is
+ * being written.
+ */
 int kh_prom_write(const char *path, const struct kh_prom *p)
 {
-	char tmp[PATH_MAX], dcopy[PATH_MAX], bcopy[PATH_MAX];
-	const char *dir, *base;
-	int fd, dfd, ret = 0, n;
-	FILE *f;
+	char dcopy[PATH_MAX], bcopy[PATH_MAX];
+	int dfd, ret;
 
 	if (snprintf(dcopy, sizeof(dcopy), "%s", path) >= (int)sizeof(dcopy))
 		return -ENAMETOOLONG;
 	snprintf(bcopy, sizeof(bcopy), "%s", path);
-	dir = dirname(dcopy);
-	base = basename(bcopy);
-	/* not *.prom: the collector skips it while it is being written */
-	n = snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, base, (int)getpid());
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
+	dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return -errno;
-	f = fdopen(fd, "w");
-	if (!f) {
-		ret = -errno;
-		close(fd);
-		goto out;
-	}
-	errno = 0;
-	ret = kh_prom_text(f, p);
-	if (!ret && (fflush(f) || ferror(f)))
-		ret = errno ? -errno : -EIO;
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (fclose(f) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-out:
-	if (ret) {
-		unlink(tmp);
-		return ret;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
+	ret = kh_write_atomic(dfd, basename(bcopy), 0644, prom_text_fn,
+			      (void *)p);
+	if (!ret)
 		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	close(dfd);
+	return ret;
 }

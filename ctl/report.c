@@ -465,7 +465,12 @@ static const char *const thread_flag_words[] = {
 	"was running in user mode",
 };
 
-static void txt_thread_flags(FILE *f, uint32_t flags)
+/*
+ * The set bits of FLAGS as words, "; "-separated between LEAD and TAIL; a bit
+ * with no word (from a newer module) in hex. Nothing when no bit is set.
+ */
+static void txt_flag_words(FILE *f, uint32_t flags, const char *const *words,
+			   size_t nwords, const char *lead, const char *tail)
 {
 	bool first = true;
 	unsigned int i;
@@ -473,15 +478,21 @@ static void txt_thread_flags(FILE *f, uint32_t flags)
 	for (i = 0; i < 32; i++) {
 		if (!(flags & BIT(i)))
 			continue;
-		fputs(first ? "  flags: " : "; ", f);
+		fputs(first ? lead : "; ", f);
 		first = false;
-		if (i < ARRAY_SIZE(thread_flag_words))
-			fputs(thread_flag_words[i], f);
+		if (i < nwords)
+			fputs(words[i], f);
 		else
 			fprintf(f, "0x%x", BIT(i));
 	}
 	if (!first)
-		fputc('\n', f);
+		fputs(tail, f);
+}
+
+static void txt_thread_flags(FILE *f, uint32_t flags)
+{
+	txt_flag_words(f, flags, thread_flag_words,
+		       ARRAY_SIZE(thread_flag_words), "  flags: ", "\n");
 }
 
 static void txt_frame(FILE *f, const struct kh_capture *cap, size_t i,
@@ -769,21 +780,9 @@ static const char *const profile_flag_names[] = {
 
 static void txt_profile_flags(FILE *f, uint32_t flags)
 {
-	bool first = true;
-	unsigned int i;
-
-	for (i = 0; i < 32; i++) {
-		if (!(flags & BIT(i)))
-			continue;
-		fputs(first ? "ended:      early: " : "; ", f);
-		first = false;
-		if (i < ARRAY_SIZE(profile_flag_words))
-			fputs(profile_flag_words[i], f);
-		else
-			fprintf(f, "0x%x", BIT(i));
-	}
-	if (!first)
-		fputs(" (the profile holds what it had)\n", f);
+	txt_flag_words(f, flags, profile_flag_words,
+		       ARRAY_SIZE(profile_flag_words), "ended:      early: ",
+		       " (the profile holds what it had)\n");
 }
 
 static double pct(uint64_t part, uint64_t whole)

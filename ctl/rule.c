@@ -74,19 +74,12 @@ static int rule_show(int argc, char *argv[])
 	return KH_EXIT_OK;
 }
 
-static struct nl_msg *rule_msg(struct kh_nl *nl, const struct kh_rule_set *rs)
+static int rule_put(struct nl_msg *msg, const void *arg)
 {
+	const struct kh_rule_set *rs = arg;
 	const struct kh_keyword *kw;
-	struct nlattr *nest;
-	struct nl_msg *msg;
 	int err;
 
-	msg = kh_nl_msg(nl, KHOLMES_CMD_SET_RULE, 0);
-	if (!msg)
-		return NULL;
-	nest = nla_nest_start(msg, KHOLMES_A_RULE);
-	if (!nest)
-		goto err;
 	err = nla_put_u32(msg, KHOLMES_RULE_METRIC, rs->metric);
 	if (!err && (rs->mask & BIT(KHOLMES_RULE_ENABLED)))
 		err = nla_put_u8(msg, KHOLMES_RULE_ENABLED,
@@ -94,12 +87,7 @@ static struct nl_msg *rule_msg(struct kh_nl *nl, const struct kh_rule_set *rs)
 	for (kw = kh_rule_keys; kw->name && !err; kw++)
 		if (rs->mask & BIT(kw->id))
 			err = nla_put_u32(msg, kw->id, rs->val[kw->id]);
-	if (err || nla_nest_end(msg, nest))
-		goto err;
-	return msg;
-err:
-	nlmsg_free(msg);
-	return NULL;
+	return err;
 }
 
 static int rule_set(int argc, char *argv[])
@@ -115,7 +103,9 @@ static int rule_set(int argc, char *argv[])
 	ret = kh_nl_connect(&nl);
 	if (ret)
 		return ret;
-	err = kh_nl_call(&nl, rule_msg(&nl, &rs), NULL, NULL);
+	err = kh_nl_call(&nl, kh_nl_nest_msg(&nl, KHOLMES_CMD_SET_RULE,
+					     KHOLMES_A_RULE, rule_put, &rs),
+			 NULL, NULL);
 	if (err) {
 		snprintf(what, sizeof(what), "setting the %s rule",
 			 kh_metric_name(rs.metric));

@@ -146,23 +146,41 @@ void kh_store_close(struct kh_store *st)
 	st->dirfd = -1;
 }
 
+/*
+ * A readdir stream over dirfd's directory from its start, on a duplicate
+ * of dirfd, which stays open and usable; NULL with errno set.
+ */
+DIR *kh_opendir_at(int dirfd)
+{
+	int fd = dup(dirfd);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return NULL;
+	}
+	/* a duplicate shares the offset of an earlier scan */
+	rewinddir(d);
+	return d;
+}
+
 /* A crash leaves temporary files; under the lock, none is anyone's. */
 int kh_store_clean(struct kh_store *st, unsigned int *removed)
 {
 	struct dirent *de;
-	int fd, ret = 0;
+	int ret = 0;
 	DIR *d;
 
 	*removed = 0;
-	fd = dup(st->dirfd);
-	if (fd < 0)
+	d = kh_opendir_at(st->dirfd);
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		if (!kh_is_temp_name(de->d_name))
 			continue;
@@ -241,20 +259,14 @@ int kh_store_scan(struct kh_store *st, struct kh_set **sets, size_t *n)
 	struct dirent *de;
 	struct stat sb;
 	uint64_t id;
-	int fd, ret = 0;
+	int ret = 0;
 	DIR *d;
 
 	*sets = NULL;
 	*n = 0;
-	fd = dup(st->dirfd);
-	if (fd < 0)
+	d = kh_opendir_at(st->dirfd);
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		if (!kh_parse_name(de->d_name, &blen, &id))
 			continue;
@@ -351,18 +363,12 @@ int kh_store_remove(struct kh_store *st, const struct kh_set *set)
 {
 	size_t len = strlen(set->base);
 	struct dirent *de;
-	int fd, ret = 0;
+	int ret = 0;
 	DIR *d;
 
-	fd = dup(st->dirfd);
-	if (fd < 0)
+	d = kh_opendir_at(st->dirfd);
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, set->base, len) || de->d_name[len] != '.')
 			continue;

@@ -10,6 +10,7 @@
 #ifndef KHOLMESCTL_STORE_H
 #define KHOLMESCTL_STORE_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ bool kh_is_temp_name(const char *name);
 
 int kh_store_open(struct kh_store *st, const char *dir);
 void kh_store_close(struct kh_store *st);
+DIR *kh_opendir_at(int dirfd);
 int kh_store_clean(struct kh_store *st, unsigned int *removed);
 
 typedef int (*kh_write_fn)(FILE *f, void *arg);

@@ -61,29 +61,13 @@ static int watch_show(int argc, char *argv[])
 	return ret;
 }
 
-static struct nl_msg *watch_msg(struct kh_nl *nl, uint8_t cmd,
-				const struct kh_watch_arg *wa)
+static int watch_put(struct nl_msg *msg, const void *arg)
 {
-	struct nlattr *nest;
-	struct nl_msg *msg;
-	int err;
+	const struct kh_watch_arg *wa = arg;
 
-	msg = kh_nl_msg(nl, cmd, 0);
-	if (!msg)
-		return NULL;
-	nest = nla_nest_start(msg, KHOLMES_A_WATCH);
-	if (!nest)
-		goto err;
 	if (wa->type == KHOLMES_WATCH_PID)
-		err = nla_put_u32(msg, wa->type, wa->pid);
-	else
-		err = nla_put_string(msg, wa->type, wa->name);
-	if (err || nla_nest_end(msg, nest))
-		goto err;
-	return msg;
-err:
-	nlmsg_free(msg);
-	return NULL;
+		return nla_put_u32(msg, wa->type, wa->pid);
+	return nla_put_string(msg, wa->type, wa->name);
 }
 
 static int watch_change(int argc, char *argv[], bool add)
@@ -98,8 +82,9 @@ static int watch_change(int argc, char *argv[], bool add)
 	ret = kh_nl_connect(&nl);
 	if (ret)
 		return ret;
-	err = kh_nl_call(&nl, watch_msg(&nl, add ? KHOLMES_CMD_ADD_WATCH :
-					KHOLMES_CMD_DEL_WATCH, &wa),
+	err = kh_nl_call(&nl, kh_nl_nest_msg(&nl, add ? KHOLMES_CMD_ADD_WATCH :
+					     KHOLMES_CMD_DEL_WATCH,
+					     KHOLMES_A_WATCH, watch_put, &wa),
 			 NULL, NULL);
 	if (err)
 		ret = kh_nl_fail(&nl, add ? "adding to the watch list" :
