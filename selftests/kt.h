@@ -825,4 +825,42 @@ KT_FN void kt_mon_kill(struct kt_mon *m)
 	m->pid = -1;
 }
 
+/*
+ * KT_FILES_TEST(root): the last fixture of a test binary (the harness runs
+ * fixtures in the order they are defined, global TEST()s first), over every
+ * file its tests wrote under root. Each .json parses (json-c, exactly one
+ * value); no .txt, .json or .folded holds a raw kernel address; no
+ * temporary file was left behind; and there was something to check.
+ */
+#define KT_FILES_TEST(root)						\
+FIXTURE(files) {							\
+	int unused;							\
+};									\
+FIXTURE_SETUP(files)							\
+{									\
+}									\
+FIXTURE_TEARDOWN(files)							\
+{									\
+}									\
+TEST_F(files, every_file_valid)						\
+{									\
+	struct khm_tree_stats st;					\
+	int problems;							\
+									\
+	/* the checker itself, on what it must and must not call one */ \
+	ASSERT_NE(NULL, khm_find_kaddr("do_x+0x1/0x2 0xffffffff81234567")); \
+	ASSERT_NE(NULL, khm_find_kaddr("\"sp\":\"ffff888003a4b000\"")); \
+	ASSERT_NE(NULL, khm_find_kaddr("[18446744071562067968]"));	\
+	ASSERT_EQ(NULL, khm_find_kaddr("rax 0xffffffffffffffda"));	\
+	ASSERT_EQ(NULL, khm_find_kaddr("0x00007ffd12345678 0x401234")); \
+	ASSERT_EQ(NULL,							\
+		  khm_find_kaddr("ffff0123456789abcdef0123456789abcdef0123")); \
+									\
+	problems = khm_check_tree(root, &st);				\
+	TH_LOG("%d files, %d .json: %d not JSON, %d with a kernel address, %d temporary", \
+	       st.files, st.json, st.bad_json, st.kaddr, st.tmp);	\
+	EXPECT_EQ(0, problems);						\
+	EXPECT_LT(0, st.json);						\
+}
+
 #endif /* _KT_H */

@@ -13,6 +13,8 @@
 #   /selftests/*               every file of SELFTESTS-DIR: the static test
 #                              binaries (*_test) and workloads; only the TEST
 #                              names given, if any, of the *_test binaries
+#   /bin/<name>                each host binary $KHM_EXTRA_BINS names
+#                              (space-separated paths), with its libraries
 #   /etc/passwd, /etc/group    root and nobody (65534)
 #   /etc/khm.env               KHM_MODPARAMS, KHM_TEST_TIMEOUT, KHM_TEST_ARGS
 #                              and every KHM_FUZZ_* from our environment
@@ -52,12 +54,23 @@ done
 install -m 0755 "${KHM_INIT:-$here/init.sh}" "$root/init"
 install -m 0644 "$module" "$root/lib/kholmes/kholmes.ko"
 
-install -m 0755 "$ctl" "$root/bin/kholmesctl"
-# Every absolute path ldd prints: the libraries and the loader.
-while read -r lib; do
-	mkdir -p "$root$(dirname "$lib")"
-	cp -L "$lib" "$root$lib"
-done < <(ldd "$ctl" | grep -o '/[^ ]*' | sort -u)
+# add_bin HOST-PATH NAME: /bin/NAME and every absolute path ldd prints for
+# it, the libraries and the loader.
+add_bin() {
+	local lib
+
+	install -m 0755 "$1" "$root/bin/$2"
+	while read -r lib; do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done < <(ldd "$1" | grep -o '/[^ ]*' | sort -u)
+}
+
+add_bin "$ctl" kholmesctl
+for b in ${KHM_EXTRA_BINS:-}; do
+	[[ -x $b ]] || { echo "mkinitramfs: no executable $b" >&2; exit 1; }
+	add_bin "$b" "${b##*/}"
+done
 
 if (($#)); then
 	for t in "$@"; do
