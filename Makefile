@@ -116,7 +116,11 @@ vm: ctl selftests
 	@$(TOP)/selftests/vm/run-vm.sh $(KVER) $(BUILD)/$(KVER)/vm
 
 # What kholmes costs, measured in the VM against pidstat and unloaded runs.
+# linux-perf only here: `perf record` is what the profile cost is set against.
+BENCH_DEPS := linux-perf
+
 bench: deps
+	@$(TOP)/scripts/deps.sh $(BENCH_DEPS)
 	@$(MAKE) bench-build
 	@$(TOP)/scripts/bench.sh
 

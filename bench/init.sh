@@ -17,7 +17,7 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 J=/selftests/jobs
 KO=/lib/kholmes/kholmes.ko
-ROUNDS=${KHM_BENCH_ROUNDS:-7}
+ROUNDS=${KHM_BENCH_ROUNDS:-11}
 TRIALS=${KHM_BENCH_TRIALS:-20}
 
 emit() {
@@ -88,22 +88,36 @@ for total in 1000 10000; do
 	wait 2>/dev/null
 done
 
-# 2. Overhead on workloads: unloaded, 1000 ms, 100 ms, alternating.
+# 2. Overhead on workloads: unloaded, 1000 ms, 100 ms, alternating, with
+#    the 1,000-thread population of section 1 there to be sampled.
+for p in 1 2 3 4; do
+	start_jobs threads 175
+done
+start_jobs procs 299
+# one untimed run of each job first: the emulator translates their code once
+"$J" cpu 1500000000 >/dev/null
+"$J" fork 600 >/dev/null
+"$J" ctxsw 4000 >/dev/null
 r=0
 while [ "$r" -lt "$ROUNDS" ]; do
 	for mode in off 1000 100; do
 		if [ "$mode" = off ]; then
 			rmmod kholmes 2>/dev/null
 		else
+			# steady state: past the first passes, which meet
+			# every process anew
 			load interval_ms=$mode profiles=0
-			sleep 1
+			sleep 3
 		fi
-		emit "overhead-$mode" cpu-ns "$("$J" cpu 300000000)"
-		emit "overhead-$mode" fork-ns "$("$J" fork 300)"
-		emit "overhead-$mode" ctxsw-ns "$("$J" ctxsw 2000)"
+		emit "overhead-$mode" cpu-ns "$("$J" cpu 1500000000)"
+		emit "overhead-$mode" fork-ns "$("$J" fork 600)"
+		emit "overhead-$mode" ctxsw-ns "$("$J" ctxsw 4000)"
 	done
 	r=$((r + 1))
 done
+emit overhead tasks "$(kstat tasks-visited)"
+killall -q jobs
+wait 2>/dev/null
 
 # 3. Detection latency: spin start to capture file on disk.
 for iv in 1000 100; do
@@ -207,5 +221,34 @@ if rmmod kholmes; then
 	echo "KHM-RMMOD-OK"
 else
 	echo "KHM-RMMOD-FAIL"
+fi
+
+# 6b. The same job under `perf record -F 99 -g`, where the image has perf
+# (bench.sh adds the host's): its slowdown, and the CPU perf itself uses
+# (perf's and the job's CPU together, less the job's own run time, less
+# what perf takes to start and write its file around a job of no length).
+if command -v perf >/dev/null; then
+	i=0
+	while [ "$i" -lt 3 ]; do
+		emit perf fixed-cpu-ns "$("$J" cputime perf record -F 99 -g \
+			-o /tmp/perf.data -- true 2>/dev/null |
+			awk '{ printf "%d\n", $1 * 1e9 }')"
+		"$J" cpu 600000000 >/tmp/prof
+		emit perf job-alone-ns "$(cat /tmp/prof)"
+		cpu=$("$J" cputime perf record -F 99 -g -o /tmp/perf.data -- \
+			sh -c "$J cpu 600000000 >/tmp/prof" 2>/tmp/perf.err)
+		job=$(cat /tmp/prof)
+		n=$(sed -n 's/.*(\([0-9]*\) samples).*/\1/p' /tmp/perf.err)
+		if [ -n "$job" ] && [ -n "$n" ]; then
+			emit perf job-recorded-ns "$job"
+			emit perf samples "$n"
+			emit perf own-cpu-ns "$(awk -v c="$cpu" -v j="$job" \
+				'BEGIN { printf "%d\n", c * 1e9 - j }')"
+		else
+			echo "bench: perf record failed: $(head -n 3 /tmp/perf.err)"
+		fi
+		rm -f /tmp/perf.data
+		i=$((i + 1))
+	done
 fi
 finish

@@ -69,7 +69,12 @@ def summarize(d):
             ov[job][mode + "ms_ms"] = med(vals) and med(vals) / 1e6
             ov[job][mode + "ms_spread_ms"] = [x and x / 1e6 for x in spread(vals)]
             ov[job][mode + "ms_ratio"] = ratio(med(vals), med(base))
+            # each round's loaded run against the unloaded run just before it
+            paired = [v / b for v, b in zip(vals, base) if b]
+            ov[job][mode + "ms_paired_ratio"] = med(paired)
+            ov[job][mode + "ms_paired_spread"] = list(spread(paired))
     out["overhead"] = ov
+    out["overhead_tasks"] = med(num(d, "overhead", "tasks"))
     lat = {}
     for iv in ("1000", "100"):
         vals = sorted(v / 1e6 for v in num(d, "latency-" + iv, "ns") if v >= 0)
@@ -115,8 +120,24 @@ def summarize(d):
         "handler_ns_per_sample": per_sample,
         "cpu_percent_at_99hz": per_sample * 99 / 1e9 * 100 if per_sample else None,
         "job_slowdown": ratio(prof, alone),
-        "perf_record": "not compared: no perf in the VM image",
     }
+    # perf record -F 99 -g of the same job, without the module loaded
+    psamples = med(num(d, "perf", "samples"))
+    if psamples:
+        # perf's CPU besides the job's, in all; and what it takes around a
+        # job of no length (starting, writing its file), which under
+        # emulation is most of it
+        own = med(num(d, "perf", "own-cpu-ns"))
+        fixed = med(num(d, "perf", "fixed-cpu-ns"))
+        out["perf_record"] = {
+            "samples": psamples,
+            "job_slowdown": ratio(med(num(d, "perf", "job-recorded-ns")),
+                                  med(num(d, "perf", "job-alone-ns"))),
+            "start_cpu_ms": fixed / 1e6 if fixed is not None else None,
+            "own_cpu_ms": own / 1e6 if own is not None else None,
+        }
+    else:
+        out["perf_record"] = None
     return out
 
 
@@ -142,12 +163,22 @@ def markdown(results):
             lines.append(f"| {total} | {fmt(s['tasks'], digits=0)} | {fmt(s['module_cpu_s_per_sample'], digits=5)} | "
                          f"{fmt(s['module_ns_per_task'], digits=0)} | {fmt(s['pidstat_cpu_s_per_sample'], digits=4)} | "
                          f"{fmt(s['pidstat_ns_per_task'], digits=0)} | {fmt(s['pidstat_over_module'], 'x', 1)} |")
-        lines += ["", "### Overhead on a job (median of runs; ratio to unloaded)", "",
-                  "| job | unloaded ms | loaded 1000 ms | ratio | loaded 100 ms | ratio |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += ["", "### Overhead on a job (median, min-max of runs; ratio of medians to unloaded)", "",
+                  f"With {fmt(r['overhead_tasks'], '', 0)} tasks on the host for the module to sample; "
+                  "the three settings alternate, one run of each per round.", "",
+                  "| job | unloaded ms | loaded 1000 ms | ratio | paired | loaded 100 ms | ratio | paired |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+        def cell(o, key):
+            lo, hi = o[key + "_spread_ms"]
+            return f"{fmt(o[key + '_ms'])} ({fmt(lo, '', 0)}-{fmt(hi, '', 0)})"
         for job, o in r["overhead"].items():
-            lines.append(f"| {job} ({o['runs']} runs) | {fmt(o['unloaded_ms'])} | {fmt(o['1000ms_ms'])} | "
-                         f"{fmt(o['1000ms_ratio'], '', 3)} | {fmt(o['100ms_ms'])} | {fmt(o['100ms_ratio'], '', 3)} |")
+            lines.append(f"| {job} ({o['runs']} runs) | {cell(o, 'unloaded')} | {cell(o, '1000ms')} | "
+                         f"{fmt(o['1000ms_ratio'], '', 3)} | {fmt(o['1000ms_paired_ratio'], '', 3)} | "
+                         f"{cell(o, '100ms')} | {fmt(o['100ms_ratio'], '', 3)} | "
+                         f"{fmt(o['100ms_paired_ratio'], '', 3)} |")
+        lines += ["", "ratio: median loaded over median unloaded; paired: the median over rounds of "
+                  "each loaded run over the unloaded run of the same round."]
         lines += ["", "### Detection latency: spin start to capture file on disk", "",
                   "| interval | trials | median ms | p90 ms | max ms | target ms | within target |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -165,7 +196,18 @@ def markdown(results):
                   f"at {fmt(m['tracked'], '', 0)} tracked",
                   f"- profile: {fmt(p['handler_ns_per_sample'], ' ns', 0)} per sample, "
                   f"{fmt(p['cpu_percent_at_99hz'], ' %', 4)} of one CPU at 99 Hz; profiled job "
-                  f"{fmt(p['job_slowdown'], 'x', 3)} its unprofiled time; {p['perf_record']}", ""]
+                  f"{fmt(p['job_slowdown'], 'x', 3)} its unprofiled time"]
+        q = r["perf_record"]
+        if q:
+            lines.append(f"- `perf record -F 99 -g` of the same job: {fmt(q['samples'], '', 0)} samples, "
+                         f"job {fmt(q['job_slowdown'], 'x', 3)} its unrecorded time; perf's own CPU "
+                         f"{fmt(q['own_cpu_ms'], ' ms', 0)} in all, of which "
+                         f"{fmt(q['start_cpu_ms'], ' ms', 0)} is what it takes around a job of no length "
+                         f"(kholmes' profile: {fmt(p['handler_ns_per_sample'] and p['handler_ns_per_sample'] * p['samples'] / 3e6, ' ms', 1)} "
+                         f"per profile, in its sample handler)")
+        else:
+            lines.append("- `perf record`: not compared, no perf in the VM image (install linux-perf)")
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 

@@ -11,7 +11,7 @@
 # times are not those of hardware.
 #
 #   KHM_BENCH_KERNELS="rel ..."   only these kernels
-#   KHM_BENCH_ROUNDS=7 KHM_BENCH_TRIALS=20   repetitions
+#   KHM_BENCH_ROUNDS=11 KHM_BENCH_TRIALS=20   repetitions
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +30,8 @@ for k in "${kernels[@]}"; do
 	echo "bench: $k (about 10 minutes under TCG)"
 	"$top/scripts/kbuild.sh" --quiet "$k"
 	img=$out/$k.img
+	# perf, when the host has it, for `perf record` beside the profiler
+	KHM_EXTRA_BINS=$(command -v perf || true) \
 	KHM_INIT=$top/bench/init.sh "$top/selftests/vm/mkinitramfs.sh" "$img" \
 		"$top/build/$k/src/kmod/kholmes.ko" "$top/ctl/kholmesctl" \
 		"$top/build/bench"
@@ -38,7 +40,7 @@ for k in "${kernels[@]}"; do
 	timeout -k 5 3000 \
 		qemu-system-x86_64 -accel tcg -cpu max -m 3072 -smp 2 -nographic \
 		-no-reboot -nic none -kernel "/boot/vmlinuz-$k" -initrd "$img" \
-		-append "console=ttyS0 panic=-1 oops=panic loglevel=4 quiet KHM_BENCH_ROUNDS=${KHM_BENCH_ROUNDS:-7} KHM_BENCH_TRIALS=${KHM_BENCH_TRIALS:-20}" \
+		-append "console=ttyS0 panic=-1 oops=panic loglevel=4 quiet KHM_BENCH_ROUNDS=${KHM_BENCH_ROUNDS:-11} KHM_BENCH_TRIALS=${KHM_BENCH_TRIALS:-20}" \
 		</dev/null 2>&1 | sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' |
 		tee "$log" | grep --line-buffered '^BENCH'
 	set -e
