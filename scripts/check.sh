@@ -9,9 +9,9 @@
 #   4. packaging (make install, DKMS, systemd unit, man page) and the
 #      Prometheus textfile read back through node_exporter
 #   5. the selftests, then for every kernel that can boot here
-#      (/boot/vmlinuz-<rel> with headers): its module, an initramfs, a qemu
-#      VM running every test (selftests/vm/run-vm.sh), KHM_VM_JOBS VMs at a
-#      time (default 2)
+#      (/boot/vmlinuz-<rel> with headers): its module, and its suite split
+#      over KHM_VM_PARTS qemu VMs (default 2), each with its own initramfs
+#      (selftests/vm/run-vm.sh), KHM_VM_JOBS VMs at a time (default 2)
 #
 # Every step runs even when an earlier one failed, so one run shows
 # everything that is wrong. Counted are individual test cases (TAP "ok" /
@@ -122,11 +122,41 @@ if ((${#kernels[@]} == 0)); then
 	echo "no kernel with both /boot/vmlinuz-<rel> and headers: sudo make deps" >&2
 	add "VM tests" 0 1 0 "no bootable kernel installed"
 fi
-# The VMs run KHM_VM_JOBS at a time (default 2). Under TCG most of a test's
-# time is spent waiting for sampler intervals, so two VMs on two host CPUs
-# take little longer than one; each writes to its own build/<rel>/vm and
-# its own log, printed in kernel order once it is done.
+# Each kernel's suite runs in KHM_VM_PARTS VMs (default 2), KHM_VM_JOBS VMs
+# at a time (default 2). Under TCG much of a test's time is spent waiting
+# for sampler intervals, so two VMs on two host CPUs take little longer
+# than one; splitting every suite keeps both slots busy to the end instead
+# of leaving the last kernel's VM to run alone. The test binaries are dealt
+# out longest first, each to the part with the least time so far, by
+# vm_secs: the seconds each took in a VM beside another (KHM-TIME lines of
+# a make check run); an unlisted test counts 60. Each part has its own
+# build/<rel>/vm-<n>/ and log, printed in kernel order once all are done.
 jobs=${KHM_VM_JOBS:-2}
+nparts=${KHM_VM_PARTS:-2}
+declare -A vm_secs=(
+	[capture_test]=100 [config_test]=25 [daemon_test]=75 [detect_test]=45
+	[fuzz_test]=95 [hardening_test]=150 [priv_test]=40 [profile_test]=80
+	[rig_test]=20 [sampling_test]=50 [scale_test]=40 [watch_test]=15
+)
+all_tests=()
+for t in "$top"/build/selftests/*_test; do
+	[[ -x $t ]] && all_tests+=("${t##*/}")
+done
+((nparts < 1)) && nparts=1
+((nparts > ${#all_tests[@]} && ${#all_tests[@]} > 0)) && nparts=${#all_tests[@]}
+part_tests=() part_load=()
+for ((i = 0; i < nparts; i++)); do
+	part_tests[i]="" part_load[i]=0
+done
+while read -r _ t; do
+	low=0
+	for ((i = 1; i < nparts; i++)); do
+		((part_load[i] < part_load[low])) && low=$i
+	done
+	part_tests[low]+="${part_tests[low]:+,}$t"
+	part_load[low]=$((part_load[low] + ${vm_secs[$t]:-60}))
+done < <(for t in "${all_tests[@]}"; do echo "${vm_secs[$t]:-60} $t"; done | sort -rn)
+
 declare -A vmrc
 built=()
 for k in "${kernels[@]}"; do
@@ -137,47 +167,61 @@ for k in "${kernels[@]}"; do
 	fi
 done
 running=0
-for k in "${built[@]}"; do
-	if ((running >= jobs)); then
-		wait -n
-		running=$((running - 1))
-	fi
-	echo "VM: $k started"
-	"$top/selftests/vm/run-vm.sh" "$k" "$top/build/$k/vm" \
-		>"$logs/vm-$k.log" 2>&1 &
-	running=$((running + 1))
+for ((i = 0; i < nparts; i++)); do
+	for k in "${built[@]}"; do
+		if ((running >= jobs)); then
+			wait -n
+			running=$((running - 1))
+		fi
+		n=$((i + 1))
+		echo "VM: $k part $n started: ${part_tests[i]//,/ }"
+		rm -rf "$top/build/$k/vm-$n"
+		KHM_TESTS=${part_tests[i]} \
+			"$top/selftests/vm/run-vm.sh" "$k" "$top/build/$k/vm-$n" \
+			>"$logs/vm-$k-$n.log" 2>&1 &
+		running=$((running + 1))
+	done
 done
-# the runner's exit status is in its summary file, read below
+# the runners' exit status is in their summary files, read below
 wait
 
 for k in "${kernels[@]}"; do
 	step "VM: $k"
-	out=$top/build/$k/vm
 	if [[ ${vmrc[$k]:-} == build ]]; then
 		add "$k" 0 1 0 "module does not build"
 		continue
 	fi
-	cat "$logs/vm-$k.log"
-	if [[ -f $out/summary ]]; then
-		# shellcheck source=/dev/null
-		passed=0 failed=0 skipped=0 seconds=0 && . "$out/summary"
-		note="VM ${seconds}s"
-		[[ -s $out/failures ]] && note+=", see build/$k/vm/"
-		add "$k" "$passed" "$failed" "$skipped" "$note"
-	else
-		add "$k" 0 1 0 "the VM runner failed before booting"
-	fi
+	kp=0 kf=0 ks=0 secs=0 bad=() missing=0
+	for ((n = 1; n <= nparts; n++)); do
+		out=$top/build/$k/vm-$n
+		cat "$logs/vm-$k-$n.log"
+		if [[ -f $out/summary ]]; then
+			# shellcheck source=/dev/null
+			passed=0 failed=0 skipped=0 seconds=0 && . "$out/summary"
+			kp=$((kp + passed)) kf=$((kf + failed)) ks=$((ks + skipped))
+			secs=$((secs + seconds))
+			[[ -s $out/failures ]] && bad+=("build/$k/vm-$n/")
+		else
+			kf=$((kf + 1)) missing=$((missing + 1))
+		fi
+	done
+	note="$nparts VMs ${secs}s"
+	((missing)) && note+=", $missing did not boot"
+	((${#bad[@]})) && note+=", see ${bad[*]}"
+	add "$k" "$kp" "$kf" "$ks" "$note"
 done
 
 step "summary ($(($(date +%s) - start))s)"
 printf '%s\n' "${summary[@]}"
 # What failed inside the VMs, repeated here so that the tail of a log names
-# the cases (the full TAP is in build/<kernel>/vm/<test>.tap).
+# the cases (the full TAP is in build/<kernel>/vm-<n>/<test>.tap).
 for k in "${kernels[@]}"; do
-	f=$top/build/$k/vm/failures
-	[[ -s $f ]] || continue
-	echo "  failed on $k:"
-	head -n 40 "$f" | sed 's/^/    /'
+	for ((n = 1; n <= nparts; n++)); do
+		f=$top/build/$k/vm-$n/failures
+		[[ -s $f ]] || continue
+		echo "  failed on $k (vm-$n):"
+		head -n 40 "$f" | sed 's/^/    /'
+	done
 done
 line="$total_pass passed, $total_fail failed"
 ((total_skip)) && line+=", $total_skip skipped"

@@ -10,6 +10,7 @@
 #   KHM-BOOT <release>                  /init started
 #   KHM-INSMOD-OK | KHM-INSMOD-FAIL rc=N
 #   KHM-BEGIN <test> ... KHM-END <test> rc=N   one test binary's TAP
+#   KHM-TIME <test> S                          the seconds it took
 #   KHM-RMMOD-OK | KHM-RMMOD-FAIL rc=N
 #   KHM-DMESG-BEGIN ... KHM-DMESG-END
 #   KHM-DONE                            the last line before poweroff
@@ -83,10 +84,12 @@ for t in /selftests/*_test; do
 	[ -x "$t" ] || continue
 	name=${t##*/}
 	mark "KHM-BEGIN $name"
+	t0=$(cut -d. -f1 /proc/uptime)
 	# shellcheck disable=SC2086 # the arguments are words
 	(cd /tmp && exec timeout -s KILL "$KHM_TEST_TIMEOUT" "$t" $KHM_TEST_ARGS </dev/null)
 	rc=$?
 	mark "KHM-END $name rc=$rc"
+	mark "KHM-TIME $name $(($(cut -d. -f1 /proc/uptime) - t0))"
 done
 
 rmmod kholmes

@@ -172,6 +172,8 @@ for t in "${tests[@]}"; do
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 	line="  $t: $p passed, $f failed"
 	((s)) && line+=", $s skipped"
+	secs=$(sed -n "s/^KHM-TIME $t \([0-9]*\)$/\1/p" "$console" | tail -n 1)
+	[[ -n $secs ]] && line+=" (${secs}s)"
 	[[ -n $why ]] && line+=" ($why)"
 	report+=("$line")
 	if ((f)); then
