@@ -134,9 +134,9 @@ fi
 jobs=${KHM_VM_JOBS:-2}
 nparts=${KHM_VM_PARTS:-2}
 declare -A vm_secs=(
-	[capture_test]=100 [config_test]=25 [daemon_test]=75 [detect_test]=45
-	[fuzz_test]=95 [hardening_test]=150 [priv_test]=40 [profile_test]=80
-	[rig_test]=20 [sampling_test]=50 [scale_test]=40 [watch_test]=15
+	[capture_test]=62 [config_test]=57 [daemon_test]=48 [detect_test]=48
+	[fuzz_test]=35 [hardening_test]=140 [priv_test]=18 [profile_test]=86
+	[rig_test]=5 [sampling_test]=30 [scale_test]=52 [watch_test]=14
 )
 all_tests=()
 for t in "$top"/build/selftests/*_test; do
@@ -166,20 +166,29 @@ for k in "${kernels[@]}"; do
 		vmrc[$k]=build
 	fi
 done
-running=0
+# live: how many of the VM runners started so far are still running. Not
+# `wait -n`, which also returns for this script's process substitutions.
+vm_pids=()
+live() {
+	local pid n=0
+
+	for pid in "${vm_pids[@]}"; do
+		kill -0 "$pid" 2>/dev/null && n=$((n + 1))
+	done
+	echo "$n"
+}
 for ((i = 0; i < nparts; i++)); do
 	for k in "${built[@]}"; do
-		if ((running >= jobs)); then
-			wait -n
-			running=$((running - 1))
-		fi
+		while (($(live) >= jobs)); do
+			sleep 1
+		done
 		n=$((i + 1))
 		echo "VM: $k part $n started: ${part_tests[i]//,/ }"
 		rm -rf "$top/build/$k/vm-$n"
 		KHM_TESTS=${part_tests[i]} \
 			"$top/selftests/vm/run-vm.sh" "$k" "$top/build/$k/vm-$n" \
 			>"$logs/vm-$k-$n.log" 2>&1 &
-		running=$((running + 1))
+		vm_pids+=($!)
 	done
 done
 # the runners' exit status is in their summary files, read below
