@@ -170,8 +170,14 @@ DIR *kh_opendir_at(int dirfd)
 	return d;
 }
 
-/* A crash leaves temporary files; under the lock, none is anyone's. */
-int kh_store_clean(struct kh_store *st, unsigned int *removed)
+/*
+ * Unlinks every entry of the store's directory that match(name, arg)
+ * accepts, counting them in *removed; an entry already gone is not an
+ * error. 0 or the last negative errno, having tried them all.
+ */
+static int unlink_matching(struct kh_store *st,
+			   bool (*match)(const char *name, const void *arg),
+			   const void *arg, unsigned int *removed)
 {
 	struct dirent *de;
 	int ret = 0;
@@ -182,7 +188,7 @@ int kh_store_clean(struct kh_store *st, unsigned int *removed)
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
-		if (!kh_is_temp_name(de->d_name))
+		if (!match(de->d_name, arg))
 			continue;
 		if (unlinkat(st->dirfd, de->d_name, 0) && errno != ENOENT)
 			ret = -errno;
@@ -191,6 +197,18 @@ int kh_store_clean(struct kh_store *st, unsigned int *removed)
 	}
 	closedir(d);
 	return ret;
+}
+
+static bool is_temp(const char *name, const void *arg)
+{
+	(void)arg;
+	return kh_is_temp_name(name);
+}
+
+/* A crash leaves temporary files; under the lock, none is anyone's. */
+int kh_store_clean(struct kh_store *st, unsigned int *removed)
+{
+	return unlink_matching(st, is_temp, NULL, removed);
 }
 
 int kh_store_sync(struct kh_store *st)
@@ -359,23 +377,21 @@ size_t kh_rotate_plan(struct kh_set *sets, size_t n, uint64_t max_sets,
 	return k;
 }
 
+/* <base>.<anything>: one of the set's files */
+static bool in_set(const char *name, const void *arg)
+{
+	const struct kh_set *set = arg;
+	size_t len = strlen(set->base);
+
+	return !strncmp(name, set->base, len) && name[len] == '.';
+}
+
 int kh_store_remove(struct kh_store *st, const struct kh_set *set)
 {
-	size_t len = strlen(set->base);
-	struct dirent *de;
-	int ret = 0;
-	DIR *d;
+	unsigned int removed;
+	int ret;
 
-	d = kh_opendir_at(st->dirfd);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, set->base, len) || de->d_name[len] != '.')
-			continue;
-		if (unlinkat(st->dirfd, de->d_name, 0) && errno != ENOENT)
-			ret = -errno;
-	}
-	closedir(d);
+	ret = unlink_matching(st, in_set, set, &removed);
 	if (!ret)
 		ret = kh_store_sync(st);
 	return ret;
