@@ -379,7 +379,7 @@ static int memst_read(struct memst *m)
 TEST_F_TIMEOUT(mem, twenty_thousand_processes, 280)
 {
 	struct memst base, peak = { 0 }, now, after;
-	long long t0, raw_max, bound, procs_peak = 0;
+	long long t0, raw_max, bound, procs_peak = 0, host = -1, per_proc;
 	long done = 0, wl_ms = 0, b;
 	char line[64];
 	int tries;
@@ -416,11 +416,17 @@ TEST_F_TIMEOUT(mem, twenty_thousand_processes, 280)
 	ASSERT_EQ(2, sscanf(line, "done %ld %ld", &done, &wl_ms));
 	ASSERT_EQ(MEM_TOTAL, done);
 
-	/* a few passes, then tracked is back within 2 of its baseline */
+	/*
+	 * A few passes, then tracked is what the host has, within 2 that
+	 * came or went between the last pass and the count. Not the
+	 * baseline itself: in a test this long kernel workers and other
+	 * tests' leftovers come and go (6.1 once went from 62 to 58).
+	 */
 	ASSERT_EQ(0, kt_wait_passes(5, 10000));
 	for (tries = 0; tries < 20; tries++) {
 		ASSERT_EQ(0, memst_read(&after));
-		if (llabs(after.tracked - base.tracked) <= 2)
+		host = kt_count_procs();
+		if (llabs(after.tracked - host) <= 2)
 			break;
 		kt_sleep_ms(250);
 	}
@@ -434,12 +440,17 @@ TEST_F_TIMEOUT(mem, twenty_thousand_processes, 280)
 	 */
 	procs_peak = peak.tracked + peak.untracked + 64;
 	raw_max = (procs_peak + procs_peak / 4 + MEM_RAW_MIN) * MEM_RAW_BYTES;
-	bound = base.mem + raw_max + MEM_SLACK;
+	/* and what the processes the host has more than at the start hold */
+	per_proc = peak.tracked > base.tracked ?
+		   (peak.mem - base.mem) / (peak.tracked - base.tracked) : 0;
+	bound = base.mem + raw_max + MEM_SLACK +
+		(after.tracked > base.tracked ?
+		 (after.tracked - base.tracked) * per_proc : 0);
 	TH_LOG("%ld processes forked and reaped in %ld ms (%lld ms seen), %d batches of %d alive at once",
 	       done, wl_ms, kt_now_ms() - t0, MEM_TOTAL / MEM_BATCH, MEM_BATCH);
-	TH_LOG("tracked %lld -> peak %lld (untracked %lld) -> %lld; mem-bytes %lld -> peak %lld -> %lld",
+	TH_LOG("tracked %lld -> peak %lld (untracked %lld) -> %lld, with %lld processes on the host; mem-bytes %lld -> peak %lld -> %lld",
 	       base.tracked, peak.tracked, peak.untracked, after.tracked,
-	       base.mem, peak.mem, after.mem);
+	       host, base.mem, peak.mem, after.mem);
 	if (peak.tracked > base.tracked)
 		TH_LOG("at the peak: %lld bytes per tracked process (%lld bytes over baseline for %lld more processes, walk array included)",
 		       (peak.mem - base.mem) / (peak.tracked - base.tracked),
@@ -448,7 +459,9 @@ TEST_F_TIMEOUT(mem, twenty_thousand_processes, 280)
 	       after.mem - base.mem, raw_max, raw_max / MEM_RAW_BYTES,
 	       MEM_RAW_BYTES, bound, base.fails, after.fails, base.queue,
 	       after.queue);
-	EXPECT_LE(llabs(after.tracked - base.tracked), 2);
+	EXPECT_LE(llabs(after.tracked - host), 2)
+		TH_LOG("tracked %lld, the host has %lld processes",
+		       after.tracked, host);
 	EXPECT_LE(base.tracked + MEM_BATCH - 2, peak.tracked)
 		TH_LOG("the sampler did not track a whole batch");
 	EXPECT_LE(after.mem, bound);

@@ -16,6 +16,7 @@
 #ifndef _KT_H
 #define _KT_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -112,6 +113,45 @@ KT_FN long long kt_status(const char *key)
 	v = khm_json_int(st, key);
 	json_object_put(st);
 	return v;
+}
+
+/* The thread groups the host has now: what the sampler tracks by default. */
+KT_FN long long kt_count_procs(void)
+{
+	struct dirent *de;
+	long long n = 0;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] >= '1' && de->d_name[0] <= '9';
+	closedir(d);
+	return n;
+}
+
+/*
+ * With every process in scope: polls, up to 5 s, until the module's tracked
+ * count is within 2 of the processes the host has (2 may come or go
+ * between its last pass and the count, the kholmesctl that reads the
+ * status among them: it is seen +1). A test that compared against its
+ * own start would fail when kernel workers or other tests' leftovers exit
+ * meanwhile. 0 when they agree; *tracked and *host hold the last reading.
+ */
+KT_FN int kt_tracked_is_host(long long *tracked, long long *host)
+{
+	long long end = kt_now_ms() + 5000;
+
+	for (;;) {
+		*tracked = kt_status("tracked");
+		*host = kt_count_procs();
+		if (*tracked >= 0 && *host >= 0 && llabs(*tracked - *host) <= 2)
+			return 0;
+		if (kt_now_ms() > end)
+			return -1;
+		kt_sleep_ms(250);
+	}
 }
 
 /*
