@@ -98,11 +98,14 @@ static const struct kh_ustack *shown(const struct kh_thread *t)
 	return NULL;
 }
 
-/* Root first: the outermost user frame first, the innermost kernel last. */
-static char *thread_stack(const struct kh_capture *cap,
-			  const struct kh_thread *t)
+/*
+ * One folded line, root first: the outermost user frame first, the
+ * innermost kernel frame last; "[no stack]" when there is neither.
+ */
+static char *folded_line(const struct kh_capture *cap,
+			 const struct kh_ustack *us, char *const *kframes,
+			 size_t nr_kframes)
 {
-	const struct kh_ustack *us = shown(t);
 	char name[4096 + 32];
 	bool first = true;
 	char *buf = NULL;
@@ -116,8 +119,8 @@ static char *thread_stack(const struct kh_capture *cap,
 		user_frame_name(name, sizeof(name), cap, &us->f[i]);
 		put_frame(f, &first, name);
 	}
-	for (i = t->nr_kframes; i-- > 0;) {
-		kh_kframe_func(name, sizeof(name), t->kframes[i]);
+	for (i = nr_kframes; i-- > 0;) {
+		kh_kframe_func(name, sizeof(name), kframes[i]);
 		put_frame(f, &first, name);
 	}
 	if (first)
@@ -127,6 +130,12 @@ static char *thread_stack(const struct kh_capture *cap,
 		return NULL;
 	}
 	return buf;
+}
+
+static char *thread_stack(const struct kh_capture *cap,
+			  const struct kh_thread *t)
+{
+	return folded_line(cap, shown(t), t->kframes, t->nr_kframes);
 }
 
 static int folded_cmp(const void *a, const void *b)
@@ -185,30 +194,7 @@ int kh_folded_build(const struct kh_capture *cap, struct kh_folded **out,
 static char *pstack_line(const struct kh_capture *cap,
 			 const struct kh_pstack *ps)
 {
-	char name[4096 + 32];
-	bool first = true;
-	char *buf = NULL;
-	size_t len, i;
-	FILE *f;
-
-	f = open_memstream(&buf, &len);
-	if (!f)
-		return NULL;
-	for (i = ps->user.n; i-- > 0;) {
-		user_frame_name(name, sizeof(name), cap, &ps->user.f[i]);
-		put_frame(f, &first, name);
-	}
-	for (i = ps->nr_kframes; i-- > 0;) {
-		kh_kframe_func(name, sizeof(name), ps->kframes[i]);
-		put_frame(f, &first, name);
-	}
-	if (first)
-		put_frame(f, &first, "[no stack]");
-	if (fclose(f)) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return folded_line(cap, &ps->user, ps->kframes, ps->nr_kframes);
 }
 
 /*
