@@ -407,8 +407,14 @@ static void khm_host_cpu(u64 now)
 	}
 	if (last_ns && now > last_ns && busy >= last_busy && ncpu) {
 		wall = (now - last_ns) * ncpu;
-		khm_stats.host_cpu = khm_rate(busy, last_busy,
-					      100 * KHOLMES_VALUE_SCALE, wall);
+		/*
+		 * cpustat moves in ticks and the wall clock does not, so a
+		 * saturated host can read a little over 100 %: it is 100.
+		 */
+		khm_stats.host_cpu = min_t(u64, khm_rate(busy, last_busy,
+							 100 * KHOLMES_VALUE_SCALE,
+							 wall),
+					   100 * KHOLMES_VALUE_SCALE);
 	}
 	last_busy = busy;
 	last_ns = now;
