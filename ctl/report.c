@@ -404,6 +404,11 @@ static void txt_notes(FILE *f, const struct kh_capture *cap)
 		NOTE("a kernel thread: no user space, kernel stacks only");
 	if (s->flags & KHOLMES_CAPTURE_F_MAPS_TRUNC)
 		NOTE("the mapping list was cut short: frames in the missing mappings name no file");
+	if (s->flags & KHOLMES_CAPTURE_F_MAPS_SKIPPED)
+		NOTE("skipped: the mappings (the process's mmap lock stayed busy): frames name no file");
+	if (s->flags & KHOLMES_CAPTURE_F_BUDGET)
+		NOTE("skipped: threads after the %" PRIu32 " captured (the capture's time budget ran out)",
+		     s->threads);
 	if (s->flags & KHOLMES_CAPTURE_F_PROFILE && !cap->prof.present)
 		NOTE("this capture should hold a profile, but its profile record is missing");
 	if (cap->nr_threads != s->threads)

@@ -374,6 +374,8 @@ enum kholmes_event_attr {
 #define KHOLMES_CAPTURE_F_NO_MM		0x8 /* kernel thread: no user */
 #define KHOLMES_CAPTURE_F_MAPS_TRUNC	0x10 /* too many mappings */
 #define KHOLMES_CAPTURE_F_PROFILE	0x20 /* holds a profile */
+#define KHOLMES_CAPTURE_F_MAPS_SKIPPED	0x40 /* mmap lock busy: no mappings */
+#define KHOLMES_CAPTURE_F_BUDGET	0x80 /* time budget spent: threads left out */
 
 /* summary: the members a list or an event carries */
 enum kholmes_capture_attr {

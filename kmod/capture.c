@@ -10,12 +10,33 @@
  * targets hold: unload cancels it and waits, and that is all. It also
  * gives a thread blocked in the kernel a user stack: its saved user
  * registers (task_pt_regs(), exact for a thread sleeping in a syscall or
- * preempted) and the top of its user stack read through its mm with
- * access_process_vm(): the user code that made the blocking call, which
- * is what an incident needs. A thread running on another CPU is asked by
- * IPI, where current is the target: its registers are exact and its user
- * stack is copied with copy_from_user_nofault(). The targets are never
- * stopped; a capture costs them at most that IPI.
+ * preempted) and the top of its user stack: the user code that made the
+ * blocking call, which is what an incident needs. A thread running on
+ * another CPU is asked by IPI, where current is the target: its registers
+ * are exact and its user stack is copied with copy_from_user_nofault().
+ * The targets are never stopped; a capture costs them at most that IPI.
+ *
+ * Never wait on the target: the process captured is often the sick one.
+ * - Its user memory is read with the worker switched onto its mm
+ *   (kthread_use_mm()) by copy_from_user_nofault(): page faults are
+ *   disabled, so only pages present in its page tables are read, with no
+ *   mmap lock and no I/O. access_process_vm() would take the mmap lock
+ *   (stuck behind a queued writer) and fault pages in from the file (a
+ *   hung NFS or FUSE mount). A page that is not present ends the copy
+ *   (KHOLMES_THREAD_F_USTACK_PARTIAL).
+ * - Its mmap lock is only tried, for KHM_MMAP_TRY_MS: a writer queued
+ *   behind a stuck reader would block us with it. Without the lock the
+ *   capture has no mappings and says so (KHOLMES_CAPTURE_F_MAPS_SKIPPED).
+ * - Build-ids are read only from pages of regular files already uptodate
+ *   in the page cache: a lookup, never I/O. kernel_read() of a mapped
+ *   file would wait on a hung mount, and on a socket (an AF_PACKET ring
+ *   maps one at offset 0) becomes a blocking recvmsg. An ELF header that
+ *   is not cached (rare: the loader read it) leaves the build-id out and
+ *   the controller reads it from the file.
+ * - Each capture has a time budget, KHM_CAPTURE_BUDGET_MS, after which its
+ *   remaining threads are left out (KHOLMES_CAPTURE_F_BUDGET), so one
+ *   capture cannot hold up the next on the ordered workqueue: nothing in
+ *   it sleeps on the target, so that order costs no more than the budget.
  */
 
 #include <linux/cgroup.h>
@@ -25,7 +46,9 @@
 #include <linux/fs.h>
 #include <linux/kallsyms.h>
 #include <linux/kernfs.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/pid.h>
 #include <linux/ptrace.h>
 #include <linux/sched/mm.h>
@@ -48,6 +71,8 @@
 #define KHM_MAP_PATH_MAX	1024
 #define KHM_ELF_READ		4096
 #define NSEC_PER_MINUTE		(60ULL * NSEC_PER_SEC)
+#define KHM_MMAP_TRY_MS		100	/* how long a capture tries the mmap lock */
+#define KHM_CAPTURE_BUDGET_MS	1000	/* and how long it takes at most */
 
 struct khm_req {
 	struct list_head node;
@@ -304,7 +329,7 @@ static void khm_trim_ipi(struct khm_snap *s, struct khm_ctx *x)
 }
 
 struct khm_fp_ctx {
-	struct task_struct *task;
+	bool use_mm;
 	const u8 *buf;
 	u64 sp;
 	size_t len;
@@ -319,17 +344,22 @@ static bool khm_fp_read(void *arg, __u64 addr, __u64 out[2])
 		memcpy(out, c->buf + (addr - c->sp), 16);
 		return true;
 	}
-	return access_process_vm(c->task, addr, out, 16, 0) == 16;
+	/* the worker is on the target's mm (khm_take): no fault, no lock */
+	return c->use_mm &&
+	       !copy_from_user_nofault(out, (const void __user *)addr, 16);
 }
 
-static void khm_snap_thread(struct task_struct *t, bool user,
+/*
+ * user: the thread has a user side; use_mm: and the worker runs on its mm,
+ * so that its user memory can be read.
+ */
+static void khm_snap_thread(struct task_struct *t, bool user, bool use_mm,
 			    struct khm_ctx *x)
 {
 	struct khm_snap *s = &x->snap;
 	struct khm_ipi ipi = { .task = t, .x = x };
 	struct khm_fp_ctx fp;
 	bool fault, trunc;
-	int got;
 
 	memset(s, 0, sizeof(*s));
 	if (!user)
@@ -358,10 +388,9 @@ static void khm_snap_thread(struct task_struct *t, bool user,
 			}
 			rcu_read_unlock();
 		}
-		if (user) {
-			got = access_process_vm(t, s->sp, x->ubuf, x->ucap, 0);
-			s->ulen = got > 0 ? got : 0;
-		}
+		if (user && use_mm)
+			s->ulen = khm_copy_ustack_nofault(x->ubuf, x->ucap,
+							  s->sp);
 	}
 	if (!s->nk && !(s->flags & KHOLMES_THREAD_F_IN_USER))
 		s->flags |= KHOLMES_THREAD_F_KSTACK_NONE;
@@ -372,7 +401,7 @@ static void khm_snap_thread(struct task_struct *t, bool user,
 	if (s->ulen < x->ucap)
 		s->flags |= KHOLMES_THREAD_F_USTACK_PARTIAL;
 
-	fp.task = t;
+	fp.use_mm = use_mm;
 	fp.buf = x->ubuf;
 	fp.sp = s->sp;
 	fp.len = s->ulen;
@@ -452,16 +481,53 @@ static void khm_write_thread(struct khm_rec *r, struct task_struct *t,
 	}
 }
 
+/*
+ * Up to len bytes of file at pos, from pages already uptodate in the page
+ * cache only: a lookup that never starts I/O nor waits on a folio lock.
+ * Returns the bytes read, stopping at the first page that is missing.
+ */
+static size_t khm_read_cached(struct file *file, void *buf, size_t len,
+			      loff_t pos)
+{
+	struct address_space *mapping = file->f_mapping;
+	size_t got = 0, n, off;
+	struct folio *folio;
+	void *src;
+
+	while (got < len) {
+		folio = __filemap_get_folio(mapping, (pos + got) >> PAGE_SHIFT,
+					    0, 0);
+		/* NULL on 6.1, an ERR_PTR since 6.3 */
+		if (IS_ERR_OR_NULL(folio))
+			break;
+		if (!folio_test_uptodate(folio)) {
+			folio_put(folio);
+			break;
+		}
+		off = offset_in_folio(folio, pos + got);
+		n = min_t(size_t, len - got,
+			  PAGE_SIZE - offset_in_page(pos + got));
+		src = kmap_local_folio(folio, off);
+		memcpy(buf + got, src, n);
+		kunmap_local(src);
+		folio_put(folio);
+		got += n;
+	}
+	return got;
+}
+
 static void khm_read_build_id(struct khm_map *m, struct khm_ctx *x)
 {
 	u64 phoff, off, size;
-	loff_t pos = 0;
-	ssize_t n, nn;
+	size_t n, nn;
 	u32 phnum, i;
 	int ret;
 
-	n = kernel_read(m->file, x->elf, sizeof(x->elf), &pos);
-	if (n <= 0 || khe_ehdr(x->elf, n, &phoff, &phnum))
+	/* a socket, device or FIFO mapping is never read: see the top */
+	if (!S_ISREG(file_inode(m->file)->i_mode))
+		return;
+	n = khm_read_cached(m->file, x->elf, sizeof(x->elf), 0);
+	if (!n || khe_ehdr(x->elf, n, &phoff, &phnum))
 		return;
 	for (i = 0; i < phnum && i < 64; i++) {
 		ret = khe_phdr_note(x->elf, n, 0, phoff, i, &off, &size);
@@ -469,10 +535,9 @@ static void khm_read_build_id(struct khm_map *m, struct khm_ctx *x)
 			return;
 		if (!ret)
 			continue;
-		pos = off;
-		nn = kernel_read(m->file, x->notes,
-				 min_t(u64, size, sizeof(x->notes)), &pos);
-		if (nn <= 0)
+		nn = khm_read_cached(m->file, x->notes,
+				     min_t(u64, size, sizeof(x->notes)), off);
+		if (!nn)
 			continue;
 		m->build_id_len = khe_build_id(x->notes, nn, m->build_id,
 					       sizeof(m->build_id));
@@ -493,10 +558,29 @@ static void khm_map_path(struct khm_map *m, const char *path)
 }
 
 /*
- * The file mappings (and heap and stack) of mm, and the executable's path.
- * Files are read for their build-id after the lock is dropped.
+ * The mmap lock of mm, read side, tried for KHM_MMAP_TRY_MS at most: a
+ * writer queued on it makes every trylock fail until it is served, so a
+ * writer stuck behind a stuck reader is never joined.
  */
-static void khm_collect_maps(struct mm_struct *mm, struct khm_ctx *x,
+static bool khm_mmap_trylock(struct mm_struct *mm)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(KHM_MMAP_TRY_MS);
+
+	for (;;) {
+		if (mmap_read_trylock(mm))
+			return true;
+		if (time_after(jiffies, end) || READ_ONCE(khm_cstopping))
+			return false;
+		usleep_range(1000, 2000);
+	}
+}
+
+/*
+ * The file mappings (and heap and stack) of mm, and the executable's path.
+ * Files are read for their build-id after the lock is dropped. False when
+ * the mmap lock could not be had: no mappings then.
+ */
+static bool khm_collect_maps(struct mm_struct *mm, struct khm_ctx *x,
 			     char *exe, size_t exe_size)
 {
 	VMA_ITERATOR(vmi, mm, 0);
@@ -506,7 +590,8 @@ static void khm_collect_maps(struct mm_struct *mm, struct khm_ctx *x,
 	u32 i;
 
 	exe[0] = '\0';
-	mmap_read_lock(mm);
+	if (!khm_mmap_trylock(mm))
+		return false;
 	for_each_vma(vmi, vma) {
 		bool heap = vma->vm_start <= mm->brk &&
 			    vma->vm_end >= mm->start_brk;
@@ -551,6 +636,7 @@ static void khm_collect_maps(struct mm_struct *mm, struct khm_ctx *x,
 		fput(m->file);
 		m->file = NULL;
 	}
+	return true;
 }
 
 static void khm_write_maps(struct khm_rec *r, struct khm_ctx *x)
@@ -880,7 +966,7 @@ static void khm_take(struct khm_req *req)
 	u32 max_threads, max_captures, i;
 	u64 t0 = ktime_get_ns(), max_bytes;
 	size_t ucap;
-	bool user;
+	bool user, use_mm;
 
 	mutex_lock(&khm_lock);
 	max_threads = khm_cfg.max_threads;
@@ -936,7 +1022,8 @@ static void khm_take(struct khm_req *req)
 		else if (!mm)
 			pi->flags |= KHOLMES_CAPTURE_F_EXITED;
 		if (mm) {
-			khm_collect_maps(mm, x, pi->exe, sizeof(pi->exe));
+			if (!khm_collect_maps(mm, x, pi->exe, sizeof(pi->exe)))
+				pi->flags |= KHOLMES_CAPTURE_F_MAPS_SKIPPED;
 			khm_write_maps(&body, x);
 		}
 		if (!req->trig.manual && !req->profile &&
@@ -952,10 +1039,19 @@ static void khm_take(struct khm_req *req)
 			pi->flags |= KHOLMES_CAPTURE_F_THREADS_TRUNC;
 		if (x->maps_trunc)
 			pi->flags |= KHOLMES_CAPTURE_F_MAPS_TRUNC;
+		/* only a kthread (a worker) may borrow an mm */
+		use_mm = user && mm && x->nthreads && !req->profile &&
+			 (current->flags & PF_KTHREAD);
+		if (use_mm)
+			kthread_use_mm(mm);
 		for (i = 0; i < x->nthreads && !READ_ONCE(khm_cstopping); i++) {
 			size_t mark = body.len;
 
-			khm_snap_thread(x->threads[i], user && mm, x);
+			if (ktime_get_ns() - t0 > KHM_CAPTURE_BUDGET_MS * NSEC_PER_MSEC) {
+				pi->flags |= KHOLMES_CAPTURE_F_BUDGET;
+				break;
+			}
+			khm_snap_thread(x->threads[i], user && mm, use_mm, x);
 			khm_write_thread(&body, x->threads[i], x);
 			if (body.err == -E2BIG) {
 				/* keep the threads that fit the byte limit */
@@ -968,6 +1064,10 @@ static void khm_take(struct khm_req *req)
 				break;
 			cond_resched();
 		}
+		if (use_mm)
+			kthread_unuse_mm(mm);
+		if (i < x->nthreads && READ_ONCE(khm_cstopping))
+			pi->flags |= KHOLMES_CAPTURE_F_BUDGET;
 	}
 
 	if (req->profile && task)
@@ -1024,7 +1124,10 @@ int khm_capture_maps(struct pid *pid, struct khm_rec *r, char *comm)
 		ret = -ENOMEM;
 		goto out;
 	}
-	khm_collect_maps(mm, x, exe, KHM_MAP_PATH_MAX);
+	if (!khm_collect_maps(mm, x, exe, KHM_MAP_PATH_MAX)) {
+		ret = -EBUSY;
+		goto out;
+	}
 	khm_write_maps(r, x);
 	ret = r->err ?: x->nmaps;
 out:
