@@ -39,6 +39,7 @@
 
 #define KHM_PSTACKS		1024	/* distinct stacks a profile keeps */
 #define KHM_PROFILE_POLL_MS	200	/* how soon an exit ends a profile */
+#define KHM_KFRAMES_CUT		"[kernel frames cut: record full]"
 
 struct khm_pstack {
 	u32 hash;
@@ -166,8 +167,18 @@ static void khm_prof_handler(struct perf_event *event,
 	p->handler_ns += local_clock() - t0;
 }
 
+/*
+ * Release the events, then wait for every handler still running on them.
+ * A software page-fault event is found under rcu_read_lock() by
+ * do_perf_sw_event(), which then calls the handler even if the removal
+ * IPI has unhooked the event meanwhile (and on a preemptible RCU that
+ * reader can be preempted there). After the grace period no handler runs
+ * on p, its table or its lock, nor in this module's text: only then may
+ * p be read for the result or freed.
+ */
 static void khm_prof_release(struct khm_profile *p)
 {
+	bool any = false;
 	int cpu;
 
 	if (!p->events)
@@ -176,8 +187,11 @@ static void khm_prof_release(struct khm_profile *p)
 		if (p->events[cpu]) {
 			perf_event_release_kernel(p->events[cpu]);
 			p->events[cpu] = NULL;
+			any = true;
 		}
 	}
+	if (any)
+		synchronize_rcu();
 }
 
 static void khm_prof_free(struct khm_profile *p)
@@ -193,6 +207,7 @@ static void khm_prof_write(struct khm_rec *r, struct khm_profile *p,
 			   u64 duration, char *sym)
 {
 	const struct khm_pstack *e;
+	const char *f;
 	size_t nest;
 	u32 i, j;
 
@@ -219,9 +234,22 @@ static void khm_prof_write(struct khm_rec *r, struct khm_profile *p,
 		khm_rec_u32(r, KHOLMES_PSTACK_COUNT, e->count);
 		khm_rec_put(r, KHOLMES_PSTACK_UFRAMES, e->u,
 			    e->nu * sizeof(e->u[0]));
-		for (j = 0; j < e->nk; j++)
-			khm_rec_str(r, KHOLMES_PSTACK_KFRAME,
-				    khm_ksym(sym, e->k[j]));
+		for (j = 0; j < e->nk; j++) {
+			f = khm_ksym(sym, e->k[j]);
+			/*
+			 * 32 long symbols (a module's run to hundreds of
+			 * bytes) overflow a record: the outermost frames
+			 * give way to a marker that keeps the record whole.
+			 */
+			if (r->len - nest + nla_total_size(strlen(f) + 1) +
+			    nla_total_size(sizeof(KHM_KFRAMES_CUT)) >
+			    KHOLMES_RECORD_MAX) {
+				khm_rec_str(r, KHOLMES_PSTACK_KFRAME,
+					    KHM_KFRAMES_CUT);
+				break;
+			}
+			khm_rec_str(r, KHOLMES_PSTACK_KFRAME, f);
+		}
 		khm_rec_nest_end(r, nest);
 	}
 }
