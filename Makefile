@@ -113,6 +113,7 @@ sparse:
 
 vm: ctl selftests
 	@$(TOP)/scripts/kbuild.sh --quiet $(KVER)
+	@$(TOP)/selftests/kmod_helper/build.sh $(KVER)
 	@$(TOP)/selftests/vm/run-vm.sh $(KVER) $(BUILD)/$(KVER)/vm
 
 # What kholmes costs, measured in the VM against pidstat and unloaded runs.

@@ -472,7 +472,7 @@ const char *kh_profile_kind_name(uint32_t kind)
 
 static const char *const capture_flag_names[] = {
 	"manual", "threads-truncated", "exited", "kernel-thread", "maps-truncated",
-	"profile",
+	"profile", "maps-skipped", "time-budget",
 };
 
 static const char *const thread_flag_names[] = {

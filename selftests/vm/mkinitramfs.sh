@@ -8,6 +8,8 @@
 #   /init                      selftests/vm/init.sh, or $KHM_INIT
 #   /bin/busybox + applets     busybox-static, one symlink per applet
 #   /lib/kholmes/kholmes.ko    MODULE.ko
+#   /lib/kholmes/helper/*.ko   test-only modules: $KHM_HELPER_DIR, or
+#                              build/KVER/helper beside MODULE's build
 #   /bin/kholmesctl            KHOLMESCTL, with the shared libraries ldd
 #                              reports and the dynamic loader
 #   /selftests/*               every file of SELFTESTS-DIR: the static test
@@ -53,6 +55,12 @@ done
 
 install -m 0755 "${KHM_INIT:-$here/init.sh}" "$root/init"
 install -m 0644 "$module" "$root/lib/kholmes/kholmes.ko"
+# test-only helper modules (selftests/kmod_helper/build.sh), when built
+helper=${KHM_HELPER_DIR:-${module%/src/kmod/*}/helper}
+if compgen -G "$helper/*.ko" >/dev/null; then
+	mkdir -p "$root/lib/kholmes/helper"
+	install -m 0644 "$helper"/*.ko "$root/lib/kholmes/helper/"
+fi
 
 # add_bin HOST-PATH NAME: /bin/NAME and every absolute path ldd prints for
 # it, the libraries and the loader.

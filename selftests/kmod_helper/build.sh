@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# selftests/kmod_helper/build.sh KVER
+#
+# Build the test-only khm_sick.ko for kernel KVER into build/KVER/helper/,
+# where selftests/vm/mkinitramfs.sh picks up every *.ko for the VM's
+# /lib/kholmes/helper/. Where the kernel has FUSE as a module (6.1 cloud),
+# its fuse.ko goes there too, uncompressed for busybox's insmod.
+set -euo pipefail
+
+kver=$1
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+out=$top/build/$kver/helper
+kdir=/lib/modules/$kver/build
+
+[[ -f $kdir/Makefile ]] || { echo "helper: no headers for $kver" >&2; exit 2; }
+mkdir -p "$out"
+for f in khm_sick.c Kbuild; do
+	cmp -s "$here/$f" "$out/$f" || cp "$here/$f" "$out/$f"
+done
+make -C "$kdir" M="$out" W=1 >"$out/build.log" 2>&1 ||
+	{ tail -n 30 "$out/build.log" >&2; exit 1; }
+fuse=$(find "/lib/modules/$kver/kernel/fs/fuse" -name 'fuse.ko*' 2>/dev/null | head -n 1)
+case $fuse in
+*.ko) cp "$fuse" "$out/fuse.ko" ;;
+*.ko.xz) xz -dc "$fuse" >"$out/fuse.ko" ;;
+*.ko.zst) zstd -qdc "$fuse" >"$out/fuse.ko" ;;
+esac
+exit 0

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A sick host (issue 12): the module never blocks on, or races with, the
+ * process it inspects. Each hostile target below is captured by hand:
+ *
+ *  - a process whose mmap lock is held for writing for 60 s (by the
+ *    test-only helper module khm_sick.ko, selftests/kmod_helper/);
+ *  - a process that maps an AF_PACKET receive ring (a socket mapped at
+ *    file offset 0: reading it would be a blocking recvmsg);
+ *  - a process with a thread blocked on a FUSE file whose server stopped
+ *    answering READ (sick_fuse; on 6.1, whose FUSE is a module, the
+ *    helper directory carries fuse.ko);
+ *  - a process stuck in D state (dstate: a vfork parent).
+ *
+ * In each: the capture is on disk (kholmesctl pull) within 2 s with what
+ * could be read, and says what it skipped; a capture of a healthy
+ * process right after is not delayed; and rmmod, with a capture of the
+ * sick process in flight, completes within 5 s.
+ *
+ * Last, a race: a daemon pulls and acknowledges as fast as it can while
+ * captures and profiles are requested for a minute (run it on the debug
+ * kernel: KASAN and lockdep are the judges there).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "kholmes.h"
+#include "kt.h"
+
+#define SICK_ROOT	"/tmp/khm-sick"
+#define SICK_HELPER	"/lib/kholmes/helper"
+#define SICK_PROC	"/proc/khm_sick"
+#define SICK_FUSE_DIR	"/tmp/khm-sick-fuse"
+#define SICK_DISK_MS	2000	/* request to file on disk */
+#define SICK_RMMOD_MS	5000
+#define SICK_RACE_S	60
+
+/* insmod a helper module from SICK_HELPER unless @probe exists already. */
+static int helper_insmod(const char *name, const char *probe)
+{
+	char *err = NULL;
+	int ret;
+
+	if (!access(probe, F_OK))
+		return 0;
+	ret = khm_exec(NULL, &err, "/bin/insmod %s/%s.ko", SICK_HELPER, name);
+	if (ret)
+		fprintf(stderr, "# insmod %s: %s\n", name, khm_oneline(err));
+	free(err);
+	return ret || access(probe, F_OK) ? -1 : 0;
+}
+
+static int sick_write(const char *cmd)
+{
+	int fd = open(SICK_PROC, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, cmd, strlen(cmd)) == (ssize_t)strlen(cmd) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Request a capture of @pid and pull until its .txt is in @dir. The
+ * milliseconds that took, or -1 when it was not there after @timeout_ms
+ * (with *id the capture's id, if any).
+ */
+static long long capture_to_disk(const char *dir, pid_t pid, long long *id,
+				 int timeout_ms)
+{
+	long long t0 = kt_now_ms(), ms;
+
+	*id = khm_capture(pid, NULL);
+	if (*id < 0)
+		return -1;
+	do {
+		if (khm_pull(dir))
+			return -1;
+		ms = kt_now_ms() - t0;
+		if (khm_capture_path(dir, *id, ".txt", NULL, 0) > 0)
+			return ms <= timeout_ms ? ms : -1;
+		kt_sleep_ms(20);
+	} while (ms < timeout_ms);
+	return -1;
+}
+
+static char *capture_txt(const char *dir, long long id)
+{
+	char path[PATH_MAX];
+
+	if (khm_capture_path(dir, id, ".txt", path, sizeof(path)) <= 0)
+		return NULL;
+	return khm_slurp(path, NULL);
+}
+
+/* The JSON of capture @id (to be put), or NULL. */
+static struct json_object *capture_json(const char *dir, long long id)
+{
+	char path[PATH_MAX];
+
+	if (khm_capture_path(dir, id, ".json", path, sizeof(path)) <= 0)
+		return NULL;
+	return json_object_from_file(path);
+}
+
+/* Whether a mapping of capture @cap has a path containing @s. */
+static bool mapping_has(struct json_object *cap, const char *s)
+{
+	struct json_object *maps = khm_json_get(cap, "mappings");
+	const char *p;
+	int i;
+
+	for (i = 0; i < kt_json_len(cap, "mappings"); i++) {
+		p = khm_json_str(json_object_array_get_idx(maps, i), "path");
+		if (p && strstr(p, s))
+			return true;
+	}
+	fprintf(stderr, "# no mapping \"%s\" in %s\n", s,
+		maps ? json_object_to_json_string(maps) : "(none)");
+	return false;
+}
+
+static bool blocked(char state)
+{
+	return state == 'S' || state == 'D';
+}
+
+/* The state letter the capture gives thread @tid, or 0. */
+static char thread_state(struct json_object *cap, pid_t tid)
+{
+	struct json_object *ts = khm_json_get(cap, "threads"), *t;
+	const char *s;
+	int i;
+
+	for (i = 0; i < kt_json_len(cap, "threads"); i++) {
+		t = json_object_array_get_idx(ts, i);
+		if (khm_json_int(t, "tid") != tid)
+			continue;
+		s = khm_json_str(t, "state");
+		return s ? s[0] : 0;
+	}
+	return 0;
+}
+
+/*
+ * rmmod with a capture of @pid just requested, in a child: the
+ * milliseconds until it returned, or -1 when it had not after
+ * SICK_RMMOD_MS (the child is left behind: nothing can end it).
+ */
+static long long rmmod_timed(pid_t pid, int *status)
+{
+	long long t0;
+	pid_t child;
+	int st;
+
+	khm_capture(pid, NULL);
+	t0 = kt_now_ms();
+	fflush(stdout);
+	fflush(stderr);
+	child = fork();
+	if (!child) {
+		execl(KHM_RMMOD, "rmmod", KHM_MODULE_NAME, (char *)NULL);
+		_exit(127);
+	}
+	if (child < 0)
+		return -1;
+	do {
+		if (waitpid(child, &st, WNOHANG) == child) {
+			*status = st;
+			return kt_now_ms() - t0;
+		}
+		kt_sleep_ms(20);
+	} while (kt_now_ms() - t0 < SICK_RMMOD_MS);
+	return -1;
+}
+
+FIXTURE(sick) {
+	struct kt_state state;
+	struct json_object *config;
+	struct kt_wl wl;	/* the sick process */
+	struct kt_wl healthy;	/* the next capture's */
+	pid_t server;		/* sick_fuse's server */
+	bool locked;
+	char dir[PATH_MAX];
+};
+
+FIXTURE_SETUP(sick)
+{
+	self->wl = (struct kt_wl)KT_WL_INIT;
+	self->healthy = (struct kt_wl)KT_WL_INIT;
+	if (!khm_module_loaded())
+		ASSERT_EQ(0, khm_insmod(NULL));
+	ASSERT_EQ(0, kt_state_save(&self->state));
+	json_object_put(self->state.config);
+	self->state.config = NULL;
+	self->config = khm_config_save();
+	ASSERT_NE(NULL, self->config);
+	ASSERT_EQ(0, kt_ctl("config set capture-rate 0 max-threads 64 max-queue-kb 16384 user-stack-kb 8"));
+	snprintf(self->dir, sizeof(self->dir), SICK_ROOT "/%s", _metadata->name);
+	ASSERT_EQ(0, khm_mkdir_p(self->dir));
+	ASSERT_EQ(0, khm_pull(self->dir));
+	ASSERT_EQ(0, kt_wl_start(&self->healthy, "ready", 10000, "sleeper",
+				 NULL));
+}
+
+FIXTURE_TEARDOWN(sick)
+{
+	if (self->locked)
+		sick_write("unlock");
+	if (self->server > 0)
+		kill(self->server, SIGKILL);
+	kt_wl_stop(&self->wl);
+	kt_wl_stop(&self->healthy);
+	umount2(SICK_FUSE_DIR, MNT_DETACH);
+	if (!khm_module_loaded() && khm_insmod(NULL))
+		TH_LOG("could not load the module back");
+	EXPECT_EQ(0, khm_pull(self->dir));
+	EXPECT_EQ(0, kt_state_restore(&self->state));
+	EXPECT_EQ(0, khm_config_restore(self->config));
+	json_object_put(self->config);
+}
+
+/*
+ * The three promises, for the sick process self->wl: its capture on disk
+ * in 2 s (its .txt in *txt, its JSON in *json), the next one too, rmmod in
+ * 5 s with a capture of it in flight. Under emulation kholmesctl alone
+ * (a capture request, pulls) takes seconds, so "on disk" is measured
+ * beyond what the same takes for a healthy process just before, and the
+ * module's own time for the capture (duration-ns) is held to 2 s.
+ * Returns the sick capture's id.
+ */
+static long long sick_check(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(sick) *self, char **txt,
+			    struct json_object **json)
+{
+	long long id, id0, id2, base, ms, took;
+	int status = -1;
+
+	base = capture_to_disk(self->dir, self->healthy.pid, &id0, 30000);
+	TH_LOG("healthy capture %lld on disk after %lld ms", id0, base);
+	ASSERT_LE(0, base);
+	ms = capture_to_disk(self->dir, self->wl.pid, &id,
+			     base + SICK_DISK_MS);
+	TH_LOG("sick capture %lld on disk after %lld ms", id, ms);
+	EXPECT_LE(0, ms);
+	ms = capture_to_disk(self->dir, self->healthy.pid, &id2,
+			     base + SICK_DISK_MS);
+	TH_LOG("next capture %lld on disk after %lld ms", id2, ms);
+	EXPECT_LE(0, ms);
+	*txt = capture_txt(self->dir, id);
+	*json = capture_json(self->dir, id);
+	EXPECT_NE(NULL, *txt);
+	EXPECT_NE(NULL, *json);
+	took = khm_json_int(*json, "duration-ns");
+	TH_LOG("the module took %lld ms for the sick capture", took / 1000000);
+	EXPECT_GE(SICK_DISK_MS * 1000000LL, took);
+
+	ms = rmmod_timed(self->wl.pid, &status);
+	TH_LOG("rmmod with a capture in flight: %lld ms, status %d", ms,
+	       status);
+	EXPECT_LE(0, ms);
+	EXPECT_EQ(0, status);
+	return id;
+}
+
+TEST_F_TIMEOUT(sick, mmap_lock_held_for_write, 120)
+{
+	struct json_object *json = NULL;
+	char cmd[64], *txt = NULL;
+
+	if (helper_insmod("khm_sick", SICK_PROC))
+		SKIP(return, "no helper module khm_sick.ko in " SICK_HELPER);
+	ASSERT_EQ(0, kt_wl_start(&self->wl, "ready", 10000, "sleeper", NULL));
+	snprintf(cmd, sizeof(cmd), "lock %d 60", (int)self->wl.pid);
+	ASSERT_EQ(0, sick_write(cmd));
+	self->locked = true;
+
+	sick_check(_metadata, self, &txt, &json);
+	if (txt) {
+		EXPECT_NE(NULL, strstr(txt, "skipped: the mappings"))
+			TH_LOG("%s", txt);
+	}
+	/* the threads need no mmap lock */
+	EXPECT_EQ(0, kt_json_len(json, "mappings"));
+	EXPECT_EQ(1, kt_json_len(json, "threads"));
+	json_object_put(json);
+	free(txt);
+}
+
+TEST_F_TIMEOUT(sick, af_packet_ring, 120)
+{
+	struct json_object *json = NULL;
+	char *txt = NULL;
+
+	ASSERT_EQ(0, kt_wl_start(&self->wl, "ready", 10000, "sick_pktring",
+				 NULL));
+	sick_check(_metadata, self, &txt, &json);
+	EXPECT_TRUE(mapping_has(json, "socket:"));
+	if (txt)
+		EXPECT_EQ(NULL, strstr(txt, "skipped:")) TH_LOG("%s", txt);
+	json_object_put(json);
+	free(txt);
+}
+
+TEST_F_TIMEOUT(sick, fuse_server_stopped, 120)
+{
+	struct json_object *json = NULL;
+	char line[128], *txt = NULL;
+	int server = 0, tid = 0;
+	long long end;
+
+	if (access("/dev/fuse", F_OK))
+		helper_insmod("fuse", "/dev/fuse");
+	if (access("/dev/fuse", F_OK))
+		SKIP(return, "no FUSE in this kernel");
+	ASSERT_EQ(0, kt_wl_start(&self->wl, NULL, 0, "sick_fuse",
+				 SICK_FUSE_DIR, NULL));
+	ASSERT_EQ(0, kt_wl_wait(&self->wl, "ready", 10000, line, sizeof(line)));
+	ASSERT_EQ(2, sscanf(line, "ready %d %d", &server, &tid));
+	self->server = server;
+	/* in the fault, waiting on FUSE: S (the request) or D (the page) */
+	end = kt_now_ms() + 10000;
+	while (!blocked(kt_proc_state(tid)) && kt_now_ms() < end)
+		kt_sleep_ms(20);
+	ASSERT_TRUE(blocked(kt_proc_state(tid))) TH_LOG("toucher %d", tid);
+	kt_sleep_ms(500);
+	ASSERT_TRUE(blocked(kt_proc_state(tid))) TH_LOG("toucher %d", tid);
+
+	sick_check(_metadata, self, &txt, &json);
+	EXPECT_TRUE(blocked(thread_state(json, tid)));
+	if (txt) {
+		EXPECT_NE(NULL, strstr(txt, "fuse")) TH_LOG("%s", txt);
+	}
+	EXPECT_TRUE(mapping_has(json, SICK_FUSE_DIR "/f"));
+	json_object_put(json);
+	free(txt);
+}
+
+TEST_F_TIMEOUT(sick, dstate, 120)
+{
+	struct json_object *json = NULL;
+	char *txt = NULL;
+	long long end;
+
+	ASSERT_EQ(0, kt_wl_start(&self->wl, "ready", 10000, "dstate", NULL));
+	end = kt_now_ms() + 10000;
+	while (kt_proc_state(self->wl.pid) != 'D' && kt_now_ms() < end)
+		kt_sleep_ms(20);
+	ASSERT_EQ('D', kt_proc_state(self->wl.pid));
+
+	sick_check(_metadata, self, &txt, &json);
+	EXPECT_EQ('D', thread_state(json, self->wl.pid));
+	json_object_put(json);
+	free(txt);
+}
+
+static volatile sig_atomic_t race_stop;
+
+static void race_on_term(int sig)
+{
+	(void)sig;
+	race_stop = 1;
+}
+
+/* A child that runs `kholmesctl <cmd>` back to back, counting successes. */
+static pid_t race_loop(long *ok, const char *cmd)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid)
+		return pid;
+	signal(SIGTERM, race_on_term);
+	while (!race_stop)
+		if (!khm_run(NULL, NULL, "%s", cmd))
+			__atomic_add_fetch(ok, 1, __ATOMIC_RELAXED);
+	_exit(0);
+}
+
+/*
+ * The daemon pulls and acknowledges as fast as it can while captures and
+ * profiles are pushed for a minute: every capture requested ends on disk
+ * or counted, and the module unloads after.
+ */
+TEST_F_TIMEOUT(sick, race_pull_ack, 240)
+{
+	char cap[64], prof[64], ddir[PATH_MAX + 8];
+	pid_t daemon, loops[3], me = getpid();
+	long *ok;
+	int i, files;
+
+	ok = mmap(NULL, 3 * sizeof(long), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ok);
+	ASSERT_EQ(0, kt_wl_start(&self->wl, "ready", 10000, "manythreads",
+				 "-n", "20", NULL));
+	ASSERT_EQ(0, kt_ctl("config set max-captures 8 max-queue-kb 1024"));
+	snprintf(ddir, sizeof(ddir), "%s/daemon", self->dir);
+	ASSERT_EQ(0, khm_mkdir_p(ddir));
+	fflush(stdout);
+	fflush(stderr);
+	daemon = fork();
+	ASSERT_LE(0, daemon);
+	if (!daemon) {
+		kt_die_with(me);
+		execl(khm_ctl_path(), "kholmesctl", "daemon", "--dir", ddir,
+		      (char *)NULL);
+		_exit(127);
+	}
+	snprintf(cap, sizeof(cap), "capture pid %d", (int)self->wl.pid);
+	snprintf(prof, sizeof(prof), "profile pid %d seconds 1",
+		 (int)self->wl.pid);
+	loops[0] = race_loop(&ok[0], cap);
+	loops[1] = race_loop(&ok[1], cap);
+	loops[2] = race_loop(&ok[2], prof);
+	kt_sleep_ms(SICK_RACE_S * 1000);
+	for (i = 0; i < 3; i++) {
+		kill(loops[i], SIGTERM);
+		waitpid(loops[i], NULL, 0);
+	}
+	kt_sleep_ms(3000);
+	kill(daemon, SIGTERM);
+	waitpid(daemon, NULL, 0);
+	files = khm_capture_ids(ddir, ".txt", NULL, 0);
+	TH_LOG("%ld + %ld captures and %ld profiles requested; %d on disk",
+	       ok[0], ok[1], ok[2], files);
+	EXPECT_LT(0, ok[0]);
+	EXPECT_LT(0, ok[2]);
+	EXPECT_LT(0, files);
+	EXPECT_EQ(0, khm_exec(NULL, NULL, "%s %s", KHM_RMMOD,
+			      KHM_MODULE_NAME));
+	munmap(ok, 3 * sizeof(long));
+}
+
+TEST_HARNESS_MAIN
