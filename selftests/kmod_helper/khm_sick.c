@@ -7,9 +7,14 @@
  *   "lock PID SECONDS"  a kthread takes the mmap lock of PID's mm for
  *                       writing and holds it SECONDS (one at a time)
  *   "unlock"            it lets go now
+ *   "spin MS"           the writer spins MS ms in this module, 40 calls
+ *                       deep in a function whose name is 200 characters
+ *                       long: kernel frames that overflow a profile's
+ *                       stack record unless it is bounded
  * Reading it says "locked PID" or "idle". Unloading lets go first.
  */
 #include <linux/completion.h>
+#include <linux/ktime.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -31,6 +36,20 @@ static pid_t sick_pid;
 static bool sick_release;
 static bool sick_held;
 static struct completion sick_taken;
+
+#define SICK_LONG_NAME(x) x##_khm_sick_a_kernel_function_whose_name_is_long_enough_that_thirty_two_frames_of_it_overflow_any_profile_stack_record_of_three_kilobytes_when_they_are_written_out_as_symbol_strings_by_the_module
+#define SICK_DEPTH	40
+
+static noinline void SICK_LONG_NAME(spin)(int depth, u64 end)
+{
+	if (depth < SICK_DEPTH) {
+		SICK_LONG_NAME(spin)(depth + 1, end);
+		barrier();	/* no tail call: every level keeps its frame */
+		return;
+	}
+	while (ktime_get_ns() < end)
+		cond_resched();
+}
 
 static int sick_fn(void *arg)
 {
@@ -109,6 +128,12 @@ static ssize_t sick_write(struct file *file, const char __user *ubuf,
 		return -EFAULT;
 	buf[len] = '\0';
 	mutex_lock(&sick_mutex);
+	if (sscanf(buf, "spin %lu", &secs) == 1) {
+		mutex_unlock(&sick_mutex);
+		SICK_LONG_NAME(spin)(0, ktime_get_ns() +
+				     min(secs, 10000UL) * NSEC_PER_MSEC);
+		return len;
+	}
 	if (sscanf(buf, "lock %d %lu", &pid, &secs) == 2)
 		ret = sick_lock(pid, secs);
 	else if (!strncmp(buf, "unlock", 6))
