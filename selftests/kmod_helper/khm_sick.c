@@ -37,7 +37,11 @@ static bool sick_release;
 static bool sick_held;
 static struct completion sick_taken;
 
-#define SICK_LONG_NAME(x) x##_khm_sick_a_kernel_function_whose_name_is_long_enough_that_thirty_two_frames_of_it_overflow_any_profile_stack_record_of_three_kilobytes_when_they_are_written_out_as_symbol_strings_by_the_module
+#define SICK_LONG_NAME(x)						\
+	x##_khm_sick_a_kernel_function_whose_name_is_long_enough_that	\
+	##_thirty_two_frames_of_it_overflow_any_profile_stack_record	\
+	##_of_three_kilobytes_when_they_are_written_out_as_symbol	\
+	##_strings_by_the_module
 #define SICK_DEPTH	40
 
 static noinline void SICK_LONG_NAME(spin)(int depth, u64 end)
