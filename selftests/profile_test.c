@@ -385,7 +385,13 @@ FIXTURE_SETUP(prof)
 	snprintf(self->dir, sizeof(self->dir), PROF_ROOT "/%s", _metadata->name);
 	ASSERT_EQ(0, khm_mkdir_p(self->dir));
 	ASSERT_EQ(0, kt_saved_take(&self->state));
-	/* no automatic capture or profile until a test arms its rule */
+	/*
+	 * No automatic capture or profile until a test arms its rule, and
+	 * then only of its own workloads: the module watches nothing else
+	 * (a kernel thread's cpu spike, rcu_preempt under TCG, would take
+	 * the one profile slot the test waits for).
+	 */
+	ASSERT_EQ(0, kt_watch_none());
 	ASSERT_EQ(0, rules_all_off());
 	ASSERT_EQ(0, kt_ctl("config set enabled on interval-ms %d window %d capture-rate 60 max-captures 64 max-queue-kb 16384 profiles on profile-s %d profile-hz %d profile-fault-period 1 cpu-max 0",
 			    PROF_MS, PROF_WINDOW, PROF_S, PROF_HZ));
@@ -419,7 +425,7 @@ TEST_F_TIMEOUT(prof, cpu_profile_after_detection, 60)
 	ASSERT_EQ(0, kt_rules_only("cpu", "min 50 diff 100 abs 0 cooldown 60"));
 	ASSERT_EQ(0, kt_wl_start(&self->wl, "waiting", 10000, "prof_spin",
 				 "-g", NULL));
-	ASSERT_EQ(0, kt_ctl("watch clear"));
+	ASSERT_EQ(0, kt_watch_none());
 	ASSERT_EQ(0, kt_ctl("watch add pid %d", self->wl.pid));
 	p = kt_wait_proc(self->wl.pid, PROF_WINDOW, 30 * PROF_MS * PROF_WINDOW);
 	ASSERT_NE(NULL, p);
@@ -545,7 +551,7 @@ TEST_F_TIMEOUT(prof, faults_profile_after_rss_detection, 60)
 	/* 16 MiB a second for 8 s: it grows all through the profile */
 	ASSERT_EQ(0, kt_wl_start(&self->wl, "waiting", 10000, "prof_grow",
 				 "-g", "-n", "128", "-r", "8000", NULL));
-	ASSERT_EQ(0, kt_ctl("watch clear"));
+	ASSERT_EQ(0, kt_watch_none());
 	ASSERT_EQ(0, kt_ctl("watch add pid %d", self->wl.pid));
 	p = kt_wait_proc(self->wl.pid, PROF_WINDOW, 30 * PROF_MS * PROF_WINDOW);
 	ASSERT_NE(NULL, p);
@@ -635,7 +641,7 @@ TEST_F_TIMEOUT(prof, rundelay_names_the_spinner, 60)
 	ASSERT_EQ(0, kt_wl_start(&self->wl2, "waiting", 10000, "prof_spin",
 				 "-g", NULL));
 	ASSERT_EQ(0, pin_cpu1(self->wl2.pid));
-	ASSERT_EQ(0, kt_ctl("watch clear"));
+	ASSERT_EQ(0, kt_watch_none());
 	ASSERT_EQ(0, kt_ctl("watch add pid %d", self->wl2.pid));
 	p = kt_wait_proc(self->wl2.pid, PROF_WINDOW, 30 * PROF_MS * PROF_WINDOW);
 	ASSERT_NE(NULL, p);
@@ -700,7 +706,7 @@ TEST_F_TIMEOUT(prof, cpu_max_skips_when_saturated, 60)
 	ASSERT_EQ(0, kt_wl_start(&self->wl3, "ready", 10000, "prof_spin", NULL));
 	ASSERT_EQ(0, kt_wl_start(&self->wl, "waiting", 10000, "prof_spin",
 				 "-g", NULL));
-	ASSERT_EQ(0, kt_ctl("watch clear"));
+	ASSERT_EQ(0, kt_watch_none());
 	ASSERT_EQ(0, kt_ctl("watch add pid %d", self->wl.pid));
 	ASSERT_EQ(0, kt_ctl("watch add pid %d", self->wl3.pid));
 	p = kt_wait_proc(self->wl.pid, PROF_WINDOW, 30 * PROF_MS * PROF_WINDOW);
@@ -748,7 +754,7 @@ TEST_F_TIMEOUT(prof, cpu_max_skips_when_saturated, 60)
 	s0 = kt_status("saturated");
 	ASSERT_EQ(0, kt_wl_start(&self->wl2, "waiting", 10000, "prof_spin",
 				 "-g", NULL));
-	ASSERT_EQ(0, kt_ctl("watch clear"));
+	ASSERT_EQ(0, kt_watch_none());
 	ASSERT_EQ(0, kt_ctl("watch add pid %d", self->wl2.pid));
 	p = kt_wait_proc(self->wl2.pid, PROF_WINDOW, 30 * PROF_MS * PROF_WINDOW);
 	ASSERT_NE(NULL, p);
@@ -919,7 +925,8 @@ TEST_F_TIMEOUT(prof, rmmod_while_profiling, 60)
 	ASSERT_EQ(0, ret) TH_LOG("the module would not unload while profiling");
 	EXPECT_FALSE(khm_module_loaded());
 	ASSERT_EQ(0, khm_insmod(NULL));
-	/* its defaults may arm rules: none may start a profile of its own */
+	/* its defaults arm rules: none may start a profile of its own */
+	ASSERT_EQ(0, kt_watch_none());
 	ASSERT_EQ(0, rules_all_off());
 	EXPECT_EQ(0, kt_ctl("status"));
 	/* a fresh module profiles at once */
