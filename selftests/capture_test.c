@@ -11,6 +11,8 @@
  *    static libc that has no frame pointers, cap_sleep_here();
  *  - a 200-thread process yields max-threads threads and says so;
  *  - a queue of max-captures 3 given 5 drops the 2 oldest and counts them;
+ *    one of max-queue-kb for 2.5 captures keeps the newest 2 and never
+ *    holds more bytes than that;
  *  - status counts what is queued; automatic captures over capture-rate
  *    are counted, not taken;
  *  - bad input: a missing pid, a usage error, a kernel thread, a zombie, a
@@ -659,6 +661,78 @@ TEST_F_TIMEOUT(cap, queue_overflow_drops_oldest, 60)
 	EXPECT_EQ(0, khm_json_int(st, "queue-bytes"));
 	EXPECT_EQ(d0 + 2, khm_json_int(st, "captures-dropped"));
 	json_object_put(st);
+}
+
+/*
+ * The queue limited by bytes, not by count (max-queue-kb): sized to hold
+ * two and a half captures of a 64-thread process, five captures keep the
+ * newest two, the oldest three are dropped and counted, and the bytes
+ * queued never exceed the limit, after each capture or at the end.
+ */
+TEST_F_TIMEOUT(cap, queue_bytes_limit_drops_oldest, 90)
+{
+	char settle[PATH_MAX + 16];
+	long long ids[5], on_disk[8], d0, c0, b0, q, per, limit_kb, bytes;
+	struct json_object *list, *st;
+	size_t i;
+	int n;
+
+	snprintf(settle, sizeof(settle), "%s/settle", self->dir);
+	ASSERT_EQ(0, khm_captures_settle(self->quiet, settle));
+	ASSERT_EQ(0, kt_wl_start(&self->wl, "ready", 20000, "manythreads",
+				 "-n", "64", NULL));
+
+	/* what one capture of it holds in the queue */
+	b0 = kt_status("queue-bytes");
+	c0 = kt_status("captures");
+	ASSERT_EQ(0, b0);
+	ids[0] = khm_capture(self->wl.pid, NULL);
+	ASSERT_LT(0, ids[0]);
+	ASSERT_EQ(c0 + 1, wait_status("captures", c0 + 1, CAP_WAIT_MS));
+	per = kt_status("queue-bytes");
+	ASSERT_EQ(0, khm_pull(settle));
+	limit_kb = (per * 5 / 2 + 1023) / 1024;
+	TH_LOG("a capture of 64 threads holds %lld bytes; max-queue-kb %lld",
+	       per, limit_kb);
+	ASSERT_LE(KHOLMES_MAX_QUEUE_KB_MIN, limit_kb)
+		TH_LOG("too small a capture to test the byte limit with");
+	ASSERT_EQ(0, kt_ctl("config set max-captures 64 max-queue-kb %lld",
+			    limit_kb));
+
+	d0 = kt_status("captures-dropped");
+	c0 = kt_status("captures");
+	for (i = 0; i < 5; i++) {
+		ids[i] = khm_capture(self->wl.pid, NULL);
+		ASSERT_LT(0, ids[i]);
+		q = wait_status("captures", c0 + i + 1, CAP_WAIT_MS);
+		ASSERT_EQ(c0 + i + 1, q) TH_LOG("capture %zu (id %lld) never queued", i, ids[i]);
+		bytes = kt_status("queue-bytes");
+		EXPECT_GE(limit_kb * 1024, bytes)
+			TH_LOG("after capture %zu: %lld bytes queued", i, bytes);
+	}
+
+	list = khm_json("captures");
+	ASSERT_NE(NULL, list);
+	n = array_len(list);
+	TH_LOG("queue: %s", json_str(list));
+	EXPECT_EQ(2, n);
+	/* the newest, in order: the oldest went first */
+	for (i = 0; i < (size_t)n && n <= 5; i++)
+		EXPECT_EQ(ids[5 - n + i],
+			  khm_json_int(json_object_array_get_idx(list, i), "id"));
+	json_object_put(list);
+	st = khm_json("status");
+	ASSERT_NE(NULL, st);
+	EXPECT_EQ(d0 + 5 - n, khm_json_int(st, "captures-dropped"));
+	EXPECT_EQ(n, khm_json_int(st, "queue-len"));
+	EXPECT_GE(limit_kb * 1024, khm_json_int(st, "queue-bytes"));
+	EXPECT_LT(limit_kb * 1024 / 2, khm_json_int(st, "queue-bytes"));
+	json_object_put(st);
+
+	ASSERT_EQ(0, khm_pull(self->dir));
+	EXPECT_EQ(n, khm_capture_ids(self->dir, ".json", on_disk, 8));
+	for (i = 0; i < (size_t)n && n <= 5; i++)
+		EXPECT_EQ(ids[5 - n + i], on_disk[i]);
 }
 
 /*
