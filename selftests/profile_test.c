@@ -308,12 +308,55 @@ static void prof_files_load(struct __test_metadata *_metadata, const char *dir,
 }
 
 /*
+ * How much CPU a process had, against the wall clock: a cpu-clock
+ * profile takes hz samples a second of the CPU its threads get, and
+ * under TCG on a loaded host two spinners on two vCPUs get less than two.
+ */
+struct busy {
+	long long cpu_ms;
+	long long wall_ms;
+};
+
+static long long proc_cpu_ms(pid_t pid)
+{
+	unsigned long long ut, st;
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (khm_read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strrchr(buf, ')');
+	/* after the comm: state, then fields 4..13, then utime stime */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return -1;
+	return (ut + st) * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+static void busy_start(struct busy *b, pid_t pid)
+{
+	b->cpu_ms = proc_cpu_ms(pid);
+	b->wall_ms = kt_now_ms();
+}
+
+/* The CPUs @pid kept busy since busy_start(), on average; -1 unknown. */
+static double busy_cpus(const struct busy *b, pid_t pid)
+{
+	long long cpu = proc_cpu_ms(pid), wall = kt_now_ms() - b->wall_ms;
+
+	if (cpu < 0 || b->cpu_ms < 0 || wall <= 0)
+		return -1;
+	return (double)(cpu - b->cpu_ms) / wall;
+}
+
+/*
  * The checks of a CPU profile of @threads busy threads spinning in
  * prof_spin_here: >= 80 % of the samples hold it, and their count is hz x
- * duration x @threads within PROF_TOL.
+ * duration x the CPUs they had (@cpus as measured around the profile, at
+ * most @threads) within PROF_TOL.
  */
 static void check_cpu_profile(struct __test_metadata *_metadata,
-			      struct prof_files *f, int threads)
+			      struct prof_files *f, int threads, double cpus)
 {
 	long long total, with, samples, hz, seconds, dur_ns, lost;
 	double expected;
@@ -326,12 +369,14 @@ static void check_cpu_profile(struct __test_metadata *_metadata,
 	dur_ns = khm_json_int(f->prof, "duration-ns");
 	samples = khm_json_int(f->prof, "samples");
 	lost = khm_json_int(f->prof, "lost");
-	expected = (double)hz * dur_ns / 1e9 * threads;
-	TH_LOG("%s: %lld samples in .folded (%lld with prof_spin_here), module %lld (lost %lld); hz %lld, %lld s asked, ran %.3f s, flags %s: expected %.0f (%d busy); top: %s",
+	if (cpus < 0 || cpus > threads)
+		cpus = threads;
+	expected = (double)hz * dur_ns / 1e9 * cpus;
+	TH_LOG("%s: %lld samples in .folded (%lld with prof_spin_here), module %lld (lost %lld); hz %lld, %lld s asked, ran %.3f s, flags %s: expected %.0f (%d busy threads had %.2f CPUs); top: %s",
 	       strrchr(f->folded_path, '/') + 1, total, with, samples, lost,
 	       hz, seconds, dur_ns / 1e9,
 	       json_str(khm_json_get(f->prof, "flags")), expected, threads,
-	       top);
+	       cpus, top);
 	ASSERT_LT(0, total);
 	EXPECT_GE(with * 100, total * 80)
 		TH_LOG("only %lld of %lld samples hold prof_spin_here", with,
@@ -421,6 +466,8 @@ TEST_F_TIMEOUT(prof, cpu_profile_after_detection, 60)
 	struct json_object *p, *det, *pc;
 	long long det_id, pdone;
 	struct prof_files f;
+	struct busy b;
+	double cpus;
 
 	ASSERT_EQ(0, kt_rules_only("cpu", "min 50 diff 100 abs 0 cooldown 60"));
 	ASSERT_EQ(0, kt_wl_start(&self->wl, "waiting", 10000, "prof_spin",
@@ -438,7 +485,9 @@ TEST_F_TIMEOUT(prof, cpu_profile_after_detection, 60)
 	ASSERT_NE(NULL, det) TH_LOG("no cpu capture of the spinner");
 	det_id = khm_json_int(det, "id");
 	json_object_put(det);
+	busy_start(&b, self->wl.pid);
 	pc = wait_queued(self->wl.pid, "cpu", NULL, (PROF_S + 10) * 1000);
+	cpus = busy_cpus(&b, self->wl.pid);
 	ASSERT_NE(NULL, pc)
 		TH_LOG("no cpu profile of the spinner (profiles-done %lld -> %lld, skipped %lld)",
 		       pdone, kt_status("profiles-done"),
@@ -456,7 +505,7 @@ TEST_F_TIMEOUT(prof, cpu_profile_after_detection, 60)
 	EXPECT_EQ(PROF_S, khm_json_int(f.prof, "seconds"));
 	/* the capture's .json is there too, under the same base */
 	EXPECT_EQ(1, khm_capture_path(self->dir, det_id, ".json", NULL, 0));
-	check_cpu_profile(_metadata, &f, 1);
+	check_cpu_profile(_metadata, &f, 1, cpus);
 	prof_files_free(&f);
 }
 
@@ -465,18 +514,22 @@ TEST_F_TIMEOUT(prof, cpu_profile_manual_two_threads, 40)
 {
 	struct json_object *pc;
 	struct prof_files f;
+	struct busy b;
 	long long id;
+	double cpus;
 	int ret;
 
 	ASSERT_EQ(0, kt_wl_start(&self->wl, "ready", 10000, "prof_spin", "-n",
 				 "2", NULL));
 	kt_sleep_ms(300);
+	busy_start(&b, self->wl.pid);
 	id = profile_start(&ret, NULL, "pid %d seconds 3 hz 50",
 			   (int)self->wl.pid);
 	ASSERT_LT(0, id) TH_LOG("exit %d", ret);
 	/* stay off the CPUs meanwhile */
 	kt_sleep_ms(3000);
 	pc = khm_capture_wait(id, 10000);
+	cpus = busy_cpus(&b, self->wl.pid);
 	ASSERT_NE(NULL, pc);
 	EXPECT_STREQ("cpu", khm_json_str(pc, "profile-kind") ?: "(none)");
 	EXPECT_STREQ("manual", khm_json_str(pc, "trigger") ?: "(none)");
@@ -487,7 +540,7 @@ TEST_F_TIMEOUT(prof, cpu_profile_manual_two_threads, 40)
 	EXPECT_EQ(50, khm_json_int(f.prof, "hz"));
 	EXPECT_EQ(3, khm_json_int(f.prof, "seconds"));
 	EXPECT_NE(NULL, strstr(f.txt, "requested with kholmesctl profile"));
-	check_cpu_profile(_metadata, &f, 2);
+	check_cpu_profile(_metadata, &f, 2, cpus);
 	prof_files_free(&f);
 }
 
