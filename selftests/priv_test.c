@@ -662,6 +662,20 @@ static uint64_t profile(struct khm_genl *g, pid_t pid)
 	return v;
 }
 
+/*
+ * A cpu profile of @pid (profile()), retried while another profile runs:
+ * one started before the setup scoped the module ends within profile-s.
+ */
+static uint64_t profile_when_free(struct khm_genl *g, pid_t pid)
+{
+	long long end = now_ms() + PRIV_WAIT_MS;
+	uint64_t id;
+
+	while (!(id = profile(g, pid)) && now_ms() < end)
+		usleep(200000);
+	return id;
+}
+
 /* Wait until capture @id is queued. */
 static bool capture_wait(struct khm_genl *g, uint64_t id)
 {
@@ -731,6 +745,7 @@ static int ack(struct khm_genl *g, uint64_t id)
 
 FIXTURE(priv) {
 	struct khm_genl g;
+	struct kt_saved saved;	/* the scope found, put back after */
 	struct state before;
 	uint64_t cap_id;	/* a capture of ours, when the command needs one */
 	bool watched;		/* PRIV_COMM added by the setup */
@@ -745,6 +760,7 @@ FIXTURE_VARIANT(priv) {
 
 FIXTURE_VARIANT_ADD(priv, set_config) { .cmd = KHOLMES_CMD_SET_CONFIG };
 FIXTURE_VARIANT_ADD(priv, set_rule) { .cmd = KHOLMES_CMD_SET_RULE };
+FIXTURE_VARIANT_ADD(priv, apply) { .cmd = KHOLMES_CMD_APPLY };
 FIXTURE_VARIANT_ADD(priv, add_watch) { .cmd = KHOLMES_CMD_ADD_WATCH };
 FIXTURE_VARIANT_ADD(priv, del_watch) {
 	.cmd = KHOLMES_CMD_DEL_WATCH, .needs_watch = true,
@@ -769,6 +785,20 @@ FIXTURE_SETUP(priv)
 	struct request r;
 
 	ASSERT_EQ(0, khm_genl_open(&self->g)) TH_LOG("no kholmes family");
+	/*
+	 * The module watches nothing else: no detection starts a profile
+	 * that would take root's profile slot or queue a capture.
+	 */
+	ASSERT_EQ(0, kt_saved_take(&self->saved));
+	ASSERT_EQ(0, kt_watch_none());
+	if (variant->cmd == KHOLMES_CMD_PROFILE) {
+		/* one started before the scope has ended when ours is queued */
+		uint64_t id = profile_when_free(&self->g, 1);
+
+		ASSERT_NE(0, id) TH_LOG("another profile ran for %d ms", PRIV_WAIT_MS);
+		ASSERT_TRUE(capture_wait(&self->g, id));
+		ack(&self->g, id);
+	}
 	/* not left behind by an earlier test */
 	req_init(&r, KHOLMES_CMD_DEL_WATCH, 0);
 	req_watch_comm(&r, PRIV_COMM);
@@ -800,6 +830,7 @@ FIXTURE_TEARDOWN(priv)
 	}
 	state_free(&self->before);
 	khm_genl_close(&self->g);
+	EXPECT_EQ(0, kt_saved_put(&self->saved));
 }
 
 /* What the command asks, with a value that would change something. */
@@ -819,6 +850,15 @@ static void priv_request(FIXTURE_DATA(priv) *self, const FIXTURE_VARIANT(priv) *
 	case KHOLMES_CMD_SET_RULE:
 		req_nest_u32(r, KHOLMES_A_RULE, KHOLMES_RULE_METRIC, KHOLMES_METRIC_THREADS,
 			     KHOLMES_RULE_COOLDOWN, cool == 4242 ? 4243 : 4242);
+		break;
+	case KHOLMES_CMD_APPLY:
+		/* a config member, a rule and the whole scope at once */
+		req_nest_u32(r, KHOLMES_A_CONFIG, KHOLMES_CFG_CAPTURE_RATE,
+			     rate == 7 ? 8 : 7, 0, 0);
+		req_nest_u32(r, KHOLMES_A_RULE, KHOLMES_RULE_METRIC, KHOLMES_METRIC_THREADS,
+			     KHOLMES_RULE_COOLDOWN, cool == 4242 ? 4243 : 4242);
+		r->len = khm_nla_put(r->attrs, r->len, KHOLMES_A_REPLACE_WATCH, NULL, 0);
+		req_watch_comm(r, PRIV_COMM);
 		break;
 	case KHOLMES_CMD_ADD_WATCH:
 	case KHOLMES_CMD_DEL_WATCH:
@@ -940,6 +980,29 @@ TEST_F_TIMEOUT(priv, root_allowed, 60)
 		req_nest_u32(&r, KHOLMES_A_RULE, KHOLMES_RULE_METRIC, KHOLMES_METRIC_THREADS,
 			     KHOLMES_RULE_COOLDOWN, was);
 		EXPECT_EQ(0, khm_genl_request(&self->g, r.cmd, 0, r.attrs, r.len, NULL, NULL));
+		break;
+	}
+	case KHOLMES_CMD_APPLY: {
+		long long rate = cfg_member(&self->before, fam, KHOLMES_CFG_CAPTURE_RATE);
+		long long cool = rule_member(&self->before, fam, KHOLMES_METRIC_THREADS,
+					     KHOLMES_RULE_COOLDOWN);
+		size_t wlen = 0;
+		const uint8_t *w = first_body(after.raw[2], after.len[2], fam, &wlen);
+
+		EXPECT_EQ(rate == 7 ? 8 : 7, cfg_member(&after, fam, KHOLMES_CFG_CAPTURE_RATE));
+		EXPECT_EQ(cool == 4242 ? 4243 : 4242,
+			  rule_member(&after, fam, KHOLMES_METRIC_THREADS, KHOLMES_RULE_COOLDOWN));
+		/* the scope replaced: PRIV_COMM alone */
+		EXPECT_TRUE(watch_has_comm(&after, fam, PRIV_COMM));
+		EXPECT_FALSE(watch_has_comm(&after, fam, KT_WATCH_NONE));
+		EXPECT_NE(NULL, w);
+		/* undone: the rate and cooldown back; the teardown puts the scope */
+		r.len = 0;
+		req_nest_u32(&r, KHOLMES_A_CONFIG, KHOLMES_CFG_CAPTURE_RATE, rate, 0, 0);
+		req_nest_u32(&r, KHOLMES_A_RULE, KHOLMES_RULE_METRIC, KHOLMES_METRIC_THREADS,
+			     KHOLMES_RULE_COOLDOWN, cool);
+		EXPECT_EQ(0, khm_genl_request(&self->g, r.cmd, 0, r.attrs, r.len, NULL, NULL));
+		self->watched = true;	/* the teardown deletes it */
 		break;
 	}
 	case KHOLMES_CMD_ADD_WATCH:
@@ -1585,19 +1648,6 @@ FIXTURE_TEARDOWN(root)
 	EXPECT_EQ(0, kt_saved_put(&self->state));
 }
 
-/*
- * A cpu profile of @pid (profile()), retried while another profile runs:
- * one started before the setup scoped the module ends within profile-s.
- */
-static uint64_t profile_when_free(struct khm_genl *g, pid_t pid)
-{
-	long long end = now_ms() + PRIV_WAIT_MS;
-	uint64_t id;
-
-	while (!(id = profile(g, pid)) && now_ms() < end)
-		usleep(200000);
-	return id;
-}
 
 /*
  * The scan knows both paging modes: with 5-level paging (la57) the
