@@ -268,7 +268,7 @@ static void apply_file(FIXTURE_DATA(apply) *self, const char *last)
 	fclose(f);
 }
 
-TEST_F(apply, last_line_refused_changes_nothing)
+TEST_F_TIMEOUT(apply, last_line_refused_changes_nothing, 90)
 {
 	char *out = NULL, *err = NULL;
 	int ret;
@@ -290,7 +290,7 @@ TEST_F(apply, last_line_refused_changes_nothing)
 	expect_same(_metadata, self->state.watch, "watch show");
 }
 
-TEST_F(apply, valid_file_changes_all)
+TEST_F_TIMEOUT(apply, valid_file_changes_all, 90)
 {
 	struct json_object *before = json_tokener_parse(self->state.config);
 	struct json_object *cfg, *rules, *w;
