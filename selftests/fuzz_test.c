@@ -50,6 +50,7 @@
 #include <limits.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -2725,10 +2726,32 @@ FIXTURE(fuzz) {
 	int mcgrp;
 };
 
+/*
+ * Watched pids whose process is gone (left by a test killed before its
+ * teardown): no one can put them back after the storm, so they go now.
+ */
+static void watch_drop_dead_pids(void)
+{
+	struct json_object *w = khm_json("watch show");
+	struct json_object *pids = w ? khm_json_get(w, "pids") : NULL;
+	size_t n = pids ? json_object_array_length(pids) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int pid = json_object_get_int(json_object_array_get_idx(pids, i));
+
+		if (pid > 0 && kill(pid, 0) && errno == ESRCH) {
+			fprintf(stderr, "# fuzz: watched pid %d has exited: deleted\n", pid);
+			ctl("watch del pid %d", pid);
+		}
+	}
+	json_object_put(w);
+}
+
 FIXTURE_SETUP(fuzz)
 {
 	ASSERT_EQ(0, khm_genl_open(&self->g)) TH_LOG("no kholmes family");
 	TH_LOG("family \"%s\" is id %u", KHOLMES_GENL_NAME, self->g.family);
+	watch_drop_dead_pids();
 	ASSERT_EQ(0, state_read(&self->orig));
 	ASSERT_EQ(0, queue_read(&self->g, &self->before));
 	self->mcgrp = mcast_group(&self->g);
