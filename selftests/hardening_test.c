@@ -7,9 +7,9 @@
  *    pulling, `capture pid` of a 64-thread process requested back to back,
  *    CPU profiles of a fork churner started whenever none runs, and that
  *    churner forking short-lived processes, the module is removed and
- *    loaded again 50 times. Each rmmod comes once this load has taken a
- *    capture request and while a profile runs; it succeeds, or fails busy
- *    with the module still answering, and most of them succeed. Captures are taken by a worker, never by
+ *    loaded again 50 times. Each rmmod comes while a profile runs; it
+ *    succeeds, or fails busy with the module still answering, and most
+ *    of them succeed. Captures are taken by a worker, never by
  *    task_work, so there is nothing pending on a target thread to cancel:
  *    unload cancels the worker and waits. After the run, the rig's dmesg
  *    check finds any callback that ran after unload (an oops, a UAF, a
@@ -269,19 +269,13 @@ TEST_F_TIMEOUT(unload, fifty_reloads_under_load, 280)
 
 	t0 = kt_now_ms();
 	for (i = 0; i < UNLOAD_CYCLES; i++) {
-		long long c = kt_now_ms(), r, l, end;
-		long want = __atomic_load_n(&self->cnt[0], __ATOMIC_RELAXED) + 1;
+		long long c = kt_now_ms(), r, l;
 
 		/*
-		 * By what happened, not by a time a quiet machine needs:
-		 * this load has taken a capture request, and a profile runs.
+		 * A profile runs at each rmmod: the probe starts one or is
+		 * told one runs (it takes a kholmesctl run, in which the
+		 * capturer's requests keep coming).
 		 */
-		end = kt_now_ms() + 20000;
-		while (__atomic_load_n(&self->cnt[0], __ATOMIC_RELAXED) < want &&
-		       kt_now_ms() < end)
-			kt_sleep_ms(10);
-		ASSERT_LE(want, self->cnt[0])
-			TH_LOG("round %d: no capture request taken in 20 s", i);
 		profiling += profile_running(self->churn.pid);
 		kt_sleep_ms(rand() % 100);
 		err = NULL;
@@ -358,7 +352,7 @@ TEST_F_TIMEOUT(unload, fifty_reloads_under_load, 280)
 	/* EBUSY is a moment's answer, not the rule: most really unload */
 	EXPECT_LT(UNLOAD_CYCLES / 2, gone);
 	EXPECT_EQ(UNLOAD_CYCLES, profiling);
-	EXPECT_LE(UNLOAD_CYCLES, self->cnt[0]);
+	EXPECT_LT(UNLOAD_CYCLES, self->cnt[0]);
 	EXPECT_EQ(0, self->cnt[2]);
 	EXPECT_EQ(0, self->cnt[5]);
 	EXPECT_LT(0, n);
