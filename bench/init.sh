@@ -190,6 +190,21 @@ emit memory tracked "$(kstat tracked)"
 killall -q jobs
 wait 2>/dev/null
 
+# 5b. 5,000 idle threads (5 processes of 1,000) sampled every 100 ms:
+#     the pass's cost, which selftests/scale_test.c only checks visits
+#     every thread.
+load interval_ms=100 profiles=0
+for p in 1 2 3 4 5; do
+	start_jobs threads 1000
+done
+sleep 3
+emit threads-5000 tasks "$(kstat tasks-visited)"
+emit threads-5000 pass-last-ns "$(kstat pass-ns last)"
+emit threads-5000 pass-mean-ns "$(kstat pass-ns mean)"
+emit threads-5000 pass-max-ns "$(kstat pass-ns max)"
+killall -q jobs
+wait 2>/dev/null
+
 # 6. Profile cost at 99 Hz, and the profiled job's slowdown.
 load interval_ms=1000 profiles=0
 i=0

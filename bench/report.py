@@ -112,6 +112,13 @@ def summarize(d):
         "bytes_per_tracked_process": ratio(mb - bb if mb is not None and bb is not None else None,
                                            mt - bt if mt is not None and bt is not None else None),
     }
+    out["threads_5000"] = {
+        "tasks": med(num(d, "threads-5000", "tasks")),
+        "pass_mean_us": med(num(d, "threads-5000", "pass-mean-ns")) and
+        med(num(d, "threads-5000", "pass-mean-ns")) / 1e3,
+        "pass_max_us": med(num(d, "threads-5000", "pass-max-ns")) and
+        med(num(d, "threads-5000", "pass-max-ns")) / 1e3,
+    }
     samples, handler = med(num(d, "profile", "samples")), med(num(d, "profile", "handler-ns"))
     per_sample = ratio(handler, samples)
     alone, prof = med(num(d, "profile", "job-alone-ns")), med(num(d, "profile", "job-profiled-ns"))
@@ -194,6 +201,9 @@ def markdown(results):
                   f"{fmt(c['target_longest_gap_captured_ms'])} ms while captured 5 times",
                   f"- memory: {fmt(m['bytes_per_tracked_process'], ' bytes', 0)} per tracked process "
                   f"at {fmt(m['tracked'], '', 0)} tracked",
+                  f"- a pass over 5,000 idle threads at 100 ms: {fmt(r['threads_5000']['pass_mean_us'], ' us', 0)} "
+                  f"mean, {fmt(r['threads_5000']['pass_max_us'], ' us', 0)} max "
+                  f"({fmt(r['threads_5000']['tasks'], '', 0)} tasks visited)",
                   f"- profile: {fmt(p['handler_ns_per_sample'], ' ns', 0)} per sample, "
                   f"{fmt(p['cpu_percent_at_99hz'], ' %', 4)} of one CPU at 99 Hz; profiled job "
                   f"{fmt(p['job_slowdown'], 'x', 3)} its unprofiled time"]

@@ -193,16 +193,17 @@ static int decode_stats(struct nlattr *nest, uint64_t *stat)
 int kh_decode_status(struct nlmsghdr *nlh, struct kh_status *st)
 {
 	struct nlattr *tb[KHOLMES_A_MAX + 1];
+	struct kh_status t = *st;
 
 	if (genlmsg_parse(nlh, 0, tb, KHOLMES_A_MAX, top_policy))
 		return -EBADMSG;
-	copy_string(st->version, sizeof(st->version), tb[KHOLMES_A_VERSION]);
-	copy_string(st->krelease, sizeof(st->krelease), tb[KHOLMES_A_KRELEASE]);
-	if (tb[KHOLMES_A_CONFIG] &&
-	    kh_decode_config(tb[KHOLMES_A_CONFIG], &st->cfg))
+	copy_string(t.version, sizeof(t.version), tb[KHOLMES_A_VERSION]);
+	copy_string(t.krelease, sizeof(t.krelease), tb[KHOLMES_A_KRELEASE]);
+	if (tb[KHOLMES_A_CONFIG] && kh_decode_config(tb[KHOLMES_A_CONFIG], &t.cfg))
 		return -EBADMSG;
-	if (tb[KHOLMES_A_STATS] && decode_stats(tb[KHOLMES_A_STATS], st->stat))
+	if (tb[KHOLMES_A_STATS] && decode_stats(tb[KHOLMES_A_STATS], t.stat))
 		return -EBADMSG;
+	*st = t;
 	return 0;
 }
 
@@ -224,10 +225,10 @@ int kh_decode_rule(struct nlattr *nest, struct kh_rule *rule)
 {
 	struct nlattr *tb[KHOLMES_RULE_MAX + 1];
 
-	memset(rule, 0, sizeof(*rule));
 	if (nla_parse_nested(tb, KHOLMES_RULE_MAX, nest, rule_policy) ||
 	    !tb[KHOLMES_RULE_METRIC])
 		return -EBADMSG;
+	memset(rule, 0, sizeof(*rule));
 	rule->metric = nla_get_u32(tb[KHOLMES_RULE_METRIC]);
 	decode_rule_cfg(tb, &rule->cfg);
 	return 0;
@@ -237,9 +238,11 @@ int kh_decode_watch(struct nlattr *nest, struct kh_watch_entry *e)
 {
 	struct nlattr *tb[KHOLMES_WATCH_MAX_ATTR + 1];
 
-	memset(e, 0, sizeof(*e));
-	if (nla_parse_nested(tb, KHOLMES_WATCH_MAX_ATTR, nest, watch_policy))
+	if (nla_parse_nested(tb, KHOLMES_WATCH_MAX_ATTR, nest, watch_policy) ||
+	    !(tb[KHOLMES_WATCH_PID] || tb[KHOLMES_WATCH_COMM] ||
+	      tb[KHOLMES_WATCH_CGROUP]))
 		return -EBADMSG;
+	memset(e, 0, sizeof(*e));
 	if (tb[KHOLMES_WATCH_PID]) {
 		e->type = KHOLMES_WATCH_PID;
 		e->pid = nla_get_u32(tb[KHOLMES_WATCH_PID]);
@@ -272,11 +275,10 @@ static int decode_metrics(struct nlattr *nest, uint64_t *v, uint32_t *has)
 	return 0;
 }
 
-int kh_decode_proc(struct nlattr *nest, struct kh_proc *p)
+static int decode_proc(struct nlattr *nest, struct kh_proc *p)
 {
 	struct nlattr *tb[KHOLMES_PROC_MAX + 1];
 
-	memset(p, 0, sizeof(*p));
 	if (nla_parse_nested(tb, KHOLMES_PROC_MAX, nest, proc_policy) ||
 	    !tb[KHOLMES_PROC_PID])
 		return -EBADMSG;
@@ -296,12 +298,25 @@ int kh_decode_proc(struct nlattr *nest, struct kh_proc *p)
 	return 0;
 }
 
-int kh_decode_event(struct nlattr *nest, struct kh_event *ev)
+/*
+ * Each kh_decode_*() of a record fills it only when the whole record
+ * is good: a refused one leaves the caller's record as it was.
+ */
+int kh_decode_proc(struct nlattr *nest, struct kh_proc *p)
+{
+	struct kh_proc t = { 0 };
+	int ret = decode_proc(nest, &t);
+
+	if (!ret)
+		*p = t;
+	return ret;
+}
+
+static int decode_event(struct nlattr *nest, struct kh_event *ev)
 {
 	struct nlattr *tb[KHOLMES_EVENT_MAX + 1];
 	struct nlattr *rb[KHOLMES_RULE_MAX + 1];
 
-	memset(ev, 0, sizeof(*ev));
 	if (nla_parse_nested(tb, KHOLMES_EVENT_MAX, nest, event_policy) ||
 	    !tb[KHOLMES_EVENT_PID] || !tb[KHOLMES_EVENT_METRIC])
 		return -EBADMSG;
@@ -325,6 +340,16 @@ int kh_decode_event(struct nlattr *nest, struct kh_event *ev)
 		return -EBADMSG;
 	decode_rule_cfg(rb, &ev->rule);
 	return 0;
+}
+
+int kh_decode_event(struct nlattr *nest, struct kh_event *ev)
+{
+	struct kh_event t = { 0 };
+	int ret = decode_event(nest, &t);
+
+	if (!ret)
+		*ev = t;
+	return ret;
 }
 
 static int decode_capture_tb(struct nlattr **tb, struct kh_capture_sum *sum)
@@ -353,21 +378,20 @@ static int decode_capture_tb(struct nlattr **tb, struct kh_capture_sum *sum)
 int kh_decode_capture_sum(struct nlattr *nest, struct kh_capture_sum *sum)
 {
 	struct nlattr *tb[KHOLMES_CAPTURE_MAX + 1];
-
-	memset(sum, 0, sizeof(*sum));
-	if (nla_parse_nested(tb, KHOLMES_CAPTURE_MAX, nest, capture_policy))
-		return -EBADMSG;
-	return decode_capture_tb(tb, sum);
-}
-
-/* Fills what the nest holds; cap's lists are left as they are. */
-int kh_decode_capture(struct nlattr *nest, struct kh_capture *cap)
-{
-	struct nlattr *tb[KHOLMES_CAPTURE_MAX + 1];
-	struct nlattr *rb[KHOLMES_RULE_MAX + 1];
+	struct kh_capture_sum t = { 0 };
 
 	if (nla_parse_nested(tb, KHOLMES_CAPTURE_MAX, nest, capture_policy) ||
-	    decode_capture_tb(tb, &cap->sum))
+	    decode_capture_tb(tb, &t))
+		return -EBADMSG;
+	*sum = t;
+	return 0;
+}
+
+static int decode_capture(struct nlattr **tb, struct kh_capture *cap)
+{
+	struct nlattr *rb[KHOLMES_RULE_MAX + 1];
+
+	if (decode_capture_tb(tb, &cap->sum))
 		return -EBADMSG;
 	if (tb[KHOLMES_CAPTURE_RULE]) {
 		if (nla_parse_nested(rb, KHOLMES_RULE_MAX,
@@ -376,20 +400,6 @@ int kh_decode_capture(struct nlattr *nest, struct kh_capture *cap)
 		cap->has_rule = true;
 		cap->rule.enabled = true;
 		decode_rule_cfg(rb, &cap->rule);
-	}
-	free(cap->exe);
-	free(cap->cgroup);
-	cap->exe = NULL;
-	cap->cgroup = NULL;
-	if (tb[KHOLMES_CAPTURE_EXE]) {
-		cap->exe = strdup(nla_get_string(tb[KHOLMES_CAPTURE_EXE]));
-		if (!cap->exe)
-			return -ENOMEM;
-	}
-	if (tb[KHOLMES_CAPTURE_CGROUP]) {
-		cap->cgroup = strdup(nla_get_string(tb[KHOLMES_CAPTURE_CGROUP]));
-		if (!cap->cgroup)
-			return -ENOMEM;
 	}
 	cap->has_uid = tb[KHOLMES_CAPTURE_UID];
 	cap->uid = get_u32(tb[KHOLMES_CAPTURE_UID]);
@@ -408,6 +418,47 @@ int kh_decode_capture(struct nlattr *nest, struct kh_capture *cap)
 	    decode_metrics(tb[KHOLMES_CAPTURE_AVGS], cap->avg, &cap->has_avg))
 		return -EBADMSG;
 	return 0;
+}
+
+/*
+ * Fills what the nest holds; cap's lists are left as they are, and a
+ * refused nest leaves all of cap as it was.
+ */
+int kh_decode_capture(struct nlattr *nest, struct kh_capture *cap)
+{
+	struct nlattr *tb[KHOLMES_CAPTURE_MAX + 1];
+	struct kh_capture t = *cap;
+	int ret = -EBADMSG;
+
+	if (nla_parse_nested(tb, KHOLMES_CAPTURE_MAX, nest, capture_policy))
+		return -EBADMSG;
+	t.exe = NULL;
+	t.cgroup = NULL;
+	if (tb[KHOLMES_CAPTURE_EXE]) {
+		t.exe = strdup(nla_get_string(tb[KHOLMES_CAPTURE_EXE]));
+		if (!t.exe) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	if (tb[KHOLMES_CAPTURE_CGROUP]) {
+		t.cgroup = strdup(nla_get_string(tb[KHOLMES_CAPTURE_CGROUP]));
+		if (!t.cgroup) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	ret = decode_capture(tb, &t);
+	if (!ret) {
+		free(cap->exe);
+		free(cap->cgroup);
+		*cap = t;
+		return 0;
+	}
+out:
+	free(t.exe);
+	free(t.cgroup);
+	return ret;
 }
 
 int kh_decode_capture_id(struct nlmsghdr *nlh, uint64_t *id)

@@ -186,6 +186,159 @@ TEST_F(bad, refused_unchanged)
 }
 
 /* ------------------------------------------------------------------ */
+/*
+ * `kholmesctl apply FILE`, all or nothing against the module: a file of
+ * config, rule and watch lines whose last line the kernel refuses changes
+ * nothing (config, rules and watch read back as before); the same file
+ * without that line changes all it names, and only that.
+ */
+
+#define APPLY_FILE	"/tmp/khm-apply.conf"
+
+FIXTURE(apply) {
+	struct kt_saved state;
+	long long rate, window, threads, cool, min;	/* what the file sets */
+};
+
+FIXTURE_VARIANT(apply) {
+	const char *last;	/* the line the kernel refuses */
+	const char *says;
+};
+
+FIXTURE_VARIANT_ADD(apply, no_such_pid) {
+	.last = "watch pid 4000000", .says = "no process",
+};
+
+FIXTURE_VARIANT_ADD(apply, no_such_cgroup) {
+	.last = "watch cgroup /khm-no-such-cgroup", .says = "cgroup",
+};
+
+FIXTURE_VARIANT_ADD(apply, interval_out_of_range) {
+	.last = "config interval-ms 5", .says = "range",
+};
+
+FIXTURE_SETUP(apply)
+{
+	struct json_object *cfg, *rules;
+	size_t i;
+
+	ASSERT_EQ(0, kt_saved_take(&self->state));
+	/* values that differ from what the module holds now */
+	cfg = khm_json("config show");
+	rules = khm_json("rule show");
+	ASSERT_NE(NULL, cfg);
+	ASSERT_NE(NULL, rules);
+	self->rate = khm_json_int(cfg, "capture-rate") == 7 ? 8 : 7;
+	self->window = khm_json_int(cfg, "window") == 9 ? 11 : 9;
+	self->threads = khm_json_int(cfg, "max-threads") == 33 ? 34 : 33;
+	for (i = 0; i < json_object_array_length(rules); i++) {
+		struct json_object *r = json_object_array_get_idx(rules, i);
+
+		if (strcmp(khm_json_str(r, "metric") ?: "", "threads"))
+			continue;
+		self->cool = khm_json_int(r, "cooldown") == 4242 ? 4243 : 4242;
+		self->min = khm_json_int(r, "min") == 9 ? 10 : 9;
+	}
+	json_object_put(cfg);
+	json_object_put(rules);
+	ASSERT_LT(0, self->cool);
+}
+
+FIXTURE_TEARDOWN_PARENT(apply)
+{
+	unlink(APPLY_FILE);
+	EXPECT_EQ(0, kt_saved_put(&self->state));
+}
+
+static void apply_file(FIXTURE_DATA(apply) *self, const char *last)
+{
+	FILE *f = fopen(APPLY_FILE, "we");
+
+	if (!f)
+		return;
+	fprintf(f, "# kholmes selftest\n"
+		"config capture-rate %lld window %lld\n"
+		"config max-threads %lld\n"
+		"rule threads min %lld cooldown %lld\n"
+		"watch comm khm-apply\n"
+		"watch pid %d\n"
+		"%s%s",
+		self->rate, self->window, self->threads, self->min, self->cool,
+		(int)getpid(), last ?: "", last ? "\n" : "");
+	fclose(f);
+}
+
+TEST_F_TIMEOUT(apply, last_line_refused_changes_nothing, 90)
+{
+	char *out = NULL, *err = NULL;
+	int ret;
+
+	apply_file(self, variant->last);
+	ret = khm_run(&out, &err, "apply " APPLY_FILE);
+	TH_LOG("kholmesctl apply, last line \"%s\": exit %d: %s",
+	       variant->last, ret, khm_oneline(err));
+	EXPECT_EQ(KHM_EXIT_FAIL, ret);
+	EXPECT_NE(NULL, strstr(err ?: "", variant->says));
+	/* the line it names is the last, line 7 */
+	EXPECT_NE(NULL, strstr(err ?: "", APPLY_FILE ":7:"));
+	EXPECT_NE(NULL, strstr(err ?: "", "nothing was changed"));
+	free(out);
+	free(err);
+
+	expect_same(_metadata, self->state.config, "config show");
+	expect_same(_metadata, self->state.rules, "rule show");
+	expect_same(_metadata, self->state.watch, "watch show");
+}
+
+TEST_F_TIMEOUT(apply, valid_file_changes_all, 90)
+{
+	struct json_object *before = json_tokener_parse(self->state.config);
+	struct json_object *cfg, *rules, *w;
+	size_t i;
+
+	apply_file(self, NULL);
+	ASSERT_EQ(0, kt_ctl("apply " APPLY_FILE));
+
+	cfg = khm_json("config show");
+	ASSERT_NE(NULL, cfg);
+	EXPECT_EQ(self->rate, khm_json_int(cfg, "capture-rate"));
+	EXPECT_EQ(self->window, khm_json_int(cfg, "window"));
+	EXPECT_EQ(self->threads, khm_json_int(cfg, "max-threads"));
+	/* what the file does not name keeps its value */
+	json_object_object_foreach(before, key, val) {
+		if (!strcmp(key, "capture-rate") || !strcmp(key, "window") ||
+		    !strcmp(key, "max-threads"))
+			continue;
+		EXPECT_TRUE(json_object_equal(val, khm_json_get(cfg, key)))
+			TH_LOG("config %s changed", key);
+	}
+	json_object_put(cfg);
+	json_object_put(before);
+
+	rules = khm_json("rule show");
+	ASSERT_NE(NULL, rules);
+	for (i = 0; i < json_object_array_length(rules); i++) {
+		struct json_object *r = json_object_array_get_idx(rules, i);
+
+		if (strcmp(khm_json_str(r, "metric") ?: "", "threads"))
+			continue;
+		EXPECT_EQ(self->cool, khm_json_int(r, "cooldown"));
+		EXPECT_EQ(self->min, khm_json_int(r, "min"));
+	}
+	json_object_put(rules);
+
+	/* the watch lines are the whole scope */
+	w = khm_json("watch show");
+	ASSERT_NE(NULL, w);
+	EXPECT_EQ(1, kt_json_len(w, "comms"));
+	EXPECT_STREQ("khm-apply", kt_json_item(w, "comms", 0) ?: "(none)");
+	EXPECT_EQ(1, kt_json_len(w, "pids"));
+	EXPECT_EQ(getpid(), atoi(kt_json_item(w, "pids", 0) ?: "0"));
+	EXPECT_EQ(0, kt_json_len(w, "cgroups"));
+	json_object_put(w);
+}
+
+/* ------------------------------------------------------------------ */
 
 FIXTURE(limits) {
 	struct kt_saved state;

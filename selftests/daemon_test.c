@@ -19,8 +19,8 @@
  *    no raw kernel address.
  *
  * Files go to DMN_ROOT/<test>/, the daemon's log beside it
- * (DMN_ROOT/<test>.log). Automatic captures are off, so that only the
- * tests' own captures are queued.
+ * (DMN_ROOT/<test>.log). Automatic captures are off and the module
+ * watches nothing, so that only the tests' own captures are queued.
  */
 #include <ctype.h>
 #include <fcntl.h>
@@ -230,6 +230,12 @@ FIXTURE_SETUP(dmn)
 	self->config = khm_config_save();
 	ASSERT_NE(NULL, self->config);
 	ASSERT_EQ(0, kt_ctl("config set capture-rate 0 max-threads 64 max-captures 64 max-queue-kb 16384"));
+	/*
+	 * Capture-rate 0 stops automatic captures, not the profiles that
+	 * detections start: the module watches nothing, so that no
+	 * detection elsewhere (a kernel thread's cpu spike) queues one.
+	 */
+	ASSERT_EQ(0, kt_watch_none());
 	self->quiet = kt_now_ms();
 	snprintf(self->dir, sizeof(self->dir), DMN_ROOT "/%s", _metadata->name);
 	snprintf(self->log, sizeof(self->log), DMN_ROOT "/%s.log",

@@ -87,6 +87,8 @@ FIXTURE_SETUP(detect)
 	self->wl = (struct kt_wl)KT_WL_INIT;
 	self->mon = (struct kt_mon)KT_MON_INIT;
 	ASSERT_EQ(0, kt_saved_take(&self->state));
+	/* nothing watched but what the test adds, before a rule is armed */
+	ASSERT_EQ(0, kt_watch_none());
 	ASSERT_EQ(0, kt_ctl("config set enabled on interval-ms %d window %d",
 			    DETECT_MS, DETECT_WINDOW));
 	snprintf(rule, sizeof(rule), "min %u diff %u abs 0 cooldown %d",
@@ -213,6 +215,8 @@ FIXTURE_SETUP(quiet)
 	self->wl = (struct kt_wl)KT_WL_INIT;
 	self->mon = (struct kt_mon)KT_MON_INIT;
 	ASSERT_EQ(0, kt_saved_take(&self->state));
+	/* nothing watched but what the test adds, before a rule is armed */
+	ASSERT_EQ(0, kt_watch_none());
 	ASSERT_EQ(0, kt_ctl("config set enabled on interval-ms %d window %d",
 			    DETECT_MS, DETECT_WINDOW));
 	ASSERT_EQ(0, kt_rules_only("cpu", "min 50 diff 100 abs 0 cooldown 60"));

@@ -24,10 +24,13 @@
  * the request.
  *
  * `privileged`: as root (CAP_NET_ADMIN), so that valid-looking changes do
- * take effect. The state (config, rules, watch) is snapshotted first, put
- * back with kholmesctl afterwards, and must then read back exactly as
- * snapshotted: the module still answers, and applies valid input
- * correctly, after the storm. Captures the storm queued are acknowledged.
+ * take effect, APPLY among them. Every state change it sends asks for an
+ * acknowledgement, and each one acknowledged is applied to a model of the
+ * configuration, rules and watch scope (struct model); every 2,000
+ * messages and at the end the module must hold what the model says.
+ * `privileged_parallel` (two streams, whose interleaving no model knows)
+ * snapshots the state, puts it back with kholmesctl after the storm, and
+ * it must read back exactly. Captures the storms queued are acknowledged.
  *
  * `unprivileged`: part of the storm as uid 65534 without capabilities.
  * Every change and every stack command is refused (EPERM, or EOPNOTSUPP
@@ -47,6 +50,7 @@
 #include <limits.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -397,6 +401,10 @@ bad_len:
 /* ------------------------------------------------------------------ */
 /* the fuzzer */
 
+struct model;
+static const char * const cfg_keys[KHOLMES_CFG_MAX + 1];
+static bool state_cmd(uint8_t cmd);
+
 struct fsock {
 	int fd;
 	unsigned int portid;
@@ -456,6 +464,7 @@ struct fuzz {
 	uint8_t *rbuf;
 	unsigned int dumped;
 	struct fuzz_stats st;
+	struct model *model;		/* NULL: not modelled */
 };
 
 static long long now_ms(void)
@@ -966,6 +975,124 @@ static void gen_attr(struct fuzz *f, uint8_t cmd, size_t msg_start)
 	}
 }
 
+/* One configuration member, in range. */
+static void gen_cfg_member(struct fuzz *f)
+{
+	switch (below(&f->r, 14)) {
+	case 0:
+		put_u8(f, KHOLMES_CFG_ENABLED, below(&f->r, 2));
+		break;
+	case 9:
+		put_u32(f, KHOLMES_CFG_PROFILE_S, 1 + below(&f->r, 2));
+		break;
+	case 10:
+		put_u32(f, KHOLMES_CFG_PROFILE_HZ, 1 + below(&f->r, 200));
+		break;
+	case 11:
+		put_u32(f, KHOLMES_CFG_FAULT_PERIOD, 1 + below(&f->r, 1000));
+		break;
+	case 12:
+		put_u32(f, KHOLMES_CFG_CPU_MAX, below(&f->r, 101));
+		break;
+	case 13:
+		put_u8(f, KHOLMES_CFG_PROFILES, below(&f->r, 2));
+		break;
+	case 1:
+		put_u32(f, KHOLMES_CFG_INTERVAL_MS, 50 + below(&f->r, 2000));
+		break;
+	case 2:
+		put_u32(f, KHOLMES_CFG_WINDOW, KHOLMES_WINDOW_MIN +
+			below(&f->r, KHOLMES_WINDOW_MAX - KHOLMES_WINDOW_MIN + 1));
+		break;
+	case 3:
+		put_u32(f, KHOLMES_CFG_MAX_TRACKED, 1 + below(&f->r, 100000));
+		break;
+	case 4:
+		put_u32(f, KHOLMES_CFG_MAX_THREADS, 1 + below(&f->r, 300));
+		break;
+	case 5:
+		put_u32(f, KHOLMES_CFG_MAX_CAPTURES, 1 + below(&f->r, 100));
+		break;
+	case 6:
+		put_u32(f, KHOLMES_CFG_MAX_QUEUE_KB, 64 + below(&f->r, 8192));
+		break;
+	case 7:
+		put_u32(f, KHOLMES_CFG_USER_STACK_KB,
+			below(&f->r, KHOLMES_USER_STACK_KB_MAX + 1));
+		break;
+	default:
+		put_u32(f, KHOLMES_CFG_CAPTURE_RATE,
+			below(&f->r, KHOLMES_CAPTURE_RATE_MAX + 1));
+		break;
+	}
+}
+
+/* A rule nest: a metric (mostly), in-range fields (some). */
+static void gen_rule(struct fuzz *f)
+{
+	size_t start = nest_begin(f, KHOLMES_A_RULE | NLA_F_NESTED);
+
+	if (pct(&f->r, 90))		/* a rule needs its metric */
+		put_u32(f, KHOLMES_RULE_METRIC, below(&f->r, KHOLMES_NR_METRICS));
+	if (pct(&f->r, 50))
+		put_u8(f, KHOLMES_RULE_ENABLED, below(&f->r, 2));
+	if (pct(&f->r, 50))
+		put_u32(f, KHOLMES_RULE_MIN, below(&f->r, 5000));
+	if (pct(&f->r, 50))
+		put_u32(f, KHOLMES_RULE_DIFF, below(&f->r, 500));
+	if (pct(&f->r, 50))
+		put_u32(f, KHOLMES_RULE_ABS, below(&f->r, 5000));
+	if (pct(&f->r, 50))
+		put_u32(f, KHOLMES_RULE_COOLDOWN, below(&f->r, 7200));
+	nest_end(f, start);
+}
+
+/*
+ * APPLY: a configuration nest (or two: the last counts), rules, and now
+ * and then the whole watch scope; sometimes one member out of range or a
+ * watch entry given twice, which must leave everything as it was.
+ */
+static void gen_apply(struct fuzz *f)
+{
+	static const char * const cgroups[] = { "/", "/init.scope", "/nonexistent" };
+	size_t start;
+	char comm[KHOLMES_COMM_LEN];
+	int n;
+
+	for (n = pct(&f->r, 70) + pct(&f->r, 10); n > 0; n--) {
+		start = nest_begin(f, KHOLMES_A_CONFIG | NLA_F_NESTED);
+		for (int m = 1 + below(&f->r, 3); m > 0; m--)
+			gen_cfg_member(f);
+		if (pct(&f->r, 8))
+			put_u32(f, KHOLMES_CFG_WINDOW, KHOLMES_WINDOW_MAX + 1);
+		nest_end(f, start);
+	}
+	for (n = below(&f->r, 4); n > 0; n--)
+		gen_rule(f);
+	if (pct(&f->r, 40)) {
+		put_hdr(f, KHOLMES_A_REPLACE_WATCH, NLA_HDRLEN);
+		for (n = below(&f->r, 5); n > 0; n--) {
+			start = nest_begin(f, KHOLMES_A_WATCH | NLA_F_NESTED);
+			switch (below(&f->r, 4)) {
+			case 0:
+				put_u32(f, KHOLMES_WATCH_PID, 1 + below(&f->r, 40));
+				break;
+			case 1: {
+				const char *c = cgroups[below(&f->r, 3)];
+
+				put_attr(f, KHOLMES_WATCH_CGROUP, c, strlen(c) + 1);
+				break;
+			}
+			default:
+				snprintf(comm, sizeof(comm), "fza%02x", below(&f->r, 8));
+				put_attr(f, KHOLMES_WATCH_COMM, comm, strlen(comm) + 1);
+				break;
+			}
+			nest_end(f, start);
+		}
+	}
+}
+
 /* What a well-formed request for @cmd carries, with values in range. */
 static void gen_valid(struct fuzz *f, uint8_t cmd, size_t msg_start)
 {
@@ -982,70 +1109,14 @@ static void gen_valid(struct fuzz *f, uint8_t cmd, size_t msg_start)
 		}
 		if (pct(&f->r, 10))		/* one good member, one out of range */
 			put_u32(f, KHOLMES_CFG_WINDOW, KHOLMES_WINDOW_MAX + 1);
-		switch (below(&f->r, 14)) {
-		case 0:
-			put_u8(f, KHOLMES_CFG_ENABLED, below(&f->r, 2));
-			break;
-		case 9:
-			put_u32(f, KHOLMES_CFG_PROFILE_S, 1 + below(&f->r, 2));
-			break;
-		case 10:
-			put_u32(f, KHOLMES_CFG_PROFILE_HZ, 1 + below(&f->r, 200));
-			break;
-		case 11:
-			put_u32(f, KHOLMES_CFG_FAULT_PERIOD, 1 + below(&f->r, 1000));
-			break;
-		case 12:
-			put_u32(f, KHOLMES_CFG_CPU_MAX, below(&f->r, 101));
-			break;
-		case 13:
-			put_u8(f, KHOLMES_CFG_PROFILES, below(&f->r, 2));
-			break;
-		case 1:
-			put_u32(f, KHOLMES_CFG_INTERVAL_MS, 50 + below(&f->r, 2000));
-			break;
-		case 2:
-			put_u32(f, KHOLMES_CFG_WINDOW, KHOLMES_WINDOW_MIN +
-				below(&f->r, KHOLMES_WINDOW_MAX - KHOLMES_WINDOW_MIN + 1));
-			break;
-		case 3:
-			put_u32(f, KHOLMES_CFG_MAX_TRACKED, 1 + below(&f->r, 100000));
-			break;
-		case 4:
-			put_u32(f, KHOLMES_CFG_MAX_THREADS, 1 + below(&f->r, 300));
-			break;
-		case 5:
-			put_u32(f, KHOLMES_CFG_MAX_CAPTURES, 1 + below(&f->r, 100));
-			break;
-		case 6:
-			put_u32(f, KHOLMES_CFG_MAX_QUEUE_KB, 64 + below(&f->r, 8192));
-			break;
-		case 7:
-			put_u32(f, KHOLMES_CFG_USER_STACK_KB,
-				below(&f->r, KHOLMES_USER_STACK_KB_MAX + 1));
-			break;
-		default:
-			put_u32(f, KHOLMES_CFG_CAPTURE_RATE,
-				below(&f->r, KHOLMES_CAPTURE_RATE_MAX + 1));
-			break;
-		}
+		gen_cfg_member(f);
 		nest_end(f, start);
 		break;
 	case KHOLMES_CMD_SET_RULE:
-		start = nest_begin(f, KHOLMES_A_RULE | NLA_F_NESTED);
-		if (pct(&f->r, 90))		/* a rule needs its metric */
-			put_u32(f, KHOLMES_RULE_METRIC, below(&f->r, KHOLMES_NR_METRICS));
-		if (pct(&f->r, 50))
-			put_u8(f, KHOLMES_RULE_ENABLED, below(&f->r, 2));
-		if (pct(&f->r, 50))
-			put_u32(f, KHOLMES_RULE_MIN, below(&f->r, 5000));
-		if (pct(&f->r, 50))
-			put_u32(f, KHOLMES_RULE_DIFF, below(&f->r, 500));
-		if (pct(&f->r, 50))
-			put_u32(f, KHOLMES_RULE_ABS, below(&f->r, 5000));
-		if (pct(&f->r, 50))
-			put_u32(f, KHOLMES_RULE_COOLDOWN, below(&f->r, 7200));
-		nest_end(f, start);
+		gen_rule(f);
+		break;
+	case KHOLMES_CMD_APPLY:
+		gen_apply(f);
 		break;
 	case KHOLMES_CMD_ADD_WATCH:
 	case KHOLMES_CMD_DEL_WATCH: {
@@ -1138,6 +1209,7 @@ static bool admin_cmd(uint8_t cmd)
 	case KHOLMES_CMD_GET_CAPTURE:
 	case KHOLMES_CMD_ACK_CAPTURE:
 	case KHOLMES_CMD_PROFILE:
+	case KHOLMES_CMD_APPLY:
 		return true;
 	default:
 		return false;
@@ -1168,7 +1240,8 @@ static bool genl_header_ok(const struct freq *q)
 static bool known_cmd(uint8_t cmd)
 {
 	return (cmd >= KHOLMES_CMD_GET_STATUS && cmd <= KHOLMES_CMD_ACK_CAPTURE &&
-		cmd != KHOLMES_CMD_DETECTION) || cmd == KHOLMES_CMD_PROFILE;
+		cmd != KHOLMES_CMD_DETECTION) || cmd == KHOLMES_CMD_PROFILE ||
+	       cmd == KHOLMES_CMD_APPLY;
 }
 
 /*
@@ -1264,6 +1337,9 @@ static bool gen_msg(struct fuzz *f)
 
 	real = f->blen - start;
 header:
+	/* a modelled state change always says whether it was taken */
+	if (f->model && state_cmd(cmd))
+		flags |= NLM_F_ACK;
 	nlh = (void *)(f->batch + start);
 	nlh->nlmsg_len = real;
 	nlh->nlmsg_type = valid || pct(&f->r, 98) ? f->family : below(&f->r, NLMSG_MIN_TYPE);
@@ -1311,6 +1387,449 @@ header:
 	return honest;
 }
 
+/* ---- a model of what the valid requests set ---- */
+
+/*
+ * The configuration, rules and watch scope as the acknowledged requests
+ * of one fuzzer (and nothing else) make them: every SET_CONFIG,
+ * SET_RULE, ADD_WATCH, DEL_WATCH, CLEAR_WATCH and APPLY the module
+ * acknowledged is applied here, parsed from the bytes sent as the module
+ * parses them (the last of repeated attributes wins, values are read from
+ * the start of their payload). Every state-changing request of a
+ * modelled fuzzer asks for an acknowledgement, so its outcome is known;
+ * one whose reply could be lost (ENOBUFS) makes the model read the
+ * module again, counted as a resync. The module must read back as the
+ * model says, at checkpoints during the storm and after it.
+ */
+struct mwatch {
+	uint8_t type;			/* KHOLMES_WATCH_* */
+	uint32_t pid;
+	char s[KHOLMES_CGROUP_PATH_MAX];
+};
+
+struct model {
+	uint32_t cfg[KHOLMES_CFG_MAX + 1];
+	uint32_t rule[KHOLMES_NR_METRICS][KHOLMES_RULE_MAX + 1];
+	struct mwatch w[KHOLMES_WATCH_MAX];
+	unsigned int nw;
+	bool stale;			/* a reply may have been lost */
+	unsigned long applied;		/* requests applied to the model */
+	unsigned long resyncs;
+	unsigned long checks;		/* compared with the module */
+	unsigned long diverged;
+};
+
+/* Each attribute of @p[0..len) in order; false from @fn stops. */
+#define for_each_nla(a, p, len, off)					\
+	for ((off) = 0;							\
+	     (off) + NLA_HDRLEN <= (len) &&				\
+	     ((a) = (const struct nlattr *)((p) + (off)))->nla_len >= NLA_HDRLEN && \
+	     (a)->nla_len <= (len) - (off);				\
+	     (off) += NLA_ALIGN((a)->nla_len))
+
+static const uint8_t *nla_data_of(const struct nlattr *a)
+{
+	return (const uint8_t *)a + NLA_HDRLEN;
+}
+
+static size_t nla_plen(const struct nlattr *a)
+{
+	return a->nla_len - NLA_HDRLEN;
+}
+
+static uint32_t nla_val(const struct nlattr *a, bool u8)
+{
+	uint32_t v = 0;
+
+	if (u8)
+		return nla_plen(a) ? *nla_data_of(a) : 0;
+	memcpy(&v, nla_data_of(a), nla_plen(a) < 4 ? nla_plen(a) : 4);
+	return v;
+}
+
+/* The last attribute of @type in @p[0..len), as nla_parse() keeps it. */
+static const struct nlattr *nla_last(const uint8_t *p, size_t len, int type)
+{
+	const struct nlattr *a, *found = NULL;
+	size_t off;
+
+	for_each_nla(a, p, len, off)
+		if ((a->nla_type & NLA_TYPE_MASK) == type)
+			found = a;
+	return found;
+}
+
+static bool cfg_u8(int t)
+{
+	return t == KHOLMES_CFG_ENABLED || t == KHOLMES_CFG_PROFILES;
+}
+
+static void model_config(struct model *m, const struct nlattr *nest)
+{
+	const uint8_t *p = nla_data_of(nest);
+	const struct nlattr *a;
+	size_t off;
+
+	for_each_nla(a, p, nla_plen(nest), off) {
+		int t = a->nla_type & NLA_TYPE_MASK;
+
+		if (t >= 1 && t <= KHOLMES_CFG_MAX)
+			m->cfg[t] = nla_val(a, cfg_u8(t));
+	}
+}
+
+/* A rule nest the module took: its metric's fields that it holds. */
+static int model_rule(struct model *m, const struct nlattr *nest)
+{
+	uint32_t v[KHOLMES_RULE_MAX + 1];
+	bool has[KHOLMES_RULE_MAX + 1] = { false };
+	const uint8_t *p = nla_data_of(nest);
+	const struct nlattr *a;
+	size_t off;
+
+	for_each_nla(a, p, nla_plen(nest), off) {
+		int t = a->nla_type & NLA_TYPE_MASK;
+
+		if (t >= 1 && t <= KHOLMES_RULE_MAX) {
+			v[t] = nla_val(a, t == KHOLMES_RULE_ENABLED);
+			has[t] = true;
+		}
+	}
+	if (!has[KHOLMES_RULE_METRIC] || v[KHOLMES_RULE_METRIC] >= KHOLMES_NR_METRICS)
+		return -1;
+	for (int t = 1; t <= KHOLMES_RULE_MAX; t++)
+		if (has[t] && t != KHOLMES_RULE_METRIC)
+			m->rule[v[KHOLMES_RULE_METRIC]][t] = v[t];
+	return 0;
+}
+
+/* The tgid of @pid, as the module stores a watched pid; @pid if gone. */
+static uint32_t tgid_of(uint32_t pid)
+{
+	char path[64], buf[1024], *t;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	if (khm_read_file(path, buf, sizeof(buf)) <= 0)
+		return pid;
+	t = strstr(buf, "\nTgid:");
+	return t ? (uint32_t)strtoul(t + 6, NULL, 10) : pid;
+}
+
+/*
+ * A watch nest as the module turns it into an entry: exactly one member;
+ * a pid as its tgid, a comm cut to 15 bytes, a path up to its first NUL.
+ * @trim: the bytes of a cgroup string without its trailing NULs, which
+ * is what a deletion compares (nla_strcmp()).
+ */
+static int model_entry(const struct nlattr *nest, struct mwatch *e,
+		       const uint8_t **raw, size_t *rawlen)
+{
+	const uint8_t *p = nla_data_of(nest);
+	const struct nlattr *a, *one = NULL;
+	int n = 0;
+	size_t off, len;
+
+	for_each_nla(a, p, nla_plen(nest), off) {
+		int t = a->nla_type & NLA_TYPE_MASK;
+
+		if (t >= 1 && t <= KHOLMES_WATCH_MAX_ATTR && nla_last(p, nla_plen(nest), t) == a) {
+			one = a;
+			n++;
+		}
+	}
+	if (n != 1)
+		return -1;
+	memset(e, 0, sizeof(*e));
+	e->type = one->nla_type & NLA_TYPE_MASK;
+	len = nla_plen(one);
+	while (len && !nla_data_of(one)[len - 1])
+		len--;
+	if (raw) {
+		*raw = nla_data_of(one);
+		*rawlen = len;
+	}
+	switch (e->type) {
+	case KHOLMES_WATCH_PID:
+		e->pid = tgid_of(nla_val(one, false));
+		break;
+	case KHOLMES_WATCH_COMM:
+		memcpy(e->s, nla_data_of(one), len < KHOLMES_COMM_LEN - 1 ? len :
+		       KHOLMES_COMM_LEN - 1);
+		break;
+	default:
+		memcpy(e->s, nla_data_of(one), len < sizeof(e->s) - 1 ? len :
+		       sizeof(e->s) - 1);
+		break;
+	}
+	return 0;
+}
+
+static bool entry_same(const struct mwatch *a, const struct mwatch *b)
+{
+	return a->type == b->type &&
+	       (a->type == KHOLMES_WATCH_PID ? a->pid == b->pid : !strcmp(a->s, b->s));
+}
+
+static int model_watch_add(struct model *m, const struct nlattr *nest)
+{
+	struct mwatch e;
+
+	if (model_entry(nest, &e, NULL, NULL) || m->nw == KHOLMES_WATCH_MAX)
+		return -1;
+	for (unsigned int i = 0; i < m->nw; i++)
+		if (entry_same(&m->w[i], &e))
+			return -1;
+	m->w[m->nw++] = e;
+	return 0;
+}
+
+static int model_watch_del(struct model *m, const struct nlattr *nest)
+{
+	const uint8_t *raw;
+	size_t rawlen;
+	struct mwatch e;
+
+	if (model_entry(nest, &e, &raw, &rawlen))
+		return -1;
+	for (unsigned int i = 0; i < m->nw; i++) {
+		struct mwatch *w = &m->w[i];
+		bool same = e.type == KHOLMES_WATCH_CGROUP ?
+			    w->type == e.type && strlen(w->s) == rawlen &&
+			    !memcmp(w->s, raw, rawlen) :
+			    entry_same(w, &e);
+
+		if (same) {
+			m->w[i] = m->w[--m->nw];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Request @cmd, its attributes @p[0..len), acknowledged by the module:
+ * into the model. -1 when the model cannot explain the acknowledgement.
+ */
+static int model_apply(struct model *m, uint8_t cmd, const uint8_t *p, size_t len)
+{
+	const struct nlattr *a, *cfg = NULL;
+	size_t off;
+	int ret = 0;
+
+	switch (cmd) {
+	case KHOLMES_CMD_SET_CONFIG:
+		a = nla_last(p, len, KHOLMES_A_CONFIG);
+		if (!a)
+			return -1;
+		model_config(m, a);
+		break;
+	case KHOLMES_CMD_SET_RULE:
+		a = nla_last(p, len, KHOLMES_A_RULE);
+		if (!a)
+			return -1;
+		ret = model_rule(m, a);
+		break;
+	case KHOLMES_CMD_ADD_WATCH:
+	case KHOLMES_CMD_DEL_WATCH:
+		a = nla_last(p, len, KHOLMES_A_WATCH);
+		if (!a)
+			return -1;
+		ret = cmd == KHOLMES_CMD_ADD_WATCH ? model_watch_add(m, a) :
+						    model_watch_del(m, a);
+		break;
+	case KHOLMES_CMD_CLEAR_WATCH:
+		m->nw = 0;
+		break;
+	case KHOLMES_CMD_APPLY: {
+		struct model *next = malloc(sizeof(*next));
+		bool replace = nla_last(p, len, KHOLMES_A_REPLACE_WATCH);
+
+		if (!next)
+			return -1;
+		*next = *m;
+		for_each_nla(a, p, len, off)
+			if ((a->nla_type & NLA_TYPE_MASK) == KHOLMES_A_CONFIG)
+				cfg = a;	/* each nest parsed over the last */
+		if (cfg)
+			model_config(next, cfg);
+		if (replace)
+			next->nw = 0;
+		for_each_nla(a, p, len, off) {
+			int t = a->nla_type & NLA_TYPE_MASK;
+
+			if (t == KHOLMES_A_RULE)
+				ret |= model_rule(next, a);
+			else if (t == KHOLMES_A_WATCH && replace)
+				ret |= model_watch_add(next, a);
+		}
+		if (!ret)
+			*m = *next;
+		free(next);
+		break;
+	}
+	default:
+		return 0;
+	}
+	if (!ret)
+		m->applied++;
+	return ret;
+}
+
+static bool state_cmd(uint8_t cmd)
+{
+	return cmd == KHOLMES_CMD_SET_CONFIG || cmd == KHOLMES_CMD_SET_RULE ||
+	       cmd == KHOLMES_CMD_ADD_WATCH || cmd == KHOLMES_CMD_DEL_WATCH ||
+	       cmd == KHOLMES_CMD_CLEAR_WATCH || cmd == KHOLMES_CMD_APPLY;
+}
+
+/* The first reply message's attributes, after the genl header. */
+static const uint8_t *reply_attrs(const void *raw, size_t len, size_t *alen)
+{
+	const struct nlmsghdr *nlh = raw;
+
+	if (!raw || len < NLMSG_HDRLEN || nlh->nlmsg_len > len ||
+	    nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN))
+		return NULL;
+	*alen = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	return (const uint8_t *)NLMSG_DATA(nlh) + GENL_HDRLEN;
+}
+
+/* What the module holds, read into a model. 0, or -1. */
+static int model_read(struct model *m)
+{
+	static const uint8_t cmds[3] = { KHOLMES_CMD_GET_CONFIG,
+		KHOLMES_CMD_GET_RULES, KHOLMES_CMD_GET_WATCH };
+	struct khm_genl g;
+	int ret = khm_genl_open(&g);
+
+	memset(m->cfg, 0, sizeof(m->cfg));
+	memset(m->rule, 0, sizeof(m->rule));
+	m->nw = 0;
+	for (int i = 0; i < 3 && !ret; i++) {
+		const struct nlattr *a;
+		const uint8_t *p;
+		void *raw = NULL;
+		size_t len = 0, alen = 0, off;
+
+		ret = khm_genl_request(&g, cmds[i], 0, NULL, 0, &raw, &len);
+		p = ret ? NULL : reply_attrs(raw, len, &alen);
+		if (!p)
+			ret = -EIO;
+		for_each_nla(a, p, p ? alen : 0, off) {
+			int t = a->nla_type & NLA_TYPE_MASK;
+
+			if (i == 0 && t == KHOLMES_A_CONFIG)
+				model_config(m, a);
+			else if (i == 1 && t == KHOLMES_A_RULE && model_rule(m, a))
+				ret = -EIO;
+			else if (i == 2 && t == KHOLMES_A_WATCH &&
+				 (m->nw == KHOLMES_WATCH_MAX ||
+				  model_entry(a, &m->w[m->nw++], NULL, NULL)))
+				ret = -EIO;
+		}
+		free(raw);
+	}
+	khm_genl_close(&g);
+	return ret ? -1 : 0;
+}
+
+/* Where the module differs from the model, as TAP comments. */
+static bool model_same(const struct model *want, const struct model *got)
+{
+	bool same = true;
+
+	for (int t = 1; t <= KHOLMES_CFG_MAX; t++)
+		if (want->cfg[t] != got->cfg[t]) {
+			fprintf(stderr, "# fuzz: model: config %s is %u, the model says %u\n",
+				cfg_keys[t], got->cfg[t], want->cfg[t]);
+			same = false;
+		}
+	for (int r = 0; r < KHOLMES_NR_METRICS; r++)
+		for (int t = 1; t <= KHOLMES_RULE_MAX; t++)
+			if (t != KHOLMES_RULE_METRIC && want->rule[r][t] != got->rule[r][t]) {
+				fprintf(stderr, "# fuzz: model: rule %d member %d is %u, the model says %u\n",
+					r, t, got->rule[r][t], want->rule[r][t]);
+				same = false;
+			}
+	if (want->nw != got->nw) {
+		fprintf(stderr, "# fuzz: model: %u watch entries, the model says %u\n",
+			got->nw, want->nw);
+		same = false;
+	}
+	for (unsigned int i = 0; i < want->nw && i < got->nw; i++)
+		if (!entry_same(&want->w[i], &got->w[i])) {
+			fprintf(stderr, "# fuzz: model: watch entry %u is %u/%u/%.60s, the model says %u/%u/%.60s\n",
+				i, got->w[i].type, got->w[i].pid, got->w[i].s,
+				want->w[i].type, want->w[i].pid, want->w[i].s);
+			same = false;
+		}
+	return same;
+}
+
+#define MODEL_CHECK_EVERY	2000	/* messages between comparisons */
+
+/*
+ * The module acknowledged @q, a state change: into the model, from the
+ * bytes of the current batch. An acknowledgement of an older batch's
+ * request (its bytes are gone) makes the model stale.
+ */
+static void model_ack(struct fuzz *f, const struct nlmsghdr *ack,
+		      const struct freq *q)
+{
+	const struct freq *b = batch_find(f, q->seq);
+	size_t len;
+
+	if (!b) {
+		f->model->stale = true;
+		return;
+	}
+	len = b->len < b->real ? b->len : b->real;
+	if (len < NLMSG_HDRLEN + GENL_HDRLEN)
+		return;
+	if (model_apply(f->model, b->cmd,
+			f->batch + b->off + NLMSG_HDRLEN + GENL_HDRLEN,
+			len - NLMSG_HDRLEN - GENL_HDRLEN)) {
+		f->model->diverged++;
+		f->model->stale = true;
+		problem(f, q->seq, ack, "the module took command %u, which the model cannot apply",
+			b->cmd);
+	}
+}
+
+/*
+ * After a batch: a stale model reads the module again; every
+ * MODEL_CHECK_EVERY messages (and at the end, @last) the module must
+ * read back as the model says.
+ */
+static void model_checkpoint(struct fuzz *f, bool last)
+{
+	static unsigned long next;
+	struct model *now;
+
+	if (f->model->stale) {
+		if (model_read(f->model))
+			problem(f, 0, NULL, "model: the module's state could not be read");
+		f->model->stale = false;
+		f->model->resyncs++;
+		return;
+	}
+	if (!last && f->st.sent < next)
+		return;
+	next = f->st.sent + MODEL_CHECK_EVERY;
+	now = calloc(1, sizeof(*now));
+	if (!now || model_read(now)) {
+		problem(f, 0, NULL, "model: the module's state could not be read");
+	} else {
+		f->model->checks++;
+		if (!model_same(f->model, now)) {
+			f->model->diverged++;
+			problem(f, 0, NULL, "model: the module's state is not what its acknowledged requests set");
+			f->model->stale = true;
+		}
+	}
+	free(now);
+}
+
 /* ---- reading and judging replies ---- */
 
 static void count_errno(struct fuzz *f, int err)
@@ -1341,8 +1860,11 @@ static void check_error(struct fuzz *f, const struct nlmsghdr *nlh,
 	else
 		f->st.acks++;
 	if (!e->error && q && q->cmd <= KHOLMES_CMD_MAX && (q->flags & NLM_F_REQUEST) &&
-	    q->len >= NLMSG_HDRLEN + GENL_HDRLEN)
+	    q->len >= NLMSG_HDRLEN + GENL_HDRLEN) {
 		f->st.applied[q->cmd]++;
+		if (f->model && state_cmd(q->cmd))
+			model_ack(f, nlh, q);
+	}
 	if (e->error == -EPERM)
 		f->st.eperm++;
 	if (q && q->cmd != 0xff && q->len >= NLMSG_HDRLEN + GENL_HDRLEN &&
@@ -1521,6 +2043,8 @@ static bool drain(struct fuzz *f, struct fsock *s)
 				return true;
 			if (errno == ENOBUFS) {
 				f->st.enobufs++;
+				if (f->model)
+					f->model->stale = true;
 				continue;
 			}
 			problem(f, 0, NULL, "recv: %s", strerror(errno));
@@ -1609,6 +2133,8 @@ static bool send_batch(struct fuzz *f, struct fsock *s)
 	n = sendmsg(s->fd, &mh, 0);
 	if (n < 0 && (errno == ENOBUFS || errno == ENOMEM)) {
 		f->st.enobufs++;
+		if (f->model)
+			f->model->stale = true;
 		return true;
 	}
 	if (n != (ssize_t)f->blen) {
@@ -1727,6 +2253,8 @@ static int fuzz_run(struct fuzz *f)
 		f->st.sent += f->nm;
 		if (!drain(f, s))
 			break;
+		if (f->model)
+			model_checkpoint(f, false);
 		if (f->st.sent >= (unsigned long)next_log) {
 			fprintf(stderr, "# fuzz: %lu messages, %lld ms\n", f->st.sent,
 				now_ms() - start);
@@ -2198,10 +2726,32 @@ FIXTURE(fuzz) {
 	int mcgrp;
 };
 
+/*
+ * Watched pids whose process is gone (left by a test killed before its
+ * teardown): no one can put them back after the storm, so they go now.
+ */
+static void watch_drop_dead_pids(void)
+{
+	struct json_object *w = khm_json("watch show");
+	struct json_object *pids = w ? khm_json_get(w, "pids") : NULL;
+	size_t n = pids ? json_object_array_length(pids) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int pid = json_object_get_int(json_object_array_get_idx(pids, i));
+
+		if (pid > 0 && kill(pid, 0) && errno == ESRCH) {
+			fprintf(stderr, "# fuzz: watched pid %d has exited: deleted\n", pid);
+			ctl("watch del pid %d", pid);
+		}
+	}
+	json_object_put(w);
+}
+
 FIXTURE_SETUP(fuzz)
 {
 	ASSERT_EQ(0, khm_genl_open(&self->g)) TH_LOG("no kholmes family");
 	TH_LOG("family \"%s\" is id %u", KHOLMES_GENL_NAME, self->g.family);
+	watch_drop_dead_pids();
 	ASSERT_EQ(0, state_read(&self->orig));
 	ASSERT_EQ(0, queue_read(&self->g, &self->before));
 	self->mcgrp = mcast_group(&self->g);
@@ -2297,15 +2847,9 @@ static int state_set_distinct(void)
 	       ctl("rule set dstate min 2001 off");
 }
 
-/*
- * After a storm as root: the captures it queued are acknowledged once the
- * worker has caught up, kholmesctl puts @snap back, and it must read back
- * exactly.
- */
-static void storm_after(struct __test_metadata *_metadata,
-			FIXTURE_DATA(fuzz) *self, const struct state *snap)
+/* After a storm: the captures it queued, acknowledged once the worker caught up. */
+static void storm_ack(struct __test_metadata *_metadata, FIXTURE_DATA(fuzz) *self)
 {
-	struct state after;
 	struct queue qu;
 	int acked = 0;
 
@@ -2316,7 +2860,18 @@ static void storm_after(struct __test_metadata *_metadata,
 		if (!queue_has(&self->before, qu.id[i]) && !ack(&self->g, qu.id[i]))
 			acked++;
 	TH_LOG("fuzz: %d captures acknowledged after the storm", acked);
+}
 
+/*
+ * After a storm as root: its captures acknowledged, kholmesctl puts @snap
+ * back, and it must read back exactly.
+ */
+static void storm_after(struct __test_metadata *_metadata,
+			FIXTURE_DATA(fuzz) *self, const struct state *snap)
+{
+	struct state after;
+
+	storm_ack(_metadata, self);
 	EXPECT_EQ(0, state_restore(snap));
 	ASSERT_EQ(0, state_read(&after)) TH_LOG("the module does not answer after the storm");
 	EXPECT_TRUE(state_same(snap, &after));
@@ -2337,31 +2892,38 @@ static void log_stats(struct __test_metadata *_metadata, const char *who,
 	       st->acks, st->dones, st->abandoned, st->captures, st->events,
 	       st->refused, st->enobufs, st->batches, st->bytes_in >> 10, st->ms);
 	TH_LOG("fuzz: %s: %s", who, hist);
-	TH_LOG("fuzz: %s: acknowledged: SET_CONFIG %lu, SET_RULE %lu, ADD_WATCH %lu, DEL_WATCH %lu, CLEAR_WATCH %lu, CAPTURE %lu, PROFILE %lu, ACK_CAPTURE %lu",
-	       who, st->applied[KHOLMES_CMD_SET_CONFIG], st->applied[KHOLMES_CMD_SET_RULE],
+	TH_LOG("fuzz: %s: acknowledged: APPLY %lu, SET_CONFIG %lu, SET_RULE %lu, ADD_WATCH %lu, DEL_WATCH %lu, CLEAR_WATCH %lu, CAPTURE %lu, PROFILE %lu, ACK_CAPTURE %lu",
+	       who, st->applied[KHOLMES_CMD_APPLY],
+	       st->applied[KHOLMES_CMD_SET_CONFIG], st->applied[KHOLMES_CMD_SET_RULE],
 	       st->applied[KHOLMES_CMD_ADD_WATCH], st->applied[KHOLMES_CMD_DEL_WATCH],
 	       st->applied[KHOLMES_CMD_CLEAR_WATCH], st->applied[KHOLMES_CMD_CAPTURE],
 	       st->applied[KHOLMES_CMD_PROFILE], st->applied[KHOLMES_CMD_ACK_CAPTURE]);
 }
 
 /*
- * Root: 100,000 messages that may change anything; then kholmesctl puts
- * the snapshot back and it must read back exactly.
+ * Root: 100,000 messages that may change anything. The configuration,
+ * rules and watch scope are checked against a model of what the requests
+ * the module acknowledged set (struct model), every MODEL_CHECK_EVERY
+ * messages and at the end; APPLY among them.
  */
 TEST_F_TIMEOUT(fuzz, privileged, 280)
 {
 	unsigned long count = env_u64("KHM_FUZZ_COUNT", FUZZ_COUNT);
-	struct state snap;
+	struct model *m, *now;
 	struct fuzz *f;
 
 	ASSERT_EQ(0, state_set_distinct());
-	ASSERT_EQ(0, state_read(&snap));
 	self->sentinel = capture_init(&self->g);
 	ASSERT_NE(0, self->sentinel) TH_LOG("a capture of pid 1 as root failed");
 
 	f = malloc(sizeof(*f));
-	ASSERT_NE(NULL, f);
+	m = calloc(1, sizeof(*m));
+	now = calloc(1, sizeof(*now));
+	ASSERT_TRUE(f && m && now);
+	/* where the model starts: what the module holds now */
+	ASSERT_EQ(0, model_read(m));
 	fuzz_init(f, self->seed, count, true, self->g.family, self->mcgrp, self->sentinel);
+	f->model = m;
 	TH_LOG("fuzz: seed %llu, id base %llu, %lu messages as root",
 	       (unsigned long long)f->seed, (unsigned long long)f->id_base, count);
 	ASSERT_EQ(0, fuzz_run(f));
@@ -2371,11 +2933,30 @@ TEST_F_TIMEOUT(fuzz, privileged, 280)
 	EXPECT_LT(0, f->st.replies);
 	EXPECT_LT(0, f->st.errors);
 	EXPECT_LT(0, f->st.acks);
+
+	/* the end: the module holds what the model says */
+	if (!m->stale) {
+		ASSERT_EQ(0, model_read(now));
+		m->checks++;
+		EXPECT_TRUE(model_same(m, now))
+			TH_LOG("after the storm, the module's state is not the model's");
+	}
+	TH_LOG("fuzz: model: %lu acknowledged changes applied (APPLY %lu, SET_CONFIG %lu, SET_RULE %lu, watch %lu), %lu comparisons with the module, %lu resyncs after a lost reply, %lu divergences",
+	       m->applied, f->st.applied[KHOLMES_CMD_APPLY],
+	       f->st.applied[KHOLMES_CMD_SET_CONFIG], f->st.applied[KHOLMES_CMD_SET_RULE],
+	       f->st.applied[KHOLMES_CMD_ADD_WATCH] + f->st.applied[KHOLMES_CMD_DEL_WATCH] +
+	       f->st.applied[KHOLMES_CMD_CLEAR_WATCH], m->checks, m->resyncs, m->diverged);
+	EXPECT_EQ(0, m->diverged);
+	EXPECT_LT(10, m->checks);
+	EXPECT_LT(0, f->st.applied[KHOLMES_CMD_APPLY]);
+	EXPECT_LT(0, f->st.applied[KHOLMES_CMD_SET_CONFIG]);
+	EXPECT_LT(0, f->st.applied[KHOLMES_CMD_SET_RULE]);
+	EXPECT_LT(0, f->st.applied[KHOLMES_CMD_ADD_WATCH]);
 	fuzz_fini(f);
 	free(f);
-
-	storm_after(_metadata, self, &snap);
-	state_free(&snap);
+	free(m);
+	free(now);
+	storm_ack(_metadata, self);
 }
 
 /*

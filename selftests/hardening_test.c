@@ -7,16 +7,19 @@
  *    pulling, `capture pid` of a 64-thread process requested back to back,
  *    CPU profiles of a fork churner started whenever none runs, and that
  *    churner forking short-lived processes, the module is removed and
- *    loaded again 50 times. Each rmmod succeeds, or fails busy with the
- *    module still answering. Captures are taken by a worker, never by
+ *    loaded again 50 times. Each rmmod comes while a profile runs; it
+ *    succeeds, or fails busy with the module still answering, and most
+ *    of them succeed. Captures are taken by a worker, never by
  *    task_work, so there is nothing pending on a target thread to cancel:
  *    unload cancels the worker and waits. After the run, the rig's dmesg
  *    check finds any callback that ran after unload (an oops, a UAF, a
  *    WARN), and the module's own WARN at unload any byte it still held.
  *  - memory back to baseline: 20,000 processes, in batches that are all
  *    alive at once and tracked by the sampler at 100 ms, then reaped;
- *    tracked comes back to its baseline and mem-bytes too, but for the
- *    walk's array, which is sized by the largest pass and never shrinks.
+ *    tracked comes back to its baseline and mem-bytes too, within 4 KiB.
+ *    The baseline is taken after the first batch: what is sized by the
+ *    largest pass and kept (the walk's array) has grown to its size by
+ *    then, and the next 16,000 processes may leave nothing.
  *  - allocation failures: loaded with fail_alloc_every=7 and =3, under
  *    churn, captures, pulls, profiles and watch changes, the module keeps
  *    answering, counts alloc-fails and captures-failed, and unloads; loaded
@@ -48,11 +51,10 @@
 #define MEM_TOTAL		20000
 #define MEM_BATCH		4000
 #define MEM_MS			100
-#define MEM_RAW_BYTES		96	/* sizeof(struct khm_raw), kmod/sampler.c */
-#define MEM_RAW_MIN		256	/* KHM_RAW_MIN */
-#define MEM_SLACK		4096	/* a couple of tracked processes */
+#define MEM_SLACK		4096	/* a few KiB: a couple of tracked processes */
 
-#define FAIL_SECONDS		15
+#define FAIL_SECONDS		15	/* at least, and until both counters moved */
+#define FAIL_MAX_SECONDS	100
 
 /* ------------------------------------------------------------------ */
 /* shared helpers */
@@ -214,9 +216,30 @@ static int daemon_check(struct __test_metadata *_metadata,
 	return 1;
 }
 
+/*
+ * Whether a profile runs now: one of the churner is started, or the
+ * module answers that one already runs. Either way one runs for the next
+ * 2 s, long past the rmmod that follows.
+ */
+static bool profile_running(pid_t pid)
+{
+	char *err = NULL;
+	bool running;
+	int ret;
+
+	ret = khm_run(NULL, &err, "profile pid %d seconds 2", (int)pid);
+	running = !ret || strstr(err ?: "", "already");
+	if (!running)
+		fprintf(stderr, "# hard: profile pid %d: exit %d: %s\n",
+			(int)pid, ret, khm_oneline(err));
+	free(err);
+	return running;
+}
+
 TEST_F_TIMEOUT(unload, fifty_reloads_under_load, 280)
 {
 	int gone = 0, busy = 0, restarts = 0, exits[8] = { 0 }, i, ret, n;
+	int profiling = 0;
 	long long t0, ms, cycle_max = 0, c0;
 	struct khm_tree_stats st;
 	char cmd[128], line[64];
@@ -248,7 +271,13 @@ TEST_F_TIMEOUT(unload, fifty_reloads_under_load, 280)
 	for (i = 0; i < UNLOAD_CYCLES; i++) {
 		long long c = kt_now_ms(), r, l;
 
-		kt_sleep_ms(50 + rand() % 100);
+		/*
+		 * A profile runs at each rmmod: the probe starts one or is
+		 * told one runs (it takes a kholmesctl run, in which the
+		 * capturer's requests keep coming).
+		 */
+		profiling += profile_running(self->churn.pid);
+		kt_sleep_ms(rand() % 100);
 		err = NULL;
 		r = kt_now_ms();
 		ret = khm_exec(NULL, &err, "%s %s", KHM_RMMOD,
@@ -311,8 +340,8 @@ TEST_F_TIMEOUT(unload, fifty_reloads_under_load, 280)
 
 	n = khm_capture_ids(self->dir, ".json", NULL, 0);
 	EXPECT_EQ(0, khm_check_tree(self->dir, &st));
-	TH_LOG("%d reload cycles in %lld ms (longest %lld ms): %d unloaded, %d busy",
-	       UNLOAD_CYCLES, ms, cycle_max, gone, busy);
+	TH_LOG("%d reload cycles in %lld ms (longest %lld ms): %d unloaded, %d busy; a profile running at %d of them",
+	       UNLOAD_CYCLES, ms, cycle_max, gone, busy, profiling);
 	TH_LOG("load: %ld captures requested (%ld refused, %ld killed), %ld profiles started (%ld refused, %ld killed), %ld processes churned",
 	       self->cnt[0], self->cnt[1], self->cnt[2], self->cnt[3],
 	       self->cnt[4], self->cnt[5], forked);
@@ -320,7 +349,9 @@ TEST_F_TIMEOUT(unload, fifty_reloads_under_load, 280)
 	       restarts, exits[0], exits[1], exits[3], n, st.files,
 	       kt_status("passes") - c0);
 	EXPECT_EQ(UNLOAD_CYCLES, gone + busy);
-	EXPECT_LT(0, gone);
+	/* EBUSY is a moment's answer, not the rule: most really unload */
+	EXPECT_LT(UNLOAD_CYCLES / 2, gone);
+	EXPECT_EQ(UNLOAD_CYCLES, profiling);
 	EXPECT_LT(UNLOAD_CYCLES, self->cnt[0]);
 	EXPECT_EQ(0, self->cnt[2]);
 	EXPECT_EQ(0, self->cnt[5]);
@@ -378,8 +409,8 @@ static int memst_read(struct memst *m)
 
 TEST_F_TIMEOUT(mem, twenty_thousand_processes, 280)
 {
-	struct memst base, peak = { 0 }, now, after;
-	long long t0, raw_max, bound, procs_peak = 0, host = -1, per_proc;
+	struct memst cold, base, peak = { 0 }, now, after;
+	long long t0, bound, host = -1, per_proc;
 	long done = 0, wl_ms = 0, b;
 	char line[64];
 	int tries;
@@ -392,19 +423,27 @@ TEST_F_TIMEOUT(mem, twenty_thousand_processes, 280)
 	ASSERT_EQ(0, kt_wl_start(&self->churn, "waiting", 10000, "hard_churn",
 				 "-g", "-n", "20000", "-b", "4000", NULL));
 	ASSERT_EQ(0, kt_wait_passes(5, 10000));
-	ASSERT_EQ(0, memst_read(&base));
-	ASSERT_LT(0, base.tracked);
+	ASSERT_EQ(0, memst_read(&cold));
+	ASSERT_LT(0, cold.tracked);
 
 	t0 = kt_now_ms();
 	ASSERT_EQ(0, kill(self->churn.pid, SIGUSR1));
 	for (b = 0; b < MEM_TOTAL / MEM_BATCH; b++) {
+		if (b == 1) {
+			/*
+			 * The baseline: after a whole batch came and went,
+			 * what the largest pass sized is at its size.
+			 */
+			ASSERT_EQ(0, kt_wait_passes(5, 10000));
+			ASSERT_EQ(0, memst_read(&base));
+		}
 		ASSERT_EQ(0, kt_wl_wait(&self->churn, "alive ", 120000, line,
 					sizeof(line)))
 			TH_LOG("batch %ld", b);
 		/* two whole passes see every child of the batch */
 		ASSERT_EQ(0, kt_wait_passes(3, 60000));
 		ASSERT_EQ(0, memst_read(&now));
-		if (now.tracked > peak.tracked)
+		if (b > 0 && now.tracked > peak.tracked)
 			peak = now;
 		ASSERT_EQ(0, kill(self->churn.pid, SIGUSR1));
 		ASSERT_EQ(0, kt_wl_wait(&self->churn, "reaped ", 120000, line,
@@ -432,40 +471,34 @@ TEST_F_TIMEOUT(mem, twenty_thousand_processes, 280)
 	}
 
 	/*
-	 * The walk's array is sized by the largest pass, 1.25 times the
-	 * processes it saw plus KHM_RAW_MIN, and kept: it is the only
-	 * memory that may stay. Its largest possible size: everything
-	 * tracked at the peak and a batch more (the peak read may miss a
-	 * few) at 96 bytes each.
+	 * Back to the baseline within MEM_SLACK, but for what the processes
+	 * the host has more than then hold (other tests' leftovers, kernel
+	 * workers), at what a tracked process cost at the peak.
 	 */
-	procs_peak = peak.tracked + peak.untracked + 64;
-	raw_max = (procs_peak + procs_peak / 4 + MEM_RAW_MIN) * MEM_RAW_BYTES;
-	/* and what the processes the host has more than at the start hold */
 	per_proc = peak.tracked > base.tracked ?
 		   (peak.mem - base.mem) / (peak.tracked - base.tracked) : 0;
-	bound = base.mem + raw_max + MEM_SLACK +
+	bound = base.mem + MEM_SLACK +
 		(after.tracked > base.tracked ?
 		 (after.tracked - base.tracked) * per_proc : 0);
 	TH_LOG("%ld processes forked and reaped in %ld ms (%lld ms seen), %d batches of %d alive at once",
 	       done, wl_ms, kt_now_ms() - t0, MEM_TOTAL / MEM_BATCH, MEM_BATCH);
-	TH_LOG("tracked %lld -> peak %lld (untracked %lld) -> %lld, with %lld processes on the host; mem-bytes %lld -> peak %lld -> %lld",
-	       base.tracked, peak.tracked, peak.untracked, after.tracked,
-	       host, base.mem, peak.mem, after.mem);
+	TH_LOG("tracked %lld -> %lld after the first batch -> peak %lld (untracked %lld) -> %lld, with %lld processes on the host; mem-bytes %lld -> %lld -> peak %lld -> %lld",
+	       cold.tracked, base.tracked, peak.tracked, peak.untracked,
+	       after.tracked, host, cold.mem, base.mem, peak.mem, after.mem);
 	if (peak.tracked > base.tracked)
 		TH_LOG("at the peak: %lld bytes per tracked process (%lld bytes over baseline for %lld more processes, walk array included)",
 		       (peak.mem - base.mem) / (peak.tracked - base.tracked),
 		       peak.mem - base.mem, peak.tracked - base.tracked);
-	TH_LOG("after: %lld bytes over baseline; the walk array kept from the peak is at most %lld bytes (%lld slots of %d bytes), bound %lld; alloc-fails %lld -> %lld; queue-bytes %lld -> %lld",
-	       after.mem - base.mem, raw_max, raw_max / MEM_RAW_BYTES,
-	       MEM_RAW_BYTES, bound, base.fails, after.fails, base.queue,
-	       after.queue);
+	TH_LOG("after: %lld bytes over the baseline, bound %lld (%d slack, %lld per tracked process); alloc-fails %lld -> %lld; queue-bytes %lld -> %lld",
+	       after.mem - base.mem, bound - base.mem, MEM_SLACK, per_proc,
+	       cold.fails, after.fails, base.queue, after.queue);
 	EXPECT_LE(llabs(after.tracked - host), 2)
 		TH_LOG("tracked %lld, the host has %lld processes",
 		       after.tracked, host);
 	EXPECT_LE(base.tracked + MEM_BATCH - 2, peak.tracked)
 		TH_LOG("the sampler did not track a whole batch");
 	EXPECT_LE(after.mem, bound);
-	EXPECT_EQ(base.fails, after.fails);
+	EXPECT_EQ(cold.fails, after.fails);
 }
 
 /* ------------------------------------------------------------------ */
@@ -531,11 +564,11 @@ static int try_ctl(struct __test_metadata *_metadata, long *ok, long *no,
 	return ret;
 }
 
-TEST_F_TIMEOUT(failalloc, module_survives, 150)
+TEST_F_TIMEOUT(failalloc, module_survives, 200)
 {
 	long cap[2] = { 0 }, pull[2] = { 0 }, prof[2] = { 0 }, watch[2] = { 0 };
 	long cfg[2] = { 0 };
-	long long end, fails, failed, captures, tracked, id;
+	long long t0, end, fails, failed, captures, tracked, id;
 	struct json_object *c;
 	struct khm_tree_stats st;
 	char param[64], path[128];
@@ -558,9 +591,23 @@ TEST_F_TIMEOUT(failalloc, module_survives, 150)
 	for (ret = 1; ret && i < 20; i++)
 		ret = khm_run(NULL, NULL, "config set interval-ms 50 capture-rate 600");
 	EXPECT_EQ(0, ret) TH_LOG("config set refused %d times", i);
+	/*
+	 * Its own workloads only: what the loop's watch changes toggle is
+	 * the churner, never the whole host (no `watch clear`).
+	 */
+	ASSERT_EQ(0, kt_watch_only(self->threads.pid, self->churn.pid, 0));
 
-	end = kt_now_ms() + FAIL_SECONDS * 1000;
-	for (i = 0; kt_now_ms() < end; i++) {
+	/*
+	 * At least FAIL_SECONDS, then until allocations and captures have
+	 * both failed: a slow kernel (6.12-rt under TCG) takes fewer
+	 * captures in the same time.
+	 */
+	t0 = kt_now_ms();
+	end = t0 + FAIL_SECONDS * 1000;
+	for (i = 0; kt_now_ms() < end ||
+		    ((kt_status("alloc-fails") <= 0 ||
+		      kt_status("captures-failed") <= 0) &&
+		     kt_now_ms() < t0 + FAIL_MAX_SECONDS * 1000); i++) {
 		try_ctl(_metadata, &cap[0], &cap[1], "capture pid %d",
 			(int)self->threads.pid);
 		if (i % 2 == 0)
@@ -573,7 +620,8 @@ TEST_F_TIMEOUT(failalloc, module_survives, 150)
 		if (i % 4 == 1) {
 			try_ctl(_metadata, &watch[0], &watch[1],
 				"watch add comm hard_churn");
-			try_ctl(_metadata, &watch[0], &watch[1], "watch clear");
+			try_ctl(_metadata, &watch[0], &watch[1],
+				"watch del comm hard_churn");
 		}
 		if (i % 6 == 3)
 			try_ctl(_metadata, &cfg[0], &cfg[1],
@@ -585,8 +633,8 @@ TEST_F_TIMEOUT(failalloc, module_survives, 150)
 	failed = kt_status("captures-failed");
 	captures = kt_status("captures");
 	tracked = kt_status("tracked");
-	TH_LOG("fail_alloc_every=%d, %d rounds in %d s: alloc-fails %lld, captures-failed %lld, captures %lld, tracked %lld",
-	       variant->every, i, FAIL_SECONDS, fails, failed, captures,
+	TH_LOG("fail_alloc_every=%d, %d rounds in %lld ms: alloc-fails %lld, captures-failed %lld, captures %lld, tracked %lld",
+	       variant->every, i, kt_now_ms() - t0, fails, failed, captures,
 	       tracked);
 	TH_LOG("requests ok/refused: capture %ld/%ld, pull %ld/%ld, profile %ld/%ld, watch %ld/%ld, config %ld/%ld",
 	       cap[0], cap[1], pull[0], pull[1], prof[0], prof[1], watch[0],

@@ -498,27 +498,137 @@ KT_FN int kt_rule_put(struct json_object *r)
 		      khm_json_int(r, "enabled") == 1 ? "on" : "off");
 }
 
-KT_FN int kt_watch_put(struct json_object *w)
+static const char * const kt_watch_kinds[][2] = {
+	{ "pids", "pid" }, { "comms", "comm" }, { "cgroups", "cgroup" },
+};
+
+/* Whether the `watch show` object @w has entry @val of kind @k. */
+KT_FN bool kt_watch_has(struct json_object *w, size_t k, const char *val)
 {
-	static const char * const kinds[][2] = {
-		{ "pids", "pid" }, { "comms", "comm" }, { "cgroups", "cgroup" },
-	};
-	int ret = kt_ctl("watch clear");
+	struct json_object *a = khm_json_get(w, kt_watch_kinds[k][0]);
+	size_t i, n = a ? json_object_array_length(a) : 0;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(a, i)),
+			    val))
+			return true;
+	return false;
+}
+
+/*
+ * Delete every entry of the module's scope that @keep (a `watch show`
+ * object, or NULL for none) does not have. 0, or -1.
+ */
+KT_FN int kt_watch_prune(struct json_object *keep)
+{
+	struct json_object *now = khm_json("watch show");
+	int ret = now ? 0 : -1;
 	size_t k, i;
 
-	for (k = 0; k < 3; k++) {
-		struct json_object *a = khm_json_get(w, kinds[k][0]);
+	for (k = 0; now && k < 3; k++) {
+		struct json_object *a = khm_json_get(now, kt_watch_kinds[k][0]);
 		size_t n = a ? json_object_array_length(a) : 0;
 
 		for (i = 0; i < n; i++) {
-			struct json_object *e = json_object_array_get_idx(a, i);
+			const char *v = json_object_get_string(
+				json_object_array_get_idx(a, i));
 
-			/* a watched pid may have exited since */
-			if (kt_ctl("watch add %s %s", kinds[k][1],
-				   json_object_get_string(e)) && k != 0)
+			if (keep && kt_watch_has(keep, k, v))
+				continue;
+			if (kt_ctl("watch del %s %s", kt_watch_kinds[k][1], v))
 				ret = -1;
 		}
 	}
+	json_object_put(now);
+	return ret;
+}
+
+/*
+ * Put back the scope @w. An empty one is `watch clear`; any other is
+ * reached by adding first and deleting after, so the module never watches
+ * every process in between (a kernel thread's cpu spike then, with a rule
+ * on, would start a profile that lands in the next test's queue).
+ */
+KT_FN int kt_watch_put(struct json_object *w)
+{
+	bool empty = true;
+	int ret = 0;
+	size_t k, i;
+
+	for (k = 0; k < 3; k++) {
+		struct json_object *a = khm_json_get(w, kt_watch_kinds[k][0]);
+		size_t n = a ? json_object_array_length(a) : 0;
+
+		for (i = 0; i < n; i++) {
+			const char *v = json_object_get_string(
+				json_object_array_get_idx(a, i));
+			char *err = NULL;
+
+			empty = false;
+			/* present already, or a watched pid that has exited */
+			if (khm_run(NULL, &err, "watch add %s %s",
+				    kt_watch_kinds[k][1], v) &&
+			    !strstr(err ?: "", "already") && k != 0) {
+				fprintf(stderr, "# kt: watch add %s %s: %s\n",
+					kt_watch_kinds[k][1], v,
+					khm_oneline(err));
+				ret = -1;
+			}
+			free(err);
+		}
+	}
+	if (empty)
+		return kt_ctl("watch clear") ? -1 : 0;
+	return kt_watch_prune(w) ? -1 : ret;
+}
+
+/*
+ * A comm no process has: with it in the scope the module watches nothing
+ * but what a test adds (`watch add pid` of its own workloads).
+ */
+#define KT_WATCH_NONE	"khm-nothing"
+
+/*
+ * Scope the module to nothing (KT_WATCH_NONE alone), never passing through
+ * an empty scope, which means every process. Tests that arm a rule or
+ * assert on the queue or on profiles call this first, then add their own
+ * workloads: a kernel thread's cpu spike or another test's leftover can
+ * then neither be detected nor start a profile. 0, or -1.
+ */
+KT_FN int kt_watch_none(void)
+{
+	char *err = NULL;
+	int ret;
+
+	ret = khm_run(NULL, &err, "watch add comm " KT_WATCH_NONE);
+	if (ret && !strstr(err ?: "", "already")) {
+		fprintf(stderr, "# kt: watch add comm %s: exit %d: %s\n",
+			KT_WATCH_NONE, ret, khm_oneline(err));
+		free(err);
+		return -1;
+	}
+	free(err);
+	{
+		struct json_object *keep = json_tokener_parse(
+			"{\"comms\":[\"" KT_WATCH_NONE "\"]}");
+
+		ret = kt_watch_prune(keep);
+		json_object_put(keep);
+	}
+	return ret;
+}
+
+/* The module's scope: only the pids given (ending with 0). 0, or -1. */
+KT_FN int kt_watch_only(pid_t pid, ...)
+{
+	va_list ap;
+	int ret;
+
+	ret = kt_watch_none();
+	va_start(ap, pid);
+	for (; !ret && pid > 0; pid = va_arg(ap, pid_t))
+		ret = kt_ctl("watch add pid %d", (int)pid) ? -1 : 0;
+	va_end(ap);
 	return ret;
 }
 

@@ -35,7 +35,8 @@
  *
  * Kernel addresses: every u64 of every attribute of those replies (at
  * 8-byte steps from the start of each payload) is checked against
- * [0xffff800000000000, 2^64). Two things are no kernel address and are
+ * [0xffff800000000000, 2^64), or [0xff00000000000000, 2^64) when the kernel
+ * runs with 5-level paging (la57, which qemu -cpu max has). Two things are no kernel address and are
  * counted and printed each time, never silently: -4095..-1 in the saved
  * user registers (THREAD.UREGS), which is the -ENOSYS a thread blocked in a
  * syscall has in its ax (the kernel never maps that page); and a word of a
@@ -70,12 +71,11 @@
 
 #include "kselftest_harness.h"
 #include "kholmes.h"
-#include "khm.h"
+#include "kt.h"
 
 #define PRIV_COMM	"khm-priv"
 #define PRIV_WAIT_MS	15000	/* a capture queued, under TCG */
 #define PRIV_MAX_REPLY	(4 << 20)
-#define KADDR_MIN	0xffff800000000000ULL
 
 static long long now_ms(void)
 {
@@ -662,6 +662,20 @@ static uint64_t profile(struct khm_genl *g, pid_t pid)
 	return v;
 }
 
+/*
+ * A cpu profile of @pid (profile()), retried while another profile runs:
+ * one started before the setup scoped the module ends within profile-s.
+ */
+static uint64_t profile_when_free(struct khm_genl *g, pid_t pid)
+{
+	long long end = now_ms() + PRIV_WAIT_MS;
+	uint64_t id;
+
+	while (!(id = profile(g, pid)) && now_ms() < end)
+		usleep(200000);
+	return id;
+}
+
 /* Wait until capture @id is queued. */
 static bool capture_wait(struct khm_genl *g, uint64_t id)
 {
@@ -731,6 +745,7 @@ static int ack(struct khm_genl *g, uint64_t id)
 
 FIXTURE(priv) {
 	struct khm_genl g;
+	struct kt_saved saved;	/* the scope found, put back after */
 	struct state before;
 	uint64_t cap_id;	/* a capture of ours, when the command needs one */
 	bool watched;		/* PRIV_COMM added by the setup */
@@ -745,6 +760,7 @@ FIXTURE_VARIANT(priv) {
 
 FIXTURE_VARIANT_ADD(priv, set_config) { .cmd = KHOLMES_CMD_SET_CONFIG };
 FIXTURE_VARIANT_ADD(priv, set_rule) { .cmd = KHOLMES_CMD_SET_RULE };
+FIXTURE_VARIANT_ADD(priv, apply) { .cmd = KHOLMES_CMD_APPLY };
 FIXTURE_VARIANT_ADD(priv, add_watch) { .cmd = KHOLMES_CMD_ADD_WATCH };
 FIXTURE_VARIANT_ADD(priv, del_watch) {
 	.cmd = KHOLMES_CMD_DEL_WATCH, .needs_watch = true,
@@ -769,6 +785,20 @@ FIXTURE_SETUP(priv)
 	struct request r;
 
 	ASSERT_EQ(0, khm_genl_open(&self->g)) TH_LOG("no kholmes family");
+	/*
+	 * The module watches nothing else: no detection starts a profile
+	 * that would take root's profile slot or queue a capture.
+	 */
+	ASSERT_EQ(0, kt_saved_take(&self->saved));
+	ASSERT_EQ(0, kt_watch_none());
+	if (variant->cmd == KHOLMES_CMD_PROFILE) {
+		/* one started before the scope has ended when ours is queued */
+		uint64_t id = profile_when_free(&self->g, 1);
+
+		ASSERT_NE(0, id) TH_LOG("another profile ran for %d ms", PRIV_WAIT_MS);
+		ASSERT_TRUE(capture_wait(&self->g, id));
+		ack(&self->g, id);
+	}
 	/* not left behind by an earlier test */
 	req_init(&r, KHOLMES_CMD_DEL_WATCH, 0);
 	req_watch_comm(&r, PRIV_COMM);
@@ -800,6 +830,7 @@ FIXTURE_TEARDOWN(priv)
 	}
 	state_free(&self->before);
 	khm_genl_close(&self->g);
+	EXPECT_EQ(0, kt_saved_put(&self->saved));
 }
 
 /* What the command asks, with a value that would change something. */
@@ -819,6 +850,15 @@ static void priv_request(FIXTURE_DATA(priv) *self, const FIXTURE_VARIANT(priv) *
 	case KHOLMES_CMD_SET_RULE:
 		req_nest_u32(r, KHOLMES_A_RULE, KHOLMES_RULE_METRIC, KHOLMES_METRIC_THREADS,
 			     KHOLMES_RULE_COOLDOWN, cool == 4242 ? 4243 : 4242);
+		break;
+	case KHOLMES_CMD_APPLY:
+		/* a config member, a rule and the whole scope at once */
+		req_nest_u32(r, KHOLMES_A_CONFIG, KHOLMES_CFG_CAPTURE_RATE,
+			     rate == 7 ? 8 : 7, 0, 0);
+		req_nest_u32(r, KHOLMES_A_RULE, KHOLMES_RULE_METRIC, KHOLMES_METRIC_THREADS,
+			     KHOLMES_RULE_COOLDOWN, cool == 4242 ? 4243 : 4242);
+		r->len = khm_nla_put(r->attrs, r->len, KHOLMES_A_REPLACE_WATCH, NULL, 0);
+		req_watch_comm(r, PRIV_COMM);
 		break;
 	case KHOLMES_CMD_ADD_WATCH:
 	case KHOLMES_CMD_DEL_WATCH:
@@ -940,6 +980,29 @@ TEST_F_TIMEOUT(priv, root_allowed, 60)
 		req_nest_u32(&r, KHOLMES_A_RULE, KHOLMES_RULE_METRIC, KHOLMES_METRIC_THREADS,
 			     KHOLMES_RULE_COOLDOWN, was);
 		EXPECT_EQ(0, khm_genl_request(&self->g, r.cmd, 0, r.attrs, r.len, NULL, NULL));
+		break;
+	}
+	case KHOLMES_CMD_APPLY: {
+		long long rate = cfg_member(&self->before, fam, KHOLMES_CFG_CAPTURE_RATE);
+		long long cool = rule_member(&self->before, fam, KHOLMES_METRIC_THREADS,
+					     KHOLMES_RULE_COOLDOWN);
+		size_t wlen = 0;
+		const uint8_t *w = first_body(after.raw[2], after.len[2], fam, &wlen);
+
+		EXPECT_EQ(rate == 7 ? 8 : 7, cfg_member(&after, fam, KHOLMES_CFG_CAPTURE_RATE));
+		EXPECT_EQ(cool == 4242 ? 4243 : 4242,
+			  rule_member(&after, fam, KHOLMES_METRIC_THREADS, KHOLMES_RULE_COOLDOWN));
+		/* the scope replaced: PRIV_COMM alone */
+		EXPECT_TRUE(watch_has_comm(&after, fam, PRIV_COMM));
+		EXPECT_FALSE(watch_has_comm(&after, fam, KT_WATCH_NONE));
+		EXPECT_NE(NULL, w);
+		/* undone: the rate and cooldown back; the teardown puts the scope */
+		r.len = 0;
+		req_nest_u32(&r, KHOLMES_A_CONFIG, KHOLMES_CFG_CAPTURE_RATE, rate, 0, 0);
+		req_nest_u32(&r, KHOLMES_A_RULE, KHOLMES_RULE_METRIC, KHOLMES_METRIC_THREADS,
+			     KHOLMES_RULE_COOLDOWN, cool);
+		EXPECT_EQ(0, khm_genl_request(&self->g, r.cmd, 0, r.attrs, r.len, NULL, NULL));
+		self->watched = true;	/* the teardown deletes it */
 		break;
 	}
 	case KHOLMES_CMD_ADD_WATCH:
@@ -1323,7 +1386,8 @@ struct scan {
 /*
  * Every u64 of every leaf attribute (at 8-byte steps from the start of its
  * payload, where u64 values and arrays of them sit) that lies in
- * [KADDR_MIN, 2^64). The one exception, counted and said, never silent: a
+ * [khm_kaddr_min(), 2^64): 0xffff800000000000 with 4-level paging,
+ * 0xff00000000000000 with 5-level paging (la57). The one exception, counted and said, never silent: a
  * value in -4095..-1 (IS_ERR_VALUE(), a page the kernel never maps) among
  * the saved user registers: the -ENOSYS that a thread blocked in a
  * syscall has in its ax. The copy of the user stack is arbitrary user
@@ -1354,7 +1418,7 @@ static void scan_attrs(struct scan *sc, const uint8_t *p, size_t len,
 				uint64_t v;
 
 				memcpy(&v, data + i, 8);
-				if (v < KADDR_MIN)
+				if (v < khm_kaddr_min())
 					continue;
 				if (v >= -4095ULL && set == &thread_nset &&
 				    type == KHOLMES_THREAD_UREGS) {
@@ -1433,7 +1497,7 @@ static void check_ustack(struct scan *sc, const char *what, const void *raw, siz
 				uint64_t addr = base + at + i;
 
 				memcpy(&v, (const uint8_t *)nla_payload(d) + i, 8);
-				if (v < KADDR_MIN)
+				if (v < khm_kaddr_min())
 					continue;
 				sc->words++;
 				if (base && fd >= 0 && pread(fd, &mem, 8, addr) == 8 && mem == v) {
@@ -1481,7 +1545,7 @@ static bool frame_ok(const char *s)
 
 	if (!strcmp(s, "?"))
 		return true;
-	if (strstr(s, "0xffff") || !plus || plus == s)
+	if (khm_find_kaddr(s) || !plus || plus == s)
 		return false;
 	if (sscanf(plus, "+0x%lx/0x%lx%n", &a, &b, &n) != 2)
 		return false;
@@ -1563,16 +1627,69 @@ static pid_t spawn_spinner(void)
 
 FIXTURE(root) {
 	struct khm_genl g;
+	struct kt_saved state;
 };
 
 FIXTURE_SETUP(root)
 {
 	ASSERT_EQ(0, khm_genl_open(&self->g)) TH_LOG("no kholmes family");
+	/*
+	 * The module watches nothing: a detection elsewhere (a kernel
+	 * thread's cpu spike) would start a profile of its own and take
+	 * the one profile slot the scan needs.
+	 */
+	ASSERT_EQ(0, kt_saved_take(&self->state));
+	ASSERT_EQ(0, kt_watch_none());
 }
 
 FIXTURE_TEARDOWN(root)
 {
 	khm_genl_close(&self->g);
+	EXPECT_EQ(0, kt_saved_put(&self->state));
+}
+
+
+/*
+ * The scan knows both paging modes: with 5-level paging (la57) the
+ * kernel half starts at 0xff00000000000000 and the direct map sits at
+ * 0xff11000000000000, below the 4-level bound; a scan that knew only
+ * 0xffff800000000000 would let such an address through.
+ */
+TEST_F(root, kaddr_scan_knows_la57)
+{
+	static const char direct57[] = "at 0xff11000003a45000 in a file";
+	static const char vmalloc57[] = "ffa0000000c01234";
+	static const char direct4[] = "0xffff888003a45000";
+	static const char user[] = "0x00007ffd12345678 0xfeffffffffffffff";
+	bool la57 = khm_paging_la57();
+	char flags[8192] = "";
+	FILE *f;
+
+	f = fopen("/proc/cpuinfo", "re");
+	if (f) {
+		while (fgets(flags, sizeof(flags), f))
+			if (!strncmp(flags, "flags", 5))
+				break;
+		fclose(f);
+	}
+	TH_LOG("this kernel: %s paging (cpu flag la57: %s), kernel half from 0x%llx",
+	       la57 ? "5-level" : "4-level",
+	       strstr(flags, " la57") ? "yes" : "no", khm_kaddr_min());
+	EXPECT_EQ(la57 ? KHM_KADDR_MIN_LA57 : KHM_KADDR_MIN_4L, khm_kaddr_min());
+
+	khm_paging_set_la57(1);
+	EXPECT_NE(NULL, khm_find_kaddr(direct57));
+	EXPECT_NE(NULL, khm_find_kaddr(vmalloc57));
+	EXPECT_NE(NULL, khm_find_kaddr(direct4));
+	EXPECT_EQ(NULL, khm_find_kaddr(user));
+	EXPECT_FALSE(frame_ok("0xff11000003a45000"));
+	khm_paging_set_la57(0);
+	EXPECT_EQ(NULL, khm_find_kaddr(direct57));
+	EXPECT_NE(NULL, khm_find_kaddr(direct4));
+	EXPECT_EQ(NULL, khm_find_kaddr(user));
+	khm_paging_set_la57(-1);
+	/* what this kernel's own pointers look like, through the probe */
+	EXPECT_EQ(la57, khm_find_kaddr(direct57) != NULL);
 }
 
 TEST_F_TIMEOUT(root, no_kernel_addresses, 120)
@@ -1602,7 +1719,8 @@ TEST_F_TIMEOUT(root, no_kernel_addresses, 120)
 	ASSERT_LT(0, kids[1]);
 	usleep(200000);
 	for (int i = 0; i < 5; i++) {
-		ids[i] = i < 4 ? capture(&self->g, targets[i]) : profile(&self->g, targets[i]);
+		ids[i] = i < 4 ? capture(&self->g, targets[i]) :
+			 profile_when_free(&self->g, targets[i]);
 		EXPECT_NE(0, ids[i]) TH_LOG("no capture of %s", tnames[i]);
 	}
 	for (int i = 0; i < 5; i++) {

@@ -3,9 +3,9 @@
  * The sampler at scale. A churn of 10,000 short-lived processes sampled
  * every 10 ms must leave nothing behind: the tracked count back at its
  * baseline, no failed allocation (and, checked by the VM runner, a clean
- * kernel log). 5,000 idle threads sampled every 100 ms: the pass's cost as
- * status reports it, printed as a figure rather than judged, and every
- * thread visited.
+ * kernel log). 5,000 idle threads sampled every 100 ms: every thread
+ * visited. What such a pass costs is a figure, not a verdict: the bench
+ * reports it (bench/init.sh, section 5b).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -86,40 +86,24 @@ TEST_F_TIMEOUT(scale, churn_leaves_nothing, 240)
 	EXPECT_LT(passes0 + 10, passes1);
 }
 
-TEST_F_TIMEOUT(scale, cost_of_5000_threads, 180)
+TEST_F_TIMEOUT(scale, visits_5000_threads, 180)
 {
-	long long visited, procs, last, mean, max, mem, t0;
-	long long sum = 0;
-	int i, k;
+	long long visited, procs;
+	int i;
 
 	ASSERT_EQ(0, kt_ctl("config set enabled on interval-ms %d", COST_MS));
-	t0 = kt_now_ms();
 	for (i = 0; i < COST_PROCS; i++)
 		ASSERT_EQ(0, kt_wl_start(&self->wl[i], "ready", 120000,
 					 "manythreads", "-n", COST_THREADS,
 					 NULL));
-	TH_LOG("%d processes of %s threads started in %lld ms", COST_PROCS,
-	       COST_THREADS, kt_now_ms() - t0);
-
+	/* two whole passes after the last one started */
 	ASSERT_EQ(0, kt_wait_passes(3, 30 * COST_MS));
-	/* our own mean of the last pass over a few passes, all with them */
-	for (k = 0; k < 5; k++) {
-		ASSERT_EQ(0, kt_wait_passes(1, 30 * COST_MS));
-		sum += kt_status("pass-ns.last");
-	}
 	visited = kt_status("tasks-visited");
 	procs = kt_status("procs-visited");
-	last = kt_status("pass-ns.last");
-	mean = kt_status("pass-ns.mean");
-	max = kt_status("pass-ns.max");
-	mem = kt_status("mem-bytes");
-	TH_LOG("pass over %lld threads in %lld processes: last %lld us, mean of 5 %lld us",
-	       visited, procs, last / 1000, sum / 5000);
-	TH_LOG("since load: mean %lld us, max %lld us; module memory %lld KiB",
-	       mean / 1000, max / 1000, mem / 1024);
-	EXPECT_LE(COST_PROCS * atoi(COST_THREADS), visited);
+	EXPECT_LE(COST_PROCS * atoi(COST_THREADS), visited)
+		TH_LOG("%lld threads visited in the last pass", visited);
 	EXPECT_LE(COST_PROCS, procs);
-	EXPECT_LT(0, last);
+	EXPECT_LT(0, kt_status("pass-ns.last"));
 }
 
 TEST_HARNESS_MAIN

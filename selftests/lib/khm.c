@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -679,11 +680,49 @@ char *khm_slurp(const char *path, size_t *len)
 	return buf_take(&b);
 }
 
-#define KADDR_LO	0xffff800000000000ULL
 #define KADDR_HI	0xffffffffffff0000ULL
+
+static int khm_la57 = -1;	/* -1: not probed yet */
+
+/*
+ * 5-level paging is on when the kernel lets user space map above 47 bits:
+ * a hint address of 2^48 with MAP_FIXED_NOREPLACE is taken only when the
+ * user half reaches 2^56 (the CPU's la57 flag alone says nothing of the
+ * kernel's choice: no5lvl, or a kernel built without it).
+ */
+static bool khm_probe_la57(void)
+{
+	void *hint = (void *)(1ULL << 48);
+	void *p;
+
+	p = mmap(hint, 4096, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	munmap(p, 4096);
+	return p == hint;
+}
+
+bool khm_paging_la57(void)
+{
+	if (khm_la57 < 0)
+		khm_la57 = khm_probe_la57();
+	return khm_la57;
+}
+
+void khm_paging_set_la57(int on)
+{
+	khm_la57 = on;
+}
+
+unsigned long long khm_kaddr_min(void)
+{
+	return khm_paging_la57() ? KHM_KADDR_MIN_LA57 : KHM_KADDR_MIN_4L;
+}
 
 const char *khm_find_kaddr(const char *text)
 {
+	unsigned long long lo = khm_kaddr_min();
 	const char *p = text, *q;
 
 	while (*p) {
@@ -693,10 +732,10 @@ const char *khm_find_kaddr(const char *text)
 		}
 		for (q = p; isxdigit((unsigned char)*q); q++)
 			;
-		if (q - p == 16 && !strncasecmp(p, "ffff", 4)) {
+		if (q - p == 16 && !strncasecmp(p, "ff", 2)) {
 			unsigned long long v = strtoull(p, NULL, 16);
 
-			if (v >= KADDR_LO && v < KADDR_HI)
+			if (v >= lo && v < KADDR_HI)
 				return p;
 		}
 		if (q - p == 20) {
@@ -709,7 +748,7 @@ const char *khm_find_kaddr(const char *text)
 
 				errno = 0;
 				v = strtoull(p, NULL, 10);
-				if (!errno && v >= KADDR_LO && v < KADDR_HI)
+				if (!errno && v >= lo && v < KADDR_HI)
 					return p;
 			}
 		}

@@ -23,6 +23,7 @@
 #ifndef _KHM_H
 #define _KHM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <json-c/json.h>
@@ -187,9 +188,24 @@ int khm_capture_ids(const char *dir, const char *ext, long long *ids, int max);
 char *khm_slurp(const char *path, size_t *len);
 
 /*
+ * Where the kernel half starts: 0xffff800000000000 with 4-level paging,
+ * 0xff00000000000000 with 5-level paging (la57), where the direct map
+ * sits at 0xff11000000000000 and vmalloc at 0xffa0000000000000.
+ */
+#define KHM_KADDR_MIN_4L	0xffff800000000000ULL
+#define KHM_KADDR_MIN_LA57	0xff00000000000000ULL
+
+/* Whether this kernel runs with 5-level paging (probed once). */
+bool khm_paging_la57(void);
+/* For a test of the scan itself: 1 or 0 forces, -1 probes again. */
+void khm_paging_set_la57(int on);
+/* The lowest kernel address of this kernel's paging mode. */
+unsigned long long khm_kaddr_min(void);
+
+/*
  * The first raw kernel address in @text: a run of exactly 16 hex digits
- * starting "ffff" (with or without 0x), or a 20-digit decimal number, whose
- * value lies in the kernel half, [0xffff800000000000, 0xffffffffffff0000);
+ * starting "ff" (with or without 0x), or a 20-digit decimal number, whose
+ * value lies in the kernel half, [khm_kaddr_min(), 0xffffffffffff0000);
  * above that are small negative numbers such as a saved -ENOSYS, not
  * addresses. NULL when there is none.
  */
