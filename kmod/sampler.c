@@ -673,6 +673,7 @@ void khm_sampler_reset(void)
 
 	xa_for_each(&khm_procs, idx, pr)
 		khm_proc_drop(idx, pr);
+	khm_rd.last_ns = 0;
 }
 
 struct khm_proc *khm_proc_next(unsigned long *tgid)
