@@ -97,6 +97,7 @@ struct khm_proc {
 	u32 window;
 	u64 value[KHOLMES_NR_METRICS];
 	struct khr_state rule_st[KHOLMES_NR_METRICS];
+	u64 own_work_until_ns;	/* our capture and profile of it run till */
 	struct khr_window win[KHOLMES_NR_METRICS];
 	u64 ring[];
 };

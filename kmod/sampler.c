@@ -352,6 +352,16 @@ static bool khm_auto_target(const struct khm_proc *pr)
 static void khm_fire(struct khm_proc *pr, unsigned int m, u64 value, u64 avg,
 		     u64 now, u64 boot)
 {
+	u64 work = 2ULL * khm_cfg.interval_ms * NSEC_PER_MSEC;
+
+	/*
+	 * The capture, and the profile that may follow, run on the
+	 * process's CPUs and make it wait: its run delay until they are
+	 * done (two intervals after the profile's end) is our doing.
+	 */
+	if (khm_cfg.profiles && khm_profile_kind(m) != KHOLMES_PROFILE_NONE)
+		work += (u64)khm_cfg.profile_s * NSEC_PER_SEC;
+	pr->own_work_until_ns = now + work;
 	khr_note(&pr->rule_st[m], KHOLMES_V_FIRE, now);
 	khm_stats.detections++;
 	khm_notify_detection(pr->comm, pr->tgid, pr->start_ns, boot, m, value,
@@ -415,7 +425,10 @@ static void khm_judge(struct khm_proc *pr, unsigned int m, u64 value,
 	case KHOLMES_V_FIRE:
 		if (!khm_auto_target(pr))
 			break;
-		if (m == KHOLMES_METRIC_RUNDELAY)
+		if (m == KHOLMES_METRIC_RUNDELAY &&
+		    time_before64(now, pr->own_work_until_ns))
+			khm_stats.suppressed++;
+		else if (m == KHOLMES_METRIC_RUNDELAY)
 			khm_rundelay_fire(pr, value, avg);
 		else
 			khm_fire(pr, m, value, avg, now, boot);
