@@ -117,10 +117,16 @@ FIXTURE_SETUP(real)
 	ASSERT_EQ(0, kt_saved_take(&self->state));
 	if (mkdir(RT_CG, 0755) && errno != EEXIST)
 		ASSERT_EQ(0, errno);
-	ASSERT_EQ(0, kt_ctl("config set enabled on interval-ms %d window %d",
-			    RT_MS, RT_WINDOW));
+	/*
+	 * Scope first: between the two, every process would be judged on
+	 * the short window, the test's own among them, and a rundelay
+	 * capture of one of them would hold the host's rundelay cooldown.
+	 * The config change then restarts every history.
+	 */
 	ASSERT_EQ(0, kt_ctl("watch clear"));
 	ASSERT_EQ(0, kt_ctl("watch add cgroup /khm_real"));
+	ASSERT_EQ(0, kt_ctl("config set enabled on interval-ms %d window %d",
+			    RT_MS, RT_WINDOW));
 	ASSERT_EQ(0, khm_mkdir_p(RT_DIR));
 	ASSERT_EQ(0, kt_wait_passes(1, 10 * RT_MS));
 	ASSERT_EQ(0, kt_mon_start(&self->mon));
