@@ -352,12 +352,14 @@ static bool khm_auto_target(const struct khm_proc *pr)
 static void khm_fire(struct khm_proc *pr, unsigned int m, u64 value, u64 avg,
 		     u64 now, u64 boot)
 {
-	u64 work = 2ULL * khm_cfg.interval_ms * NSEC_PER_MSEC;
+	u64 work = (u64)(khm_cfg.window + 2) * khm_cfg.interval_ms *
+		   NSEC_PER_MSEC;
 
 	/*
 	 * The capture, and the profile that may follow, run on the
 	 * process's CPUs and make it wait: its run delay until they are
-	 * done (two intervals after the profile's end) is our doing.
+	 * done, and a window after (the end of a profile, too, waits for
+	 * work on a CPU, 1.5 s of it seen under emulation), is our doing.
 	 */
 	if (khm_cfg.profiles && khm_profile_kind(m) != KHOLMES_PROFILE_NONE)
 		work += (u64)khm_cfg.profile_s * NSEC_PER_SEC;
