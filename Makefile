@@ -49,7 +49,11 @@ DEPS := linux-image-cloud-amd64 linux-headers-cloud-amd64 \
 	libnl-3-dev libnl-genl-3-dev libkmod-dev libjson-c-dev \
 	dkms mandoc systemd sysstat python3 \
 	protobuf-c-compiler libprotobuf-c-dev zlib1g-dev golang-go \
-	libcurl4-openssl-dev curl prometheus-node-exporter
+	libcurl4-openssl-dev curl prometheus-node-exporter stress-ng
+
+# Debian's own programs in the VM, for the tests that detect them
+# (selftests/real_test.c); mkinitramfs.sh copies them with their libraries.
+export KHM_EXTRA_BINS ?= /usr/bin/perl /usr/bin/stress-ng
 
 KERNELS := $(shell $(TOP)/scripts/kernels.sh)
 # The newest, preferring the usual flavour to PREEMPT_RT at the same version.

@@ -23,6 +23,7 @@ const struct kh_keyword kh_config_keys[] = {
 	{ "profile-fault-period", KHOLMES_CFG_FAULT_PERIOD, KH_KW_U32, NULL },
 	{ "cpu-max",	 KHOLMES_CFG_CPU_MAX,	  KH_KW_U32,   NULL },
 	{ "profiles",	 KHOLMES_CFG_PROFILES,	  KH_KW_ONOFF, NULL },
+	{ "kthreads",	 KHOLMES_CFG_KTHREADS,	  KH_KW_ONOFF, NULL },
 	{ NULL }
 };
 

@@ -33,7 +33,8 @@ static void usage(FILE *f)
 		KHOLMES_PROFILE_HZ_MIN, KHOLMES_PROFILE_HZ_MAX);
 	fprintf(f, "  profile-fault-period 1..%u (every Nth page fault), cpu-max 0..100 (percent of\n",
 		KHOLMES_FAULT_PERIOD_MAX);
-	fprintf(f, "  all CPUs at or above which automatic captures and profiles are skipped, 0 off)\n");
+	fprintf(f, "  all CPUs at or above which automatic captures and profiles are skipped, 0 off),\n");
+	fprintf(f, "  kthreads on|off (kernel threads may be captured by the rules)\n");
 	fprintf(f, "The kernel applies all the pairs of one command, or none.\n");
 }
 

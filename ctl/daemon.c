@@ -417,6 +417,13 @@ static int connect_all(struct daemon *d)
 		disconnect(d);
 		return KH_EXIT_FAIL;
 	}
+	/*
+	 * Any request marks this process as kholmesctl in the module, which
+	 * then never captures it by itself: say hello before the first pull
+	 * makes us busy. A failure here shows again in the pull.
+	 */
+	kh_nl_call(&d->p.nl, kh_nl_msg(&d->p.nl, KHOLMES_CMD_GET_CONFIG, 0),
+		   NULL, NULL);
 	d->connected = true;
 	d->need_pull = true;
 	/* a module loaded again starts from its defaults */

@@ -36,6 +36,7 @@ static const struct nla_policy cfg_policy[KHOLMES_CFG_MAX + 1] = {
 	[KHOLMES_CFG_FAULT_PERIOD]	= { .type = NLA_U32 },
 	[KHOLMES_CFG_CPU_MAX]		= { .type = NLA_U32 },
 	[KHOLMES_CFG_PROFILES]		= { .type = NLA_U8 },
+	[KHOLMES_CFG_KTHREADS]		= { .type = NLA_U8 },
 };
 
 static const struct nla_policy stat_policy[KHOLMES_STAT_MAX + 1] = {
@@ -164,6 +165,8 @@ int kh_decode_config(struct nlattr *nest, struct kh_config *cfg)
 	cfg->cpu_max = get_u32(tb[KHOLMES_CFG_CPU_MAX]);
 	if (tb[KHOLMES_CFG_PROFILES])
 		cfg->profiles = nla_get_u8(tb[KHOLMES_CFG_PROFILES]);
+	if (tb[KHOLMES_CFG_KTHREADS])
+		cfg->kthreads = nla_get_u8(tb[KHOLMES_CFG_KTHREADS]);
 	return 0;
 }
 

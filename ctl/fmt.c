@@ -250,6 +250,9 @@ static void config_fill(json_object *o, const struct kh_config *cfg)
 	if (cfg->has & BIT(KHOLMES_CFG_PROFILES))
 		json_object_object_add(o, "profiles",
 				       json_object_new_boolean(cfg->profiles));
+	if (cfg->has & BIT(KHOLMES_CFG_KTHREADS))
+		json_object_object_add(o, "kthreads",
+				       json_object_new_boolean(cfg->kthreads));
 }
 
 json_object *kh_config_json(const struct kh_config *cfg)
@@ -585,6 +588,9 @@ void kh_config_text(FILE *f, const struct kh_config *cfg)
 	if (cfg->has & BIT(KHOLMES_CFG_PROFILES))
 		fprintf(f, KEY_FMT "%s\n", "profiles",
 			cfg->profiles ? "on" : "off");
+	if (cfg->has & BIT(KHOLMES_CFG_KTHREADS))
+		fprintf(f, KEY_FMT "%s\n", "kthreads",
+			cfg->kthreads ? "on" : "off");
 }
 
 /* Same keys as the JSON, one per line, so that awk finds them too. */

@@ -32,6 +32,7 @@ struct kh_config {
 	uint32_t fault_period;
 	uint32_t cpu_max;			/* percent of all CPUs, 0 off */
 	bool profiles;				/* profile after detections */
+	bool kthreads;				/* kernel threads captured */
 	uint32_t has;				/* 1 << KHOLMES_CFG_* present */
 };
 

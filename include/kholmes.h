@@ -271,6 +271,7 @@ enum kholmes_cfg_attr {
 	KHOLMES_CFG_FAULT_PERIOD,	/* u32: profile every Nth page fault */
 	KHOLMES_CFG_CPU_MAX,		/* u32: percent of all CPUs, 0 off */
 	KHOLMES_CFG_PROFILES,		/* u8: profile after detections */
+	KHOLMES_CFG_KTHREADS,		/* u8: kernel threads may be captured */
 	__KHOLMES_CFG_MAX
 };
 

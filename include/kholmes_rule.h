@@ -3,10 +3,20 @@
  * holmes' rule, as pure arithmetic that the module and the host unit tests
  * compile alike: no allocation, no locking, no kernel or libc calls.
  *
- *   fire = value >= min && (value >= avg * (1 + diff / 100) || value >= abs)
+ *   fire = value >= min &&
+ *          (value >= avg * (1 + diff / 100) || (value >= abs && avg >= abs))
  *
  * where avg is the mean of the previous `window` samples, so that a spike is
- * not diluted by itself. Values are fixed point (KHOLMES_VALUE_SCALE), rule
+ * not diluted by itself. The ceiling holds for a whole window and the
+ * current sample: a process that has run hot since its first instruction
+ * has no quiet history to jump from, and abs is what catches it, once its
+ * window is full; a single sample over abs is the relative rule's business.
+ *
+ * A rule that fires again without having been quiet in between is one
+ * episode that goes on (a batch job pegged for an hour): each fire of it
+ * doubles the cooldown before the next, up to KHR_STREAK_MAX doublings.
+ * Once the rule has been quiet, the next fire starts a new episode with the
+ * configured cooldown, as holmes does. Values are fixed point (KHOLMES_VALUE_SCALE), rule
  * thresholds whole units. Every sum and product saturates at U64_MAX rather
  * than wrapping, so a huge average can only make a rule harder to fire,
  * never fire it by overflow.
@@ -35,6 +45,41 @@ struct kholmes_rule_cfg {
 	__u32 cooldown_s;
 	bool enabled;
 };
+
+/*
+ * Shipped defaults, in units of each metric (README's defaults table says
+ * why each). A rule must see a value at least twice its own recent average
+ * (diff 100 or more) and above a floor that ignores idle noise. Ceilings:
+ * cpu 80 % of one CPU held for a whole window (a process hot since its
+ * first instruction), rss-pct 80 % of memory.max (holmes' memory abs),
+ * dstate 30 s in D (hung_task's concern, whatever the history).
+ */
+#define KHR_DEFAULT_RULES {						\
+	[KHOLMES_METRIC_CPU] = {					\
+		.min = 50, .diff = 100, .abs = 80, .cooldown_s = 300,	\
+		.enabled = true },					\
+	[KHOLMES_METRIC_RSS] = {					\
+		.min = 256, .diff = 50, .abs = 0, .cooldown_s = 300,	\
+		.enabled = true },					\
+	[KHOLMES_METRIC_RSS_PCT] = {					\
+		.min = 50, .diff = 25, .abs = 80, .cooldown_s = 300,	\
+		.enabled = true },					\
+	[KHOLMES_METRIC_THREADS] = {					\
+		.min = 64, .diff = 100, .abs = 0, .cooldown_s = 3600,	\
+		.enabled = true },					\
+	[KHOLMES_METRIC_CTXSW] = {					\
+		.min = 10000, .diff = 200, .abs = 0, .cooldown_s = 300,	\
+		.enabled = true },					\
+	[KHOLMES_METRIC_RUNDELAY] = {					\
+		.min = 200, .diff = 200, .abs = 0, .cooldown_s = 300,	\
+		.enabled = true },					\
+	[KHOLMES_METRIC_MAJFLT] = {					\
+		.min = 100, .diff = 200, .abs = 0, .cooldown_s = 300,	\
+		.enabled = true },					\
+	[KHOLMES_METRIC_DSTATE] = {					\
+		.min = 5000, .diff = 100, .abs = 30000, .cooldown_s = 600, \
+		.enabled = true },					\
+}
 
 enum kholmes_verdict {
 	KHOLMES_V_OFF,		/* rule switched off */
@@ -115,7 +160,7 @@ static inline bool khr_over(const struct kholmes_rule_cfg *r, __u64 value,
 
 	if (value < min)
 		return false;
-	if (r->abs && value >= abs)
+	if (r->abs && value >= abs && avg >= abs)
 		return true;
 	/* avg * (100 + diff) / 100, rounded up so equality means "reached" */
 	thr = khr_sat_mul(avg, 100 + (__u64)r->diff);
@@ -146,6 +191,60 @@ khr_judge(const struct kholmes_rule_cfg *r, __u64 value, __u64 avg,
 	    now_ns - last_fire_ns < cool)
 		return KHOLMES_V_SUPPRESSED;
 	return KHOLMES_V_FIRE;
+}
+
+/* The cooldown grows to 1 << KHR_STREAK_MAX times the rule's: 16x. */
+#define KHR_STREAK_MAX	4
+
+/* What a rule remembers of one process between samples. */
+struct khr_state {
+	__u64 last_fire_ns;	/* 0: never fired */
+	__u8 streak;		/* doublings earned by the episode so far */
+	bool quiet;		/* judged quiet since the last fire */
+};
+
+/* The cooldown that holds after st's last fire, in ns. */
+static inline __u64 khr_cooldown_ns(const struct kholmes_rule_cfg *r,
+				    const struct khr_state *st)
+{
+	__u32 shift = 0;
+
+	if (!st->quiet)
+		shift = st->streak < KHR_STREAK_MAX ? st->streak + 1U :
+						       KHR_STREAK_MAX;
+	return ((__u64)r->cooldown_s << shift) * 1000000000ULL;
+}
+
+/* khr_judge() against a rule's state, which stays as it was. */
+static inline enum kholmes_verdict
+khr_judge_state(const struct kholmes_rule_cfg *r, __u64 value, __u64 avg,
+		__u32 samples, __u32 window, __u64 now_ns,
+		const struct khr_state *st)
+{
+	__u64 cool = khr_cooldown_ns(r, st);
+	enum kholmes_verdict v;
+
+	v = khr_judge(r, value, avg, samples, window, now_ns, 0);
+	if (v == KHOLMES_V_FIRE && st->last_fire_ns &&
+	    now_ns >= st->last_fire_ns && now_ns - st->last_fire_ns < cool)
+		return KHOLMES_V_SUPPRESSED;
+	return v;
+}
+
+/* Record a verdict that was acted on: a fire, or a quiet sample. */
+static inline void khr_note(struct khr_state *st, enum kholmes_verdict v,
+			    __u64 now_ns)
+{
+	if (v == KHOLMES_V_QUIET) {
+		st->quiet = true;
+	} else if (v == KHOLMES_V_FIRE) {
+		if (!st->last_fire_ns || st->quiet)
+			st->streak = 0;
+		else if (st->streak < KHR_STREAK_MAX)
+			st->streak++;
+		st->last_fire_ns = now_ns;
+		st->quiet = false;
+	}
 }
 
 #endif /* _KHOLMES_RULE_H */

@@ -97,4 +97,11 @@ static inline unsigned int compat_stack_save_tsk(struct task_struct *task,
 #define compat_dump_attrs(cb) (genl_dumpit_info(cb)->attrs)
 #endif
 
+/* The operation a genetlink pre_doit is given: split ops since 6.2. */
+#if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
+#define compat_genl_split_ops struct genl_split_ops
+#else
+#define compat_genl_split_ops struct genl_ops
+#endif
+
 #endif /* _KHOLMES_COMPAT_H */

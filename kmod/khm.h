@@ -32,6 +32,7 @@ struct khm_config {
 	u32 fault_period;
 	u32 cpu_max;
 	bool profiles;
+	bool kthreads;
 };
 
 struct khm_stats {
@@ -74,6 +75,7 @@ void khm_sampler_uninit(void);
 void khm_sampler_kick(void);
 void khm_sampler_reset(void);
 u64 khm_sampler_tracked(void);
+void khm_self_mark(void);
 
 /*
  * One tracked thread group. Identity is (tgid, start_ns): a reused pid is a
@@ -94,7 +96,8 @@ struct khm_proc {
 	u32 have;		/* bit per metric: value[] valid */
 	u32 window;
 	u64 value[KHOLMES_NR_METRICS];
-	u64 last_fire_ns[KHOLMES_NR_METRICS];
+	struct khr_state rule_st[KHOLMES_NR_METRICS];
+	u64 own_work_until_ns;	/* our capture and profile of it run till */
 	struct khr_window win[KHOLMES_NR_METRICS];
 	u64 ring[];
 };
@@ -105,6 +108,7 @@ int khm_watch_add(struct nlattr **tb, struct netlink_ext_ack *extack);
 int khm_watch_del(struct nlattr **tb, struct netlink_ext_ack *extack);
 void khm_watch_clear(void);
 bool khm_watch_match(struct task_struct *p);
+bool khm_watch_names(pid_t tgid, const char *comm);
 int khm_watch_put(struct sk_buff *skb, struct genl_info *info);
 void khm_watch_uninit(void);
 struct khm_watch_set;

@@ -79,38 +79,8 @@ DEFINE_MUTEX(khm_lock);
 struct khm_config khm_cfg;
 struct khm_stats khm_stats;
 
-/*
- * Defaults for a fleet host, in units of each metric. A rule must see a
- * value at least twice its own recent average (diff 100) and above a floor
- * that ignores idle noise; ceilings (abs) are left to operators except for
- * dstate, where minutes in D state are a problem whatever the history.
- */
-struct kholmes_rule_cfg khm_rules[KHOLMES_NR_METRICS] = {
-	[KHOLMES_METRIC_CPU] = {
-		.min = 50, .diff = 100, .abs = 0, .cooldown_s = 60,
-		.enabled = true },
-	[KHOLMES_METRIC_RSS] = {
-		.min = 256, .diff = 50, .abs = 0, .cooldown_s = 300,
-		.enabled = true },
-	[KHOLMES_METRIC_RSS_PCT] = {
-		.min = 50, .diff = 25, .abs = 80, .cooldown_s = 300,
-		.enabled = true },
-	[KHOLMES_METRIC_THREADS] = {
-		.min = 64, .diff = 100, .abs = 0, .cooldown_s = 3600,
-		.enabled = true },
-	[KHOLMES_METRIC_CTXSW] = {
-		.min = 10000, .diff = 200, .abs = 0, .cooldown_s = 300,
-		.enabled = true },
-	[KHOLMES_METRIC_RUNDELAY] = {
-		.min = 200, .diff = 200, .abs = 0, .cooldown_s = 300,
-		.enabled = true },
-	[KHOLMES_METRIC_MAJFLT] = {
-		.min = 100, .diff = 200, .abs = 0, .cooldown_s = 300,
-		.enabled = true },
-	[KHOLMES_METRIC_DSTATE] = {
-		.min = 5000, .diff = 100, .abs = 30000, .cooldown_s = 600,
-		.enabled = true },
-};
+/* the shipped defaults: kholmes_rule.h, where the unit tests see them */
+struct kholmes_rule_cfg khm_rules[KHOLMES_NR_METRICS] = KHR_DEFAULT_RULES;
 
 static atomic64_t mem_bytes = ATOMIC64_INIT(0);
 static atomic64_t alloc_fails = ATOMIC64_INIT(0);

@@ -120,6 +120,7 @@ static const struct nla_policy khm_cfg_policy[KHOLMES_CFG_MAX + 1] = {
 		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_fault_period_range),
 	[KHOLMES_CFG_CPU_MAX] = NLA_POLICY_FULL_RANGE(NLA_U32, &khm_percent_range),
 	[KHOLMES_CFG_PROFILES] = NLA_POLICY_MAX(NLA_U8, 1),
+	[KHOLMES_CFG_KTHREADS] = NLA_POLICY_MAX(NLA_U8, 1),
 };
 
 static const struct nla_policy khm_rule_policy[KHOLMES_RULE_MAX + 1] = {
@@ -189,7 +190,8 @@ static int khm_put_config(struct sk_buff *skb)
 	    nla_put_u32(skb, KHOLMES_CFG_PROFILE_HZ, khm_cfg.profile_hz) ||
 	    nla_put_u32(skb, KHOLMES_CFG_FAULT_PERIOD, khm_cfg.fault_period) ||
 	    nla_put_u32(skb, KHOLMES_CFG_CPU_MAX, khm_cfg.cpu_max) ||
-	    nla_put_u8(skb, KHOLMES_CFG_PROFILES, khm_cfg.profiles))
+	    nla_put_u8(skb, KHOLMES_CFG_PROFILES, khm_cfg.profiles) ||
+	    nla_put_u8(skb, KHOLMES_CFG_KTHREADS, khm_cfg.kthreads))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
@@ -385,6 +387,8 @@ static void khm_config_apply(struct nlattr **tb)
 		c.cpu_max = nla_get_u32(tb[KHOLMES_CFG_CPU_MAX]);
 	if (tb[KHOLMES_CFG_PROFILES])
 		c.profiles = nla_get_u8(tb[KHOLMES_CFG_PROFILES]);
+	if (tb[KHOLMES_CFG_KTHREADS])
+		c.kthreads = nla_get_u8(tb[KHOLMES_CFG_KTHREADS]);
 
 	khm_cfg = c;
 	/* histories sized or bounded by the old values start over */
@@ -995,6 +999,20 @@ static const struct genl_small_ops khm_ops[] = {
 	},
 };
 
+/*
+ * A privileged process that talks to the module is kholmesctl (or acts for
+ * it): it is never the target of an automatic capture. CAP_NET_ADMIN, as
+ * every change needs, so that no unprivileged process can hide from the
+ * rules this way; a privileged one could unload the module anyway.
+ */
+static int khm_pre_doit(const compat_genl_split_ops *ops, struct sk_buff *skb,
+			struct genl_info *info)
+{
+	if (netlink_capable(skb, CAP_NET_ADMIN))
+		khm_self_mark();
+	return 0;
+}
+
 static struct genl_family khm_family __ro_after_init = {
 	.name = KHOLMES_GENL_NAME,
 	.version = KHOLMES_GENL_VERSION,
@@ -1005,6 +1023,7 @@ static struct genl_family khm_family __ro_after_init = {
 	.parallel_ops = true,
 	.module = THIS_MODULE,
 	.small_ops = khm_ops,
+	.pre_doit = khm_pre_doit,
 	.n_small_ops = ARRAY_SIZE(khm_ops),
 	.mcgrps = khm_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(khm_mcgrps),

@@ -109,6 +109,30 @@ static void khm_read_limit(struct task_struct *p, struct khm_raw *r)
 	r->limit_pages = lim ?: 1;
 }
 
+/*
+ * A thread's run delay so far, counting the wait it is in: the scheduler
+ * adds a wait to run_delay only when the thread gets a CPU, so a thread
+ * still queued at the sample would otherwise bring its whole wait into
+ * one later interval (2.4 s of delay in a 1 s interval). With the wait
+ * counted as it happens, no thread reads above 1000 ms/s. `now` is
+ * local_clock(), the clock last_queued is taken from (rq_clock). A thread
+ * that gets its CPU between the reads is counted without its last wait.
+ */
+static u64 khm_thread_delay(struct task_struct *t, u64 now)
+{
+#if COMPAT_HAVE_SCHED_INFO
+	u64 queued = READ_ONCE(t->sched_info.last_queued);
+	u64 delay = READ_ONCE(t->sched_info.run_delay);
+
+	if (queued && now > queued &&
+	    queued == READ_ONCE(t->sched_info.last_queued))
+		delay += now - queued;
+	return delay;
+#else
+	return 0;
+#endif
+}
+
 static u32 khm_read_group(struct task_struct *p, struct khm_raw *r, u64 now)
 {
 	struct signal_struct *sig = p->signal;
@@ -135,7 +159,7 @@ static u32 khm_read_group(struct task_struct *p, struct khm_raw *r, u64 now)
 		r->nvcsw += READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw);
 		r->majflt += READ_ONCE(t->maj_flt);
 #if COMPAT_HAVE_SCHED_INFO
-		r->delay += READ_ONCE(t->sched_info.run_delay);
+		r->delay += khm_thread_delay(t, now);
 		/*
 		 * As hung_task does, but without keeping state per thread:
 		 * the time since an uninterruptible thread was last put on
@@ -167,6 +191,20 @@ static u64 khm_rate(u64 now, u64 prev, u64 mult, u64 elapsed)
 	if (div64_u64(delta, elapsed) >= div64_u64(U64_MAX, mult))
 		return U64_MAX;
 	return mul_u64_u64_div_u64(delta, mult, elapsed);
+}
+
+/*
+ * ms of run delay a second; a group's threads wait at most 1000 ms/s each,
+ * whatever clock skew between CPUs says.
+ */
+static u64 khm_rundelay_rate(const struct khm_proc *pr, const struct khm_raw *r,
+			     u64 el)
+{
+	u64 v = khm_rate(r->delay, pr->prev_delay,
+			 MSEC_PER_SEC * KHOLMES_VALUE_SCALE, el);
+
+	return min_t(u64, v, (u64)max(r->threads, 1U) * MSEC_PER_SEC *
+			     KHOLMES_VALUE_SCALE);
 }
 
 static enum kholmes_profile_kind khm_profile_kind(unsigned int m)
@@ -222,24 +260,186 @@ static void khm_capture_detection(const struct khm_proc *pr, unsigned int m,
 	put_pid(pid);
 }
 
+/*
+ * kholmesctl's processes, marked by netlink when they send a request with
+ * CAP_NET_ADMIN, as (tgid, start time) so that a reused pid is not one.
+ * Not comm, which any process can set to hide from the rules. The mark
+ * lasts as long as the process: a daemon may be silent for hours. When
+ * the table is full, a process that has exited makes room, else the one
+ * marked longest ago.
+ */
+#define KHM_SELF_MAX	32
+
+struct khm_self {
+	pid_t tgid;
+	u64 start_ns;
+	unsigned long marked;
+};
+
+static struct khm_self khm_selves[KHM_SELF_MAX];
+static DEFINE_SPINLOCK(khm_self_lock);
+
+static bool khm_self_alive(const struct khm_self *s)
+{
+	struct task_struct *p;
+	bool alive;
+
+	rcu_read_lock();
+	p = pid_task(find_pid_ns(s->tgid, &init_pid_ns), PIDTYPE_TGID);
+	alive = p && p->start_boottime == s->start_ns;
+	rcu_read_unlock();
+	return alive;
+}
+
+void khm_self_mark(void)
+{
+	struct task_struct *leader = current->group_leader;
+	pid_t tgid = current->tgid;
+	u64 start = leader->start_boottime;
+	struct khm_self *s, *slot = NULL;
+	unsigned int i;
+
+	spin_lock(&khm_self_lock);
+	for (i = 0; i < KHM_SELF_MAX; i++) {
+		s = &khm_selves[i];
+		if (s->tgid == tgid && s->start_ns == start) {
+			s->marked = jiffies;
+			goto out;
+		}
+		if (!s->tgid || !khm_self_alive(s)) {
+			slot = s;
+			s->tgid = 0;
+		} else if (!slot || (slot->tgid &&
+				     time_before(s->marked, slot->marked))) {
+			slot = s;
+		}
+	}
+	slot->tgid = tgid;
+	slot->start_ns = start;
+	slot->marked = jiffies;
+out:
+	spin_unlock(&khm_self_lock);
+}
+
+static bool khm_self_marked(pid_t tgid, u64 start_ns)
+{
+	bool marked = false;
+	unsigned int i;
+
+	spin_lock(&khm_self_lock);
+	for (i = 0; i < KHM_SELF_MAX && !marked; i++)
+		marked = khm_selves[i].tgid == tgid &&
+			 khm_selves[i].start_ns == start_ns;
+	spin_unlock(&khm_self_lock);
+	return marked;
+}
+
+/*
+ * Whether a detection may capture this process. Kernel threads are
+ * tracked and listed but captured only with `config set kthreads on`: a
+ * kworker or rcu thread that waited is the host's contention, not a bug
+ * of its own, and its user stack is empty. kholmesctl's own processes are
+ * captured only where a watch entry names them.
+ */
+static bool khm_auto_target(const struct khm_proc *pr)
+{
+	if (pr->kthread)
+		return khm_cfg.kthreads;
+	return !khm_self_marked(pr->tgid, pr->start_ns) ||
+	       khm_watch_names(pr->tgid, pr->comm);
+}
+
+static void khm_fire(struct khm_proc *pr, unsigned int m, u64 value, u64 avg,
+		     u64 now, u64 boot)
+{
+	u64 work = (u64)(khm_cfg.window + 2) * khm_cfg.interval_ms *
+		   NSEC_PER_MSEC;
+
+	/*
+	 * The capture, and the profile that may follow, run on the
+	 * process's CPUs and make it wait: its run delay until they are
+	 * done, and a window after (the end of a profile, too, waits for
+	 * work on a CPU, 1.5 s of it seen under emulation), is our doing.
+	 */
+	if (khm_cfg.profiles && khm_profile_kind(m) != KHOLMES_PROFILE_NONE)
+		work += (u64)khm_cfg.profile_s * NSEC_PER_SEC;
+	pr->own_work_until_ns = now + work;
+	khr_note(&pr->rule_st[m], KHOLMES_V_FIRE, now);
+	khm_stats.detections++;
+	khm_notify_detection(pr->comm, pr->tgid, pr->start_ns, boot, m, value,
+			     avg, &khm_rules[m]);
+	khm_capture_detection(pr, m, value, avg);
+}
+
+/*
+ * Run delay is the host's contention seen from one process: one CPU hog
+ * makes every runnable process wait. A pass captures at most the one
+ * process that waited most (its capture lists the host's top consumers,
+ * the hog among them), and no other for the rule's cooldown.
+ */
+static struct {
+	struct khm_proc *pr;
+	u64 value;
+	u64 avg;
+	u64 last_ns;
+} khm_rd;
+
+static void khm_rundelay_fire(struct khm_proc *pr, u64 value, u64 avg)
+{
+	if (khm_rd.pr)
+		khm_stats.suppressed++;
+	if (!khm_rd.pr || value > khm_rd.value) {
+		khm_rd.pr = pr;
+		khm_rd.value = value;
+		khm_rd.avg = avg;
+	}
+}
+
+/* At the end of an update, before any tracked process is dropped. */
+static void khm_rundelay_pass(u64 now, u64 boot)
+{
+	const struct kholmes_rule_cfg *rule = &khm_rules[KHOLMES_METRIC_RUNDELAY];
+	u64 cool = (u64)rule->cooldown_s * NSEC_PER_SEC;
+
+	if (!khm_rd.pr)
+		return;
+	if (khm_rd.last_ns && now - khm_rd.last_ns < cool) {
+		khm_stats.suppressed++;
+	} else {
+		khm_rd.last_ns = now;
+		khm_fire(khm_rd.pr, KHOLMES_METRIC_RUNDELAY, khm_rd.value,
+			 khm_rd.avg, now, boot);
+	}
+	khm_rd.pr = NULL;
+}
+
 static void khm_judge(struct khm_proc *pr, unsigned int m, u64 value,
 		      u64 now, u64 boot)
 {
 	const struct kholmes_rule_cfg *rule = &khm_rules[m];
 	struct khr_window *w = &pr->win[m];
 	u64 avg = khr_window_avg(w);
+	enum kholmes_verdict v;
 
-	switch (khr_judge(rule, value, avg, w->count, khm_cfg.window, now,
-			  pr->last_fire_ns[m])) {
+	v = khr_judge_state(rule, value, avg, w->count, khm_cfg.window, now,
+			    &pr->rule_st[m]);
+	switch (v) {
 	case KHOLMES_V_FIRE:
-		pr->last_fire_ns[m] = now;
-		khm_stats.detections++;
-		khm_notify_detection(pr->comm, pr->tgid, pr->start_ns, boot, m,
-				     value, avg, rule);
-		khm_capture_detection(pr, m, value, avg);
+		if (!khm_auto_target(pr))
+			break;
+		if (m == KHOLMES_METRIC_RUNDELAY &&
+		    time_before64(now, pr->own_work_until_ns))
+			khm_stats.suppressed++;
+		else if (m == KHOLMES_METRIC_RUNDELAY)
+			khm_rundelay_fire(pr, value, avg);
+		else
+			khm_fire(pr, m, value, avg, now, boot);
 		break;
 	case KHOLMES_V_SUPPRESSED:
 		khm_stats.suppressed++;
+		break;
+	case KHOLMES_V_QUIET:
+		khr_note(&pr->rule_st[m], v, now);
 		break;
 	default:
 		break;
@@ -270,9 +470,7 @@ static void khm_update(struct khm_proc *pr, const struct khm_raw *r,
 		v[KHOLMES_METRIC_CTXSW] =
 			khm_rate(r->nvcsw, pr->prev_nvcsw,
 				 NSEC_PER_SEC * KHOLMES_VALUE_SCALE, el);
-		v[KHOLMES_METRIC_RUNDELAY] =
-			khm_rate(r->delay, pr->prev_delay,
-				 MSEC_PER_SEC * KHOLMES_VALUE_SCALE, el);
+		v[KHOLMES_METRIC_RUNDELAY] = khm_rundelay_rate(pr, r, el);
 		v[KHOLMES_METRIC_MAJFLT] =
 			khm_rate(r->majflt, pr->prev_majflt,
 				 NSEC_PER_SEC * KHOLMES_VALUE_SCALE, el);
@@ -355,6 +553,7 @@ static u32 khm_apply(u32 n, u64 now, u64 boot)
 		pr->gen = khm_gen;
 		khm_update(pr, r, now, boot);
 	}
+	khm_rundelay_pass(now, boot);
 	/* exited, out of scope, or not seen this pass */
 	xa_for_each(&khm_procs, idx, pr)
 		if (pr->gen != khm_gen)
@@ -489,6 +688,7 @@ void khm_sampler_reset(void)
 
 	xa_for_each(&khm_procs, idx, pr)
 		khm_proc_drop(idx, pr);
+	khm_rd.last_ns = 0;
 }
 
 struct khm_proc *khm_proc_next(unsigned long *tgid)

@@ -60,6 +60,25 @@ bool khm_watch_match(struct task_struct *p)
 	return false;
 }
 
+/*
+ * Called under khm_lock: a pid or comm entry names the process, which an
+ * operator can do to have even kholmesctl captured.
+ */
+bool khm_watch_names(pid_t tgid, const char *comm)
+{
+	const struct khm_watch *w;
+	unsigned int i;
+
+	for (i = 0; i < khm_nwatch; i++) {
+		w = &khm_watches[i];
+		if ((w->type == KHM_WATCH_PID && w->pid == tgid) ||
+		    (w->type == KHM_WATCH_COMM &&
+		     !strncmp(comm, w->comm, TASK_COMM_LEN)))
+			return true;
+	}
+	return false;
+}
+
 static void khm_watch_release(struct khm_watch *w)
 {
 	if (w->type != KHM_WATCH_CGROUP)

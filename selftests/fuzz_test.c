@@ -146,6 +146,7 @@ static const struct afield cfg_f[KHOLMES_CFG_MAX + 1] = {
 	[KHOLMES_CFG_ENABLED] = U8,
 	[KHOLMES_CFG_INTERVAL_MS ... KHOLMES_CFG_CPU_MAX] = U32,
 	[KHOLMES_CFG_PROFILES] = U8,
+	[KHOLMES_CFG_KTHREADS] = U8,
 };
 static const struct aset cfg_set = { "config", KHOLMES_CFG_MAX, cfg_f };
 
@@ -798,9 +799,11 @@ static void gen_member(struct fuzz *f, const struct aset *set, uint8_t cmd,
 			[KHOLMES_CFG_FAULT_PERIOD] = KHOLMES_FAULT_PERIOD_MAX,
 			[KHOLMES_CFG_CPU_MAX] = 100,
 			[KHOLMES_CFG_PROFILES] = 1,
+			[KHOLMES_CFG_KTHREADS] = 1,
 		};
 
-		if (type == KHOLMES_CFG_ENABLED || type == KHOLMES_CFG_PROFILES)
+		if (type == KHOLMES_CFG_ENABLED || type == KHOLMES_CFG_PROFILES ||
+		    type == KHOLMES_CFG_KTHREADS)
 			put_u8(f, type, pick8(f));
 		else if (type == KHOLMES_CFG_PROFILE_S)
 			put_u32(f, type, pick_secs(f));
@@ -2504,6 +2507,7 @@ static const char * const cfg_keys[KHOLMES_CFG_MAX + 1] = {
 	[KHOLMES_CFG_FAULT_PERIOD] = "profile-fault-period",
 	[KHOLMES_CFG_CPU_MAX] = "cpu-max",
 	[KHOLMES_CFG_PROFILES] = "profiles",
+	[KHOLMES_CFG_KTHREADS] = "kthreads",
 };
 
 /*

@@ -68,14 +68,21 @@ FIXTURE_VARIANT_ADD(judge, diff_zero) {
 	.rule = { .min = 1, .diff = 0, .enabled = true },
 	.value = 7 * S, .avg = 7 * S, FULL, .want = KHOLMES_V_FIRE,
 };
-/* value == abs exactly fires even far below the relative threshold */
+/*
+ * value == abs with a window at abs fires even far below the relative
+ * threshold: the ceiling is held for a window, not touched once
+ */
 FIXTURE_VARIANT_ADD(judge, at_abs) {
 	.rule = { .min = 10, .diff = 1000, .abs = 80, .enabled = true },
-	.value = 80 * S, .avg = 79 * S, FULL, .want = KHOLMES_V_FIRE,
+	.value = 80 * S, .avg = 80 * S, FULL, .want = KHOLMES_V_FIRE,
 };
 FIXTURE_VARIANT_ADD(judge, just_below_abs) {
 	.rule = { .min = 10, .diff = 1000, .abs = 80, .enabled = true },
-	.value = 80 * S - 1, .avg = 79 * S, FULL, .want = KHOLMES_V_QUIET,
+	.value = 80 * S - 1, .avg = 80 * S, FULL, .want = KHOLMES_V_QUIET,
+};
+FIXTURE_VARIANT_ADD(judge, abs_window_below) {
+	.rule = { .min = 10, .diff = 1000, .abs = 80, .enabled = true },
+	.value = 100 * S, .avg = 80 * S - 1, FULL, .want = KHOLMES_V_QUIET,
 };
 /* abs 0 is no ceiling, not a ceiling at zero */
 FIXTURE_VARIANT_ADD(judge, abs_zero_is_none) {
@@ -110,6 +117,7 @@ FIXTURE_VARIANT_ADD(judge, max_avg) {
 	.rule = { .min = 0, .diff = 0, .enabled = true },
 	.value = U64MAX, .avg = U64MAX, FULL, .want = KHOLMES_V_QUIET,
 };
+/* a window far above abs is still a window at abs */
 FIXTURE_VARIANT_ADD(judge, huge_avg_abs_still_fires) {
 	.rule = { .min = 50, .diff = 100, .abs = 90, .enabled = true },
 	.value = 90 * S, .avg = U64MAX, FULL, .want = KHOLMES_V_FIRE,
@@ -345,6 +353,141 @@ TEST(window_then_judge)
 	EXPECT_EQ(KHOLMES_V_FIRE,
 		  khr_judge(&r, 50 * S, khr_window_avg(&w), w.count, w.cap,
 			    10 * NS, 0));
+}
+
+/*
+ * Feed a rule one value per second from t = 1 s, as the module does (judge
+ * against the previous samples, act, push) for `secs` seconds, and count
+ * the fires; the times of the first eight land in fires[].
+ */
+static int run_rule(const struct kholmes_rule_cfg *r, __u32 window,
+		    __u64 (*value)(int t), int secs, __u64 *fires)
+{
+	struct khr_state st = { 0 };
+	struct khr_window w;
+	enum kholmes_verdict v;
+	__u64 ring[64];
+	int t, n = 0;
+
+	khr_window_init(&w, window);
+	for (t = 1; t <= secs; t++) {
+		v = khr_judge_state(r, value(t), khr_window_avg(&w), w.count,
+				    w.cap, t * NS, &st);
+		khr_note(&st, v, t * NS);
+		if (v == KHOLMES_V_FIRE && n < 8)
+			fires[n] = t;
+		n += v == KHOLMES_V_FIRE;
+		khr_window_push(&w, ring, value(t));
+	}
+	return n;
+}
+
+static __u64 hot(int t) { (void)t; return 100 * S; }
+static __u64 hot_wobbly(int t) { return (t % 3 ? 97 : 104) * S; }
+static __u64 quiet_then_hot(int t) { return (t < 30 ? 1 : 100) * S; }
+static __u64 flapping(int t) { return (t % 600 < 20 ? 100 : 2) * S; }
+static __u64 steady_half(int t) { (void)t; return 60 * S; }
+
+static const struct kholmes_rule_cfg defaults[KHOLMES_NR_METRICS] =
+	KHR_DEFAULT_RULES;
+
+/*
+ * The shipped cpu rule catches a process hot from its first sample once
+ * its window is full (sample window + 1), and only once in five minutes.
+ */
+TEST(defaults_hot_from_start)
+{
+	__u64 fires[8] = { 0 };
+
+	EXPECT_EQ(1, run_rule(&defaults[KHOLMES_METRIC_CPU], 10, hot, 300,
+			      fires));
+	EXPECT_EQ((__u64)11, fires[0]);
+	EXPECT_EQ(1, run_rule(&defaults[KHOLMES_METRIC_CPU], 10, hot_wobbly,
+			      300, fires));
+	EXPECT_EQ((__u64)11, fires[0]);
+}
+
+/* ... and a jump after a quiet start the sample it happens */
+TEST(defaults_jump_after_quiet)
+{
+	__u64 fires[8] = { 0 };
+
+	EXPECT_EQ(1, run_rule(&defaults[KHOLMES_METRIC_CPU], 10,
+			      quiet_then_hot, 300, fires));
+	EXPECT_EQ((__u64)30, fires[0]);
+}
+
+/* a steady 60 % is below the ceiling and never jumps: never */
+TEST(defaults_steady_below_abs)
+{
+	__u64 fires[8] = { 0 };
+
+	EXPECT_EQ(0, run_rule(&defaults[KHOLMES_METRIC_CPU], 10, steady_half,
+			      3600, fires));
+}
+
+/*
+ * Pegged for an hour: the cooldown (300 s) doubles at each fire of the
+ * episode, 600, 1200, 2400 s: fires at 11, 611, 1811 s, then 4211 s; and
+ * from there every 16 x 300 s.
+ */
+TEST(defaults_pegged_hour_bounded)
+{
+	__u64 fires[8] = { 0 };
+
+	EXPECT_EQ(3, run_rule(&defaults[KHOLMES_METRIC_CPU], 10, hot, 3600,
+			      fires));
+	EXPECT_EQ((__u64)11, fires[0]);
+	EXPECT_EQ((__u64)611, fires[1]);
+	EXPECT_EQ((__u64)1811, fires[2]);
+	EXPECT_EQ(7, run_rule(&defaults[KHOLMES_METRIC_CPU], 10, hot,
+			      4211 + 3 * 4800, fires));
+	EXPECT_EQ((__u64)4211, fires[3]);
+	EXPECT_EQ((__u64)4211 + 4800, fires[4]);
+	EXPECT_EQ((__u64)4211 + 2 * 4800, fires[5]);
+}
+
+/* an episode that ended (quiet samples) starts over at the cooldown */
+TEST(flapping_keeps_cooldown)
+{
+	struct kholmes_rule_cfg r = defaults[KHOLMES_METRIC_CPU];
+	__u64 fires[8] = { 0 };
+
+	/* a 20 s burst every 10 min: each burst is one new episode */
+	EXPECT_EQ(6, run_rule(&r, 10, flapping, 3599, fires));
+	EXPECT_EQ((__u64)11, fires[0]);
+	EXPECT_EQ((__u64)600, fires[1]);
+	EXPECT_EQ((__u64)3000, fires[5]);
+}
+
+TEST(cooldown_growth)
+{
+	struct kholmes_rule_cfg r = { .cooldown_s = 60, .enabled = true };
+	struct khr_state st = { 0 };
+	int i;
+
+	st.quiet = true;
+	EXPECT_EQ(60 * NS, khr_cooldown_ns(&r, &st));
+	khr_note(&st, KHOLMES_V_FIRE, 1);
+	EXPECT_EQ(120 * NS, khr_cooldown_ns(&r, &st));
+	for (i = 0; i < 10; i++)
+		khr_note(&st, KHOLMES_V_FIRE, 2 + i);
+	EXPECT_EQ(KHR_STREAK_MAX, st.streak);
+	EXPECT_EQ(960 * NS, khr_cooldown_ns(&r, &st));
+	/* suppressed and warm-up samples change nothing */
+	khr_note(&st, KHOLMES_V_SUPPRESSED, 100);
+	khr_note(&st, KHOLMES_V_WARMUP, 100);
+	EXPECT_EQ(960 * NS, khr_cooldown_ns(&r, &st));
+	khr_note(&st, KHOLMES_V_QUIET, 100);
+	EXPECT_EQ(60 * NS, khr_cooldown_ns(&r, &st));
+	khr_note(&st, KHOLMES_V_FIRE, 200);
+	EXPECT_EQ(0, st.streak);
+	/* the largest cooldown does not overflow */
+	r.cooldown_s = KHOLMES_RULE_COOLDOWN_MAX;
+	st.streak = KHR_STREAK_MAX;
+	st.quiet = false;
+	EXPECT_EQ((__u64)KHOLMES_RULE_COOLDOWN_MAX * 16 * NS,
+		  khr_cooldown_ns(&r, &st));
 }
 
 TEST_HARNESS_MAIN
