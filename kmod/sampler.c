@@ -71,13 +71,17 @@ static bool khm_stopping;
 
 /*
  * Debug figures, in debugfs (kholmes/): the longest RCU read-side section
- * of a walk and how many there were; how many cpu readings were cut to
+ * of a walk, in time and in tasks visited, and how many there were; how
+ * many group reads were done again because a thread exited meanwhile; how
+ * many cpu readings were cut to
  * what the group's threads and the CPUs can do, and the most a reading
  * exceeded it by (percent, KHOLMES_VALUE_SCALE fixed point). Writing 0
  * resets one.
  */
 static u64 khm_rcu_max_ns;
+static u64 khm_rcu_max_tasks;
 static u64 khm_rcu_sections;
+static u64 khm_group_retries;
 static u64 khm_cpu_clamped;
 static u64 khm_cpu_excess_max;
 static struct dentry *khm_debugfs;
@@ -182,7 +186,7 @@ static u32 khm_read_group(struct task_struct *p, struct khm_raw *r, u64 now)
 	r->start_ns = p->start_boottime;
 
 	/* as khm_group_sums(), with the scheduler figures of each thread */
-	do {
+	for (;;) {
 		seq = nextseq;
 		flags = read_seqbegin_or_lock_irqsave(&sig->stats_lock, &seq);
 		/* what the group's dead threads took with them */
@@ -217,7 +221,10 @@ static u32 khm_read_group(struct task_struct *p, struct khm_raw *r, u64 now)
 #endif
 		}
 		nextseq = 1;
-	} while (need_seqretry(&sig->stats_lock, seq));
+		if (!need_seqretry(&sig->stats_lock, seq))
+			break;
+		khm_group_retries++;
+	}
 	done_seqretry_irqrestore(&sig->stats_lock, seq, flags);
 	/* the rates divide by the time between two reads of this group */
 	r->read_ns = ktime_get_ns();
@@ -530,13 +537,14 @@ static void khm_walk_lock(void)
 	khm_rcu_start = ktime_get_ns();
 }
 
-static void khm_walk_unlock(void)
+static void khm_walk_unlock(u32 tasks)
 {
 	u64 len = ktime_get_ns() - khm_rcu_start;
 
 	rcu_read_unlock();
 	khm_rcu_sections++;
 	khm_rcu_max_ns = max(khm_rcu_max_ns, len);
+	khm_rcu_max_tasks = max_t(u64, khm_rcu_max_tasks, tasks);
 }
 
 /*
@@ -545,12 +553,12 @@ static void khm_walk_unlock(void)
  * go on from it. Once it has left the task list (pid_alive() false), its
  * next pointer leads nowhere: the walk stops there.
  */
-static bool khm_walk_break(struct task_struct *p)
+static bool khm_walk_break(struct task_struct *p, u32 tasks)
 {
 	bool alive;
 
 	get_task_struct(p);
-	khm_walk_unlock();
+	khm_walk_unlock(tasks);
 	cond_resched();
 	khm_walk_lock();
 	alive = pid_alive(p);
@@ -580,14 +588,15 @@ static void khm_pass(void)
 			}
 		}
 		if (++batch >= KHM_RCU_BATCH) {
-			batch = 0;
-			if (!khm_walk_break(p)) {
+			if (!khm_walk_break(p, batch)) {
 				complete = false;
+				batch = 0;
 				break;
 			}
+			batch = 0;
 		}
 	}
-	khm_walk_unlock();
+	khm_walk_unlock(batch);
 
 	khm_host_cpu(t0);
 	/* a gauge: processes in scope that the last pass could not track */
@@ -686,8 +695,12 @@ int khm_sampler_init(void)
 	/* debug figures only: no error if debugfs is absent */
 	khm_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_u64("rcu_max_ns", 0600, khm_debugfs, &khm_rcu_max_ns);
+	debugfs_create_u64("rcu_max_tasks", 0600, khm_debugfs,
+			   &khm_rcu_max_tasks);
 	debugfs_create_u64("rcu_sections", 0400, khm_debugfs,
 			   &khm_rcu_sections);
+	debugfs_create_u64("group_retries", 0400, khm_debugfs,
+			   &khm_group_retries);
 	debugfs_create_u64("cpu_clamped", 0600, khm_debugfs, &khm_cpu_clamped);
 	debugfs_create_u64("cpu_excess_max", 0600, khm_debugfs,
 			   &khm_cpu_excess_max);
