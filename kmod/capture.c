@@ -857,7 +857,8 @@ struct khm_cons {
 /* Every process's CPU time, in the task list's order (creation order). */
 static u32 khm_cons_census(struct khm_cons *c, u32 max)
 {
-	struct task_struct *p, *t;
+	struct khm_group_sums sums;
+	struct task_struct *p;
 	u32 n = 0;
 
 	rcu_read_lock();
@@ -867,9 +868,9 @@ static u32 khm_cons_census(struct khm_cons *c, u32 max)
 		c[n].pid = p->tgid;
 		c[n].start_ns = p->start_boottime;
 		strscpy(c[n].comm, p->comm, sizeof(c[n].comm));
-		c[n].runtime = READ_ONCE(p->signal->sum_sched_runtime);
-		for_each_thread(p, t)
-			c[n].runtime += READ_ONCE(t->se.sum_exec_runtime);
+		/* consistent against exits, as the sampler reads it */
+		khm_group_sums(p, &sums);
+		c[n].runtime = sums.runtime;
 		n++;
 	}
 	rcu_read_unlock();
@@ -964,7 +965,7 @@ static void khm_take(struct khm_req *req)
 	struct khm_rec body;
 	struct khm_ctx *x;
 	u32 max_threads, max_captures, i;
-	u64 t0 = ktime_get_ns(), max_bytes;
+	u64 t0 = ktime_get_ns(), max_bytes, room;
 	size_t ucap;
 	bool user, use_mm;
 
@@ -989,8 +990,11 @@ static void khm_take(struct khm_req *req)
 		goto fail;
 	c->id = req->id;
 	khm_rec_init(&c->sum, KHOLMES_RECORD_MAX);
-	khm_rec_init(&c->body, max_bytes);
-	khm_rec_init(&body, max_bytes);
+	/* cut where the whole capture still fits the queue's byte limit */
+	room = khm_queue_room(max_bytes);
+	khm_rec_init(&c->body, room);
+	khm_rec_init(&body, room > KHOLMES_RECORD_MAX ?
+			    room - KHOLMES_RECORD_MAX : 0);
 	pi->time_ns = ktime_get_real_ns();
 	pi->boot_ns = ktime_get_boottime_ns();
 	pi->pid = pid_nr(req->pid);
@@ -1080,8 +1084,7 @@ static void khm_take(struct khm_req *req)
 	khm_write_capture(&c->sum, req, pi, x, c->body.len, 0, false);
 	if (c->body.err || c->sum.err)
 		goto fail;
-	if (!khm_queue_push(c, max_captures, max_bytes, ktime_get_ns() - t0))
-		khm_notify_capture(c);
+	khm_queue_push(c, max_captures, max_bytes, ktime_get_ns() - t0);
 	c = NULL;
 	goto out;
 fail:

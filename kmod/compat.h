@@ -97,11 +97,23 @@ static inline unsigned int compat_stack_save_tsk(struct task_struct *task,
 #define compat_dump_attrs(cb) (genl_dumpit_info(cb)->attrs)
 #endif
 
-/* The operation a genetlink pre_doit is given: split ops since 6.2. */
+/*
+ * A doit's pre/post hooks get the split op since 6.2. The multicast
+ * groups' capability flags came to 6.7 and to 6.1.66 (and so are in every
+ * 6.1 Debian ships now); a kernel without them lets anyone join.
+ */
+#include <net/genetlink.h>
+
 #if KERNEL_VERSION(6, 2, 0) <= LINUX_VERSION_CODE
-#define compat_genl_split_ops struct genl_split_ops
+#define compat_genl_ops_t struct genl_split_ops
 #else
-#define compat_genl_split_ops struct genl_ops
+#define compat_genl_ops_t struct genl_ops
+#endif
+
+#ifdef GENL_MCAST_CAP_NET_ADMIN
+#define COMPAT_MCGRP_CAP_NET_ADMIN GENL_MCAST_CAP_NET_ADMIN
+#else
+#define COMPAT_MCGRP_CAP_NET_ADMIN 0
 #endif
 
 #endif /* _KHOLMES_COMPAT_H */

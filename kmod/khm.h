@@ -88,7 +88,8 @@ struct khm_proc {
 	char comm[TASK_COMM_LEN];
 	u64 start_ns;
 	u64 gen;
-	u64 prev_ns;
+	u64 prev_ns;		/* when the counters below were read */
+	u32 prev_threads;
 	u64 prev_runtime;
 	u64 prev_nvcsw;
 	u64 prev_delay;
@@ -104,11 +105,22 @@ struct khm_proc {
 
 struct khm_proc *khm_proc_next(unsigned long *tgid);
 
+/* A thread group's counters, read as one (see khm_group_sums()). */
+struct khm_group_sums {
+	u64 runtime;		/* ns on a CPU */
+	u64 ctxsw;		/* voluntary and involuntary switches */
+	u64 majflt;
+	u32 threads;		/* live threads counted */
+};
+
+void khm_group_sums(struct task_struct *p, struct khm_group_sums *s);
+
 int khm_watch_add(struct nlattr **tb, struct netlink_ext_ack *extack);
 int khm_watch_del(struct nlattr **tb, struct netlink_ext_ack *extack);
 void khm_watch_clear(void);
 bool khm_watch_match(struct task_struct *p);
 bool khm_watch_names(pid_t tgid, const char *comm);
+size_t khm_watch_size(void);
 int khm_watch_put(struct sk_buff *skb, struct genl_info *info);
 void khm_watch_uninit(void);
 struct khm_watch_set;
@@ -141,6 +153,7 @@ int khm_rec_append(struct khm_rec *r, const struct khm_rec *from);
 struct khm_capture {
 	struct list_head node;
 	u64 id;
+	u64 seq;		/* push order, set by khm_queue_push() */
 	struct khm_rec sum;	/* one KHOLMES_A_CAPTURE summary record */
 	struct khm_rec body;	/* the whole record stream */
 };
@@ -162,13 +175,14 @@ enum khm_qcount {
 };
 
 void khm_capture_free(struct khm_capture *c);
+u64 khm_queue_room(u64 max_bytes);
 int khm_queue_push(struct khm_capture *c, u32 max_count, u64 max_bytes,
 		   u64 duration_ns);
 void khm_queue_count(enum khm_qcount what);
 void khm_queue_stats(struct khm_queue_stats *s);
 int khm_queue_ack(u64 id);
 int khm_queue_read(u64 id, size_t *off, struct sk_buff *skb);
-int khm_queue_summary(u64 *id, struct sk_buff *skb);
+int khm_queue_summary(u64 *seq, struct sk_buff *skb);
 void khm_queue_uninit(void);
 
 /* capture.c: taking captures, off the sampler's path */
@@ -192,7 +206,6 @@ int khm_capture_init(void);
 void khm_capture_uninit(void);
 int khm_capture_request(struct pid *pid, u64 start_ns,
 			const struct khm_trigger *trig, u64 *id);
-void khm_notify_capture(const struct khm_capture *c);
 bool khm_proc_counters(pid_t tgid, u64 start_ns, u64 *values, u64 *avgs,
 		       u32 *have);
 
@@ -206,7 +219,11 @@ bool khm_profile_running(void);
 void khm_notify_profile(u64 id, pid_t pid, u64 profile_of, u32 kind);
 
 int khm_netlink_init(void);
+void khm_netlink_close(void);
 void khm_netlink_uninit(void);
+struct sk_buff *khm_capture_event(const struct khm_rec *sum);
+void khm_event_send(struct sk_buff *skb);
+void khm_event_drop(struct sk_buff *skb);
 void khm_notify_detection(const char *comm, pid_t pid, u64 start_ns,
 			  u64 time_ns, unsigned int metric, u64 value, u64 avg,
 			  const struct kholmes_rule_cfg *rule);

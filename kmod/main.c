@@ -208,18 +208,21 @@ err_capture:
 }
 
 /*
- * Netlink goes first so that no request can restart the sampler or ask for
- * a capture while they are torn down; then the sampler, which requests
- * captures and profiles; then a running profile, which ends into the
- * queue; then the capture worker and its queue; the watch scope last, as
- * the sampler reads it.
+ * Netlink requests are closed first (those in flight finish) so that none
+ * can restart the sampler or ask for a capture while they are torn down;
+ * then the sampler, which requests captures and profiles; then a running
+ * profile, which ends into the queue; then the capture worker and its
+ * queue. Each of them may still send an event until it has stopped: the
+ * family is unregistered only then. The watch scope goes last, as the
+ * sampler reads it.
  */
 static void __exit kholmes_exit(void)
 {
-	khm_netlink_uninit();
+	khm_netlink_close();
 	khm_sampler_uninit();
 	khm_profile_uninit();
 	khm_capture_uninit();
+	khm_netlink_uninit();
 	khm_watch_uninit();
 	WARN_ON(khm_mem_bytes());
 	pr_info("unloaded\n");

@@ -6,6 +6,9 @@
  * anything is changed, so a rejected request changes nothing.
  */
 
+#include <linux/capability.h>
+#include <linux/pid_namespace.h>
+#include <linux/rwsem.h>
 #include <linux/utsname.h>
 #include <net/genetlink.h>
 
@@ -157,14 +160,71 @@ static const struct nla_policy khm_policy[KHOLMES_A_MAX + 1] = {
 	[KHOLMES_A_REPLACE_WATCH] = { .type = NLA_FLAG },
 };
 
+/*
+ * Events name processes (pid, comm, values): only a listener with
+ * CAP_NET_ADMIN may join, where the kernel checks it (see compat.h).
+ */
 static const struct genl_multicast_group khm_mcgrps[] = {
-	{ .name = KHOLMES_MCGRP_EVENTS },
+	{ .name = KHOLMES_MCGRP_EVENTS, .flags = COMPAT_MCGRP_CAP_NET_ADMIN },
 };
 
 static struct genl_family khm_family;
 
 /* events that could not be multicast, from any context */
 static atomic64_t khm_events_lost = ATOMIC64_INIT(0);
+
+/*
+ * Requests in flight hold khm_nl_gate for reading; khm_netlink_close()
+ * takes it for writing to wait for them and closes the family to new
+ * ones, so that the sampler, profiles and captures can be stopped while
+ * the family stays registered for their last events.
+ */
+static DECLARE_RWSEM(khm_nl_gate);
+static bool khm_nl_closed;
+
+/*
+ * A privileged process that talks to the module is kholmesctl (or acts for
+ * it): it is never the target of an automatic capture. CAP_NET_ADMIN, as
+ * every change needs, so that no unprivileged process can hide from the
+ * rules this way; a privileged one could unload the module anyway.
+ */
+static int khm_pre_doit(const compat_genl_ops_t *ops, struct sk_buff *skb,
+			struct genl_info *info)
+{
+	down_read(&khm_nl_gate);
+	if (!khm_nl_closed) {
+		if (netlink_capable(skb, CAP_NET_ADMIN))
+			khm_self_mark();
+		return 0;
+	}
+	up_read(&khm_nl_gate);
+	NL_SET_ERR_MSG(info->extack, "kholmes is being unloaded");
+	return -ESHUTDOWN;
+}
+
+static void khm_post_doit(const compat_genl_ops_t *ops, struct sk_buff *skb,
+			  struct genl_info *info)
+{
+	up_read(&khm_nl_gate);
+}
+
+/*
+ * Reading other processes' stacks, registers and kernel stacks, or
+ * profiling them, needs what /proc/PID/stack needs (CAP_SYS_ADMIN in the
+ * initial user namespace), or CAP_PERFMON with CAP_SYS_PTRACE there. As
+ * GENL_ADMIN_PERM, both the socket's opener and the sender must hold it.
+ */
+static bool khm_may_read_stacks(const struct sk_buff *skb,
+				struct netlink_ext_ack *extack)
+{
+	if (netlink_capable(skb, CAP_SYS_ADMIN) ||
+	    (netlink_capable(skb, CAP_PERFMON) &&
+	     netlink_capable(skb, CAP_SYS_PTRACE)))
+		return true;
+	NL_SET_ERR_MSG(extack,
+		       "needs CAP_SYS_ADMIN, or CAP_PERFMON and CAP_SYS_PTRACE");
+	return false;
+}
 
 static int khm_put_u64(struct sk_buff *skb, int type, u64 v, int pad)
 {
@@ -335,10 +395,33 @@ static int khm_get_rules(struct sk_buff *skb, struct genl_info *info)
 			 khm_fill_rules);
 }
 
+/*
+ * The scope can hold KHOLMES_WATCH_MAX paths of KHOLMES_CGROUP_PATH_MAX
+ * bytes: the reply is sized for what it holds, under the lock that keeps
+ * it so until it is filled.
+ */
 static int khm_get_watch(struct sk_buff *skb, struct genl_info *info)
 {
-	return khm_reply(info, KHOLMES_CMD_GET_WATCH, NLMSG_GOODSIZE,
-			 khm_watch_put);
+	struct sk_buff *msg;
+	void *hdr;
+	int ret;
+
+	mutex_lock(&khm_lock);
+	msg = genlmsg_new(khm_watch_size(), GFP_KERNEL);
+	if (!msg) {
+		mutex_unlock(&khm_lock);
+		return -ENOMEM;
+	}
+	hdr = genlmsg_put_reply(msg, info, &khm_family, 0,
+				KHOLMES_CMD_GET_WATCH);
+	ret = hdr ? khm_watch_put(msg, info) : -EMSGSIZE;
+	mutex_unlock(&khm_lock);
+	if (ret) {
+		nlmsg_free(msg);
+		return ret;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
 }
 
 static int khm_nested(struct genl_info *info, int type,
@@ -594,7 +677,7 @@ static int khm_put_metrics(struct sk_buff *skb, int type,
 }
 
 static int khm_put_proc(struct sk_buff *skb, struct netlink_callback *cb,
-			const struct khm_proc *pr)
+			const struct khm_proc *pr, pid_t nr)
 {
 	struct nlattr *nest;
 	void *hdr;
@@ -605,7 +688,7 @@ static int khm_put_proc(struct sk_buff *skb, struct netlink_callback *cb,
 		return -EMSGSIZE;
 	nest = nla_nest_start(skb, KHOLMES_A_PROC);
 	if (!nest ||
-	    nla_put_u32(skb, KHOLMES_PROC_PID, pr->tgid) ||
+	    nla_put_u32(skb, KHOLMES_PROC_PID, nr) ||
 	    nla_put_string(skb, KHOLMES_PROC_COMM, pr->comm) ||
 	    khm_put_u64(skb, KHOLMES_PROC_START_NS, pr->start_ns,
 			KHOLMES_PROC_PAD) ||
@@ -622,20 +705,47 @@ static int khm_put_proc(struct sk_buff *skb, struct netlink_callback *cb,
 }
 
 /*
+ * The pid of tracked process pr as the reader's pid namespace sees it, 0
+ * when it does not see it (the same pid number now names another
+ * process, or none, counts as not seen).
+ */
+static pid_t khm_proc_nr(const struct khm_proc *pr, struct pid_namespace *ns)
+{
+	struct task_struct *task;
+	struct pid *pid;
+	pid_t nr = 0;
+
+	if (ns == &init_pid_ns)
+		return pr->tgid;
+	rcu_read_lock();
+	pid = find_pid_ns(pr->tgid, &init_pid_ns);
+	task = pid ? pid_task(pid, PIDTYPE_TGID) : NULL;
+	if (task && task->start_boottime == pr->start_ns)
+		nr = pid_nr_ns(pid, ns);
+	rcu_read_unlock();
+	return nr;
+}
+
+/*
  * cb->args[0] holds the next tgid to send: a resumed dump starts after the
- * last process it sent, whatever came and went in between.
+ * last process it sent, whatever came and went in between. A reader in a
+ * pid namespace below the initial one sees the processes of its namespace
+ * only, under their pids there, as its /proc does.
  */
 static int khm_dump_procs(struct sk_buff *skb, struct netlink_callback *cb)
 {
+	struct pid_namespace *ns = task_active_pid_ns(current);
 	unsigned long tgid = cb->args[0];
 	struct khm_proc *pr;
 	int sent = 0;
+	pid_t nr;
 
 	mutex_lock(&khm_lock);
 	while ((pr = khm_proc_next(&tgid))) {
-		if (khm_put_proc(skb, cb, pr))
+		nr = ns ? khm_proc_nr(pr, ns) : 0;
+		if (nr && khm_put_proc(skb, cb, pr, nr))
 			break;
-		sent++;
+		sent += !!nr;
 		tgid++;
 	}
 	mutex_unlock(&khm_lock);
@@ -703,6 +813,8 @@ static int khm_capture(struct sk_buff *skb, struct genl_info *info)
 	u64 id;
 	int ret;
 
+	if (!khm_may_read_stacks(skb, info->extack))
+		return -EPERM;
 	if (!attr) {
 		NL_SET_ERR_MSG(info->extack, "capture needs a pid");
 		return -EINVAL;
@@ -749,6 +861,8 @@ static int khm_profile(struct sk_buff *skb, struct genl_info *info)
 	u64 id;
 	int ret;
 
+	if (!khm_may_read_stacks(skb, info->extack))
+		return -EPERM;
 	if (!attr || !info->attrs[KHOLMES_A_PROFILE_KIND]) {
 		NL_SET_ERR_MSG(info->extack, "profile needs a pid and a kind");
 		return -EINVAL;
@@ -835,10 +949,10 @@ static int khm_ack_capture(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
-/* cb->args[0]: the next capture id whose summary to send */
+/* cb->args[0]: the push sequence number of the next summary to send */
 static int khm_dump_captures(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	u64 id = cb->args[0];
+	u64 seq = cb->args[0];
 	int sent = 0, ret;
 	void *hdr;
 
@@ -848,7 +962,7 @@ static int khm_dump_captures(struct sk_buff *skb, struct netlink_callback *cb)
 				  KHOLMES_CMD_LIST_CAPTURES);
 		if (!hdr)
 			break;
-		ret = khm_queue_summary(&id, skb);
+		ret = khm_queue_summary(&seq, skb);
 		if (ret <= 0) {
 			genlmsg_cancel(skb, hdr);
 			break;
@@ -856,7 +970,7 @@ static int khm_dump_captures(struct sk_buff *skb, struct netlink_callback *cb)
 		genlmsg_end(skb, hdr);
 		sent++;
 	}
-	cb->args[0] = id;
+	cb->args[0] = seq;
 	return sent ? skb->len : 0;
 }
 
@@ -872,6 +986,9 @@ static int khm_dump_capture(struct sk_buff *skb, struct netlink_callback *cb)
 	int ret;
 
 	if (!cb->args[2]) {
+		/* the first call runs in the requester's context */
+		if (!khm_may_read_stacks(cb->skb, cb->extack))
+			return -EPERM;
 		attr = compat_dump_attrs(cb)[KHOLMES_A_CAPTURE_ID];
 		if (!attr) {
 			NL_SET_ERR_MSG(cb->extack, "which capture: give its id");
@@ -897,14 +1014,19 @@ static int khm_dump_capture(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
-void khm_notify_capture(const struct khm_capture *c)
+/*
+ * A CAPTURE_READY event for the capture whose summary is sum, built while
+ * the caller still owns it: NULL when nobody listens or it could not be
+ * built (counted as lost).
+ */
+struct sk_buff *khm_capture_event(const struct khm_rec *sum)
 {
 	struct sk_buff *skb;
 	void *hdr;
 
 	if (!genl_has_listeners(&khm_family, &init_net, 0))
-		return;
-	skb = genlmsg_new(c->sum.len, GFP_KERNEL);
+		return NULL;
+	skb = genlmsg_new(sum->len, GFP_KERNEL);
 	if (!skb)
 		goto lost;
 	hdr = genlmsg_put(skb, 0, 0, &khm_family, 0,
@@ -913,12 +1035,25 @@ void khm_notify_capture(const struct khm_capture *c)
 		nlmsg_free(skb);
 		goto lost;
 	}
-	skb_put_data(skb, c->sum.buf, c->sum.len);
+	skb_put_data(skb, sum->buf, sum->len);
 	genlmsg_end(skb, hdr);
-	khm_multicast(skb);
-	return;
+	return skb;
 lost:
 	atomic64_inc(&khm_events_lost);
+	return NULL;
+}
+
+/* Send an event from khm_capture_event(); consumes it. */
+void khm_event_send(struct sk_buff *skb)
+{
+	if (skb)
+		khm_multicast(skb);
+}
+
+void khm_event_drop(struct sk_buff *skb)
+{
+	if (skb)
+		nlmsg_free(skb);
 }
 
 static const struct genl_small_ops khm_ops[] = {
@@ -999,20 +1134,6 @@ static const struct genl_small_ops khm_ops[] = {
 	},
 };
 
-/*
- * A privileged process that talks to the module is kholmesctl (or acts for
- * it): it is never the target of an automatic capture. CAP_NET_ADMIN, as
- * every change needs, so that no unprivileged process can hide from the
- * rules this way; a privileged one could unload the module anyway.
- */
-static int khm_pre_doit(const compat_genl_split_ops *ops, struct sk_buff *skb,
-			struct genl_info *info)
-{
-	if (netlink_capable(skb, CAP_NET_ADMIN))
-		khm_self_mark();
-	return 0;
-}
-
 static struct genl_family khm_family __ro_after_init = {
 	.name = KHOLMES_GENL_NAME,
 	.version = KHOLMES_GENL_VERSION,
@@ -1021,9 +1142,10 @@ static struct genl_family khm_family __ro_after_init = {
 	.netnsok = false,
 	/* captures take time: never hold genl_mutex, which all families share */
 	.parallel_ops = true,
+	.pre_doit = khm_pre_doit,
+	.post_doit = khm_post_doit,
 	.module = THIS_MODULE,
 	.small_ops = khm_ops,
-	.pre_doit = khm_pre_doit,
 	.n_small_ops = ARRAY_SIZE(khm_ops),
 	.mcgrps = khm_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(khm_mcgrps),
@@ -1032,6 +1154,18 @@ static struct genl_family khm_family __ro_after_init = {
 int __init khm_netlink_init(void)
 {
 	return genl_register_family(&khm_family);
+}
+
+/*
+ * Wait for the requests in flight and refuse new ones; the family stays
+ * registered until khm_netlink_uninit(), once every sender has stopped.
+ * Dumps only read the queue and the tracked processes, which outlive it.
+ */
+void khm_netlink_close(void)
+{
+	down_write(&khm_nl_gate);
+	khm_nl_closed = true;
+	up_write(&khm_nl_gate);
 }
 
 void khm_netlink_uninit(void)

@@ -6,6 +6,11 @@
  *
  * A pass has two halves. The walk runs under rcu_read_lock() only: it reads
  * each task_struct once into a preallocated array and allocates nothing.
+ * As hung_task does, it leaves its RCU section every KHM_RCU_BATCH threads
+ * (after a whole group), so that no read-side section (preempt-off on a
+ * non-preemptible kernel) grows with the number of tasks on the host: only
+ * with the largest thread group, which is read in one piece, as
+ * thread_group_cputime() reads it.
  * The update runs after it, outside RCU, under khm_lock: it looks processes
  * up, allocates new ones, updates windows, judges and notifies. Tracked
  * processes live in an xarray keyed by tgid, which both hashes and orders
@@ -13,6 +18,7 @@
  */
 
 #include <linux/cgroup.h>
+#include <linux/debugfs.h>
 #include <linux/jiffies.h>
 #include <linux/kernel_stat.h>
 #include <linux/ktime.h>
@@ -25,6 +31,7 @@
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/seqlock.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
@@ -37,6 +44,7 @@ struct khm_raw {
 	bool has_mm;
 	char comm[TASK_COMM_LEN];
 	u64 start_ns;
+	u64 read_ns;
 	u64 runtime;
 	u64 nvcsw;
 	u64 delay;
@@ -48,6 +56,8 @@ struct khm_raw {
 };
 
 #define KHM_RAW_MIN	256
+/* threads read per RCU read-side section, at least one whole group */
+#define KHM_RCU_BATCH	256
 
 static DEFINE_XARRAY(khm_procs);
 static u64 khm_tracked;
@@ -58,6 +68,23 @@ static struct workqueue_struct *khm_wq;
 static struct delayed_work khm_work;
 static unsigned long khm_next_run;
 static bool khm_stopping;
+
+/*
+ * Debug figures, in debugfs (kholmes/): the longest RCU read-side section
+ * of a walk, in time and in tasks visited, and how many there were; how
+ * many group reads were done again because a thread exited meanwhile; how
+ * many cpu readings were cut to
+ * what the group's threads and the CPUs can do, and the most a reading
+ * exceeded it by (percent, KHOLMES_VALUE_SCALE fixed point). Writing 0
+ * resets one.
+ */
+static u64 khm_rcu_max_ns;
+static u64 khm_rcu_max_tasks;
+static u64 khm_rcu_sections;
+static u64 khm_group_retries;
+static u64 khm_cpu_clamped;
+static u64 khm_cpu_excess_max;
+static struct dentry *khm_debugfs;
 
 static size_t khm_proc_size(u32 window)
 {
@@ -133,46 +160,101 @@ static u64 khm_thread_delay(struct task_struct *t, u64 now)
 #endif
 }
 
-static u32 khm_read_group(struct task_struct *p, struct khm_raw *r, u64 now)
+/*
+ * The counters of thread group p, its live threads' and what its dead
+ * ones left in the signal struct, read as one consistent sum the way
+ * thread_group_cputime() does: an exiting thread moves its counters into
+ * the signal struct and leaves the thread list under sig->stats_lock, so
+ * a lockless pass that raced with an exit (counting it twice, or not at
+ * all, and the next pass its whole lifetime: a spike) is done again, and
+ * a second one under the lock. Called under rcu_read_lock().
+ */
+void khm_group_sums(struct task_struct *p, struct khm_group_sums *s)
 {
 	struct signal_struct *sig = p->signal;
+	unsigned int seq, nextseq = 0;
 	struct task_struct *t;
-	u64 longest = 0;
-	u32 visited = 0;
+	unsigned long flags;
+
+	do {
+		seq = nextseq;
+		flags = read_seqbegin_or_lock_irqsave(&sig->stats_lock, &seq);
+		s->runtime = sig->sum_sched_runtime;
+		s->ctxsw = sig->nvcsw + sig->nivcsw;
+		s->majflt = sig->maj_flt;
+		s->threads = 0;
+		for_each_thread(p, t) {
+			s->runtime += READ_ONCE(t->se.sum_exec_runtime);
+			s->ctxsw += READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw);
+			s->majflt += READ_ONCE(t->maj_flt);
+			s->threads++;
+		}
+		nextseq = 1;
+	} while (need_seqretry(&sig->stats_lock, seq));
+	done_seqretry_irqrestore(&sig->stats_lock, seq, flags);
+}
+
+static u32 khm_read_group(struct task_struct *p, struct khm_raw *r)
+{
+	/* per group: a walk with RCU breaks spans more than an instant */
+	u64 now = local_clock();
+	struct signal_struct *sig = p->signal;
+	unsigned int seq, nextseq = 0;
+	struct task_struct *t;
+	unsigned long flags;
+	u64 longest;
+	u32 visited;
 
 	memset(r, 0, sizeof(*r));
 	r->tgid = p->tgid;
 	r->kthread = p->flags & PF_KTHREAD;
 	strscpy(r->comm, p->comm, sizeof(r->comm));
 	r->start_ns = p->start_boottime;
-	r->threads = READ_ONCE(sig->nr_threads);
-	/* what the group's dead threads took with them */
-	r->runtime = READ_ONCE(sig->sum_sched_runtime);
-	r->nvcsw = READ_ONCE(sig->nvcsw) + READ_ONCE(sig->nivcsw);
-	r->majflt = READ_ONCE(sig->maj_flt);
 
-	for_each_thread(p, t) {
-		unsigned int state = READ_ONCE(t->__state);
+	/* as khm_group_sums(), with the scheduler figures of each thread */
+	for (;;) {
+		seq = nextseq;
+		flags = read_seqbegin_or_lock_irqsave(&sig->stats_lock, &seq);
+		/* what the group's dead threads took with them */
+		r->runtime = sig->sum_sched_runtime;
+		r->nvcsw = sig->nvcsw + sig->nivcsw;
+		r->majflt = sig->maj_flt;
+		r->delay = 0;
+		longest = 0;
+		visited = 0;
+		for_each_thread(p, t) {
+			unsigned int state = READ_ONCE(t->__state);
 
-		visited++;
-		r->runtime += READ_ONCE(t->se.sum_exec_runtime);
-		r->nvcsw += READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw);
-		r->majflt += READ_ONCE(t->maj_flt);
+			visited++;
+			r->runtime += READ_ONCE(t->se.sum_exec_runtime);
+			r->nvcsw += READ_ONCE(t->nvcsw) + READ_ONCE(t->nivcsw);
+			r->majflt += READ_ONCE(t->maj_flt);
 #if COMPAT_HAVE_SCHED_INFO
-		r->delay += khm_thread_delay(t, now);
-		/*
-		 * As hung_task does, but without keeping state per thread:
-		 * the time since an uninterruptible thread was last put on
-		 * a CPU. Idle kernel threads (TASK_NOLOAD) do not count.
-		 */
-		if ((state & TASK_UNINTERRUPTIBLE) && !(state & TASK_NOLOAD)) {
-			u64 since = READ_ONCE(t->sched_info.last_arrival);
+			r->delay += khm_thread_delay(t, now);
+			/*
+			 * As hung_task does, but without keeping state per
+			 * thread: the time since an uninterruptible thread was
+			 * last put on a CPU. Idle kernel threads (TASK_NOLOAD)
+			 * do not count.
+			 */
+			if ((state & TASK_UNINTERRUPTIBLE) &&
+			    !(state & TASK_NOLOAD)) {
+				u64 since = READ_ONCE(t->sched_info.last_arrival);
 
-			if (since && now > since && now - since > longest)
-				longest = now - since;
-		}
+				if (since && now > since && now - since > longest)
+					longest = now - since;
+			}
 #endif
+		}
+		nextseq = 1;
+		if (!need_seqretry(&sig->stats_lock, seq))
+			break;
+		khm_group_retries++;
 	}
+	done_seqretry_irqrestore(&sig->stats_lock, seq, flags);
+	/* the rates divide by the time between two reads of this group */
+	r->read_ns = ktime_get_ns();
+	r->threads = visited;
 	r->dstate_ns = longest;
 	if (!r->kthread) {
 		khm_read_mm(p, r);
@@ -449,17 +531,40 @@ static void khm_judge(struct khm_proc *pr, unsigned int m, u64 value,
 	pr->have |= BIT(m);
 }
 
+/*
+ * A group cannot run more than 100 % per thread it had, nor more than
+ * every CPU. The counters are read consistently (khm_group_sums()), but a
+ * running thread's sum_exec_runtime is brought up to date at ticks and
+ * switches only: two reads can each be up to a tick behind, a little more
+ * in one interval and less in the next. That, and threads created and
+ * gone between two passes (which the bound does not see), is all that can
+ * exceed it; such a reading is cut to the bound and counted (debugfs).
+ */
+static u64 khm_cpu_bound(u64 cpu, u32 threads, u32 prev_threads)
+{
+	u64 bound = (u64)min_t(u32, max(threads, prev_threads),
+			       num_online_cpus()) * 100 * KHOLMES_VALUE_SCALE;
+
+	if (cpu <= bound)
+		return cpu;
+	khm_cpu_clamped++;
+	khm_cpu_excess_max = max(khm_cpu_excess_max, cpu - bound);
+	return bound;
+}
+
 static void khm_update(struct khm_proc *pr, const struct khm_raw *r,
 		       u64 now, u64 boot)
 {
-	u64 el = now - pr->prev_ns;
+	u64 el = r->read_ns > pr->prev_ns ? r->read_ns - pr->prev_ns : 0;
 	u64 v[KHOLMES_NR_METRICS];
 	unsigned int m;
 
 	memcpy(pr->comm, r->comm, sizeof(pr->comm));
 	if (pr->primed) {
-		v[KHOLMES_METRIC_CPU] = khm_rate(r->runtime, pr->prev_runtime,
-						 100 * KHOLMES_VALUE_SCALE, el);
+		v[KHOLMES_METRIC_CPU] =
+			khm_cpu_bound(khm_rate(r->runtime, pr->prev_runtime,
+					       100 * KHOLMES_VALUE_SCALE, el),
+				      r->threads, pr->prev_threads);
 		v[KHOLMES_METRIC_RSS] = (r->rss_pages * KHOLMES_VALUE_SCALE) >>
 					(20 - PAGE_SHIFT);
 		v[KHOLMES_METRIC_RSS_PCT] = r->has_mm ?
@@ -486,7 +591,8 @@ static void khm_update(struct khm_proc *pr, const struct khm_raw *r,
 			khm_judge(pr, m, v[m], now, boot);
 		}
 	}
-	pr->prev_ns = now;
+	pr->prev_ns = r->read_ns;
+	pr->prev_threads = r->threads;
 	pr->prev_runtime = r->runtime;
 	pr->prev_nvcsw = r->nvcsw;
 	pr->prev_delay = r->delay;
@@ -526,7 +632,7 @@ static void khm_proc_drop(unsigned long tgid, struct khm_proc *pr)
 	khm_tracked--;
 }
 
-static u32 khm_apply(u32 n, u64 now, u64 boot)
+static u32 khm_apply(u32 n, u64 now, u64 boot, bool complete)
 {
 	struct khm_proc *pr;
 	unsigned long idx;
@@ -554,7 +660,12 @@ static u32 khm_apply(u32 n, u64 now, u64 boot)
 		khm_update(pr, r, now, boot);
 	}
 	khm_rundelay_pass(now, boot);
-	/* exited, out of scope, or not seen this pass */
+	/*
+	 * Exited, out of scope, or not seen this pass; a walk cut short saw
+	 * only part of the host, and the rest is judged by the next pass.
+	 */
+	if (!complete)
+		return refused;
 	xa_for_each(&khm_procs, idx, pr)
 		if (pr->gen != khm_gen)
 			khm_proc_drop(idx, pr);
@@ -619,31 +730,79 @@ static void khm_host_cpu(u64 now)
 	last_ns = now;
 }
 
+static u64 khm_rcu_start;
+
+static void khm_walk_lock(void)
+{
+	rcu_read_lock();
+	khm_rcu_start = ktime_get_ns();
+}
+
+static void khm_walk_unlock(u32 tasks)
+{
+	u64 len = ktime_get_ns() - khm_rcu_start;
+
+	rcu_read_unlock();
+	khm_rcu_sections++;
+	khm_rcu_max_ns = max(khm_rcu_max_ns, len);
+	khm_rcu_max_tasks = max_t(u64, khm_rcu_max_tasks, tasks);
+}
+
+/*
+ * Leave the walk's RCU section for a moment, as hung_task's
+ * rcu_lock_break() does: p, pinned meanwhile, says whether the walk can
+ * go on from it. Once it has left the task list (pid_alive() false), its
+ * next pointer leads nowhere: the walk stops there.
+ */
+static bool khm_walk_break(struct task_struct *p, u32 tasks)
+{
+	bool alive;
+
+	get_task_struct(p);
+	khm_walk_unlock(tasks);
+	cond_resched();
+	khm_walk_lock();
+	alive = pid_alive(p);
+	put_task_struct(p);
+	return alive;
+}
+
 static void khm_pass(void)
 {
 	u64 t0 = ktime_get_ns(), boot = ktime_get_boottime_ns();
-	u64 clock = local_clock();
-	u32 n = 0, want = 0, tasks = 0;
+	u32 n = 0, want = 0, tasks = 0, batch = 0;
 	struct task_struct *p;
+	bool complete = true;
 	u64 cost;
 
-	rcu_read_lock();
+	khm_walk_lock();
 	for_each_process(p) {
 		/* a group whose every thread has exited is gone already */
-		if (!atomic_read(&p->signal->live))
-			continue;
-		if (!khm_watch_match(p))
-			continue;
-		want++;
-		if (n < khm_raw_cap)
-			tasks += khm_read_group(p, &khm_raw[n++], clock);
+		if (atomic_read(&p->signal->live) && khm_watch_match(p)) {
+			want++;
+			if (n < khm_raw_cap) {
+				u32 t = khm_read_group(p, &khm_raw[n++]);
+
+				tasks += t;
+				batch += t;
+			}
+		}
+		if (++batch >= KHM_RCU_BATCH) {
+			if (!khm_walk_break(p, batch)) {
+				complete = false;
+				batch = 0;
+				break;
+			}
+			batch = 0;
+		}
 	}
-	rcu_read_unlock();
+	khm_walk_unlock(batch);
 
 	khm_host_cpu(t0);
 	/* a gauge: processes in scope that the last pass could not track */
-	khm_stats.untracked = khm_apply(n, t0, boot) + (want - n);
-	khm_raw_resize(want);
+	khm_stats.untracked = khm_apply(n, t0, boot, complete) + (want - n);
+	if (complete)
+		khm_raw_resize(want);
 
 	cost = ktime_get_ns() - t0;
 	khm_stats.passes++;
@@ -734,11 +893,24 @@ int khm_sampler_init(void)
 		return -ENOMEM;
 	}
 	INIT_DELAYED_WORK(&khm_work, khm_work_fn);
+	/* debug figures only: no error if debugfs is absent */
+	khm_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_u64("rcu_max_ns", 0600, khm_debugfs, &khm_rcu_max_ns);
+	debugfs_create_u64("rcu_max_tasks", 0600, khm_debugfs,
+			   &khm_rcu_max_tasks);
+	debugfs_create_u64("rcu_sections", 0400, khm_debugfs,
+			   &khm_rcu_sections);
+	debugfs_create_u64("group_retries", 0400, khm_debugfs,
+			   &khm_group_retries);
+	debugfs_create_u64("cpu_clamped", 0600, khm_debugfs, &khm_cpu_clamped);
+	debugfs_create_u64("cpu_excess_max", 0600, khm_debugfs,
+			   &khm_cpu_excess_max);
 	return 0;
 }
 
 void khm_sampler_uninit(void)
 {
+	debugfs_remove(khm_debugfs);
 	mutex_lock(&khm_lock);
 	khm_stopping = true;
 	mutex_unlock(&khm_lock);

@@ -246,6 +246,31 @@ void khm_watch_clear(void)
 		khm_watch_release(&khm_watches[--khm_nwatch]);
 }
 
+/* Called with khm_lock held: the attribute bytes khm_watch_put() needs. */
+size_t khm_watch_size(void)
+{
+	size_t size = 0;
+	unsigned int i;
+
+	for (i = 0; i < khm_nwatch; i++) {
+		const struct khm_watch *w = &khm_watches[i];
+
+		size += nla_total_size(0);
+		switch (w->type) {
+		case KHM_WATCH_PID:
+			size += nla_total_size(sizeof(u32));
+			break;
+		case KHM_WATCH_COMM:
+			size += nla_total_size(strlen(w->comm) + 1);
+			break;
+		default:
+			size += nla_total_size(strlen(w->path) + 1);
+			break;
+		}
+	}
+	return size;
+}
+
 /* Called with khm_lock held: one KHOLMES_A_WATCH nest per entry. */
 int khm_watch_put(struct sk_buff *skb, struct genl_info *info)
 {
