@@ -26,8 +26,8 @@
 #   KDEBUG_BUILD=<build tree>
 #   KDEBUG_RELEASE=<uname -r of that kernel>
 # Progress goes to standard error, the build's output to
-# <build tree>/kdebug-build.log. KDEBUG_JOBS (default 2) is make's -j; the
-# build runs under nice -n 10.
+# <build tree>/kdebug-build.log. KDEBUG_JOBS (default 2) is make's -j,
+# KDEBUG_NICE (default 10) its niceness.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +35,7 @@ fragment=$top/selftests/vm/kdebug.config
 cache=${KHOLMES_CACHE:-/var/cache/kholmes}
 tarball=${KDEBUG_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 jobs=${KDEBUG_JOBS:-2}
+niceness=${KDEBUG_NICE:-10}
 config_only=0
 [[ ${1:-} == --config-only ]] && config_only=1
 
@@ -106,7 +107,7 @@ mkdir -p "$build"
 log=$build/kdebug-build.log
 : >"$log"
 kmake() {
-	nice -n 10 make -C "$src" O="$build" "$@" >>"$log" 2>&1 ||
+	nice -n "$niceness" make -C "$src" O="$build" "$@" >>"$log" 2>&1 ||
 		die "make $* failed; the end of $log:$(echo; tail -n 30 "$log")"
 }
 
@@ -136,7 +137,7 @@ fi
 say "config checked: every option of the fragment is set"
 ((config_only)) && { say "config in $build/.config"; exit 0; }
 
-say "building (make -j$jobs, nice 10; log: $log); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "building (make -j$jobs, nice $niceness; log: $log); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 kmake -j"$jobs" all
 kmake modules_prepare
 [[ -f $build/arch/x86/boot/bzImage && -f $build/Module.symvers ]] ||
@@ -144,4 +145,10 @@ kmake modules_prepare
 secs=$(($(date +%s) - start))
 say "built in $((secs / 60)) min $((secs % 60)) s; load now: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "seconds=$secs" >"$build/.kdebug-done"
+# A build tree without .kdebug-done other than ours is one that was
+# interrupted (we hold the lock, so none is running): only disk now.
+for d in "$cache"/kdebug-*/; do
+	d=${d%/}
+	[[ $d != "$build" && ! -f $d/.kdebug-done ]] && rm -rf "$d"
+done
 emit

@@ -4,8 +4,9 @@
 #
 # /init of the kholmes test VM (busybox sh). Mounts what the tests need,
 # loads the module, runs every /selftests/*_test in turn, unloads the
-# module, dumps dmesg and powers off. Everything the host needs to judge the
-# run goes to the serial console between marker lines that run-vm.sh parses:
+# module, dumps dmesg and powers off (or, without ACPI, reboots: qemu runs
+# with -no-reboot). Everything the host needs to judge the run goes to the
+# serial console between marker lines that judge.sh parses:
 #
 #   KHM-BOOT <release>                  /init started
 #   KHM-INSMOD-OK | KHM-INSMOD-FAIL rc=N
@@ -68,7 +69,13 @@ finish() {
 	echo "KHM-DMESG-END"
 	echo "KHM-DONE"
 	sync
-	poweroff -f
+	# Without ACPI (the debug kernel) power-off only halts; a reboot
+	# ends qemu all the same (-no-reboot).
+	if [ -d /sys/firmware/acpi ]; then
+		poweroff -f
+	else
+		reboot -f
+	fi
 	sleep 10
 }
 
