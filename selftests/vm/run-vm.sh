@@ -58,7 +58,7 @@ if [[ $kver == debug ]]; then
 	kernel=$(sed -n 's/^KDEBUG_IMAGE=//p' <<<"$kd")
 	export KHM_VM_TIMEOUT=${KHM_VM_TIMEOUT:-3600}
 	export KHM_TEST_TIMEOUT=${KHM_TEST_TIMEOUT:-1200}
-	cmdline+=" kmemleak=on"
+	cmdline+=" kmemleak=on printk.time=1"
 fi
 module=${KHM_MODULE:-$top/build/$kver/src/kmod/kholmes.ko}
 ctl=${KHOLMESCTL:-$top/ctl/kholmesctl}

@@ -31,6 +31,8 @@ splat_re+='|stack-protector|stack guard page|corrupted stack end|double fault|Un
 # Lines that match the above and are not splats, seen on these kernels
 # under TCG.
 benign_re='RETBleed: WARNING: Spectre v2 mitigation leaves CPU vulnerable'
+# the debug kernel's boot banner
+benign_re+='|RCU lockdep checking is enabled'
 
 awk -v re="$splat_re" -v benign="$benign_re" '
 	/KHM-BEGIN /     { during = $NF; next }
