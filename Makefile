@@ -20,7 +20,12 @@
 #                        installed kernel, then the selftests in a qemu VM on
 #                        every installed kernel; one closing line of totals
 #   make vm KVER=<rel>   only the VM suite on one kernel (KHM_TESTS=rig_test
-#                        KHM_MODPARAMS="interval_ms=100" KHM_VERBOSE=1 ...)
+#                        KHM_MODPARAMS="interval_ms=100" KHM_VERBOSE=1 ...);
+#                        KVER=debug: on the debug kernel of make kdebug
+#   make kdebug          the debug kernel (KASAN, lockdep, kmemleak, UBSAN...)
+#                        from linux-source-6.12, built once into
+#                        /var/cache/kholmes/, then reused; prints
+#                        KDEBUG_IMAGE=, KDEBUG_BUILD=, KDEBUG_RELEASE=
 #   make modules-all     the module for every installed kernel, W=1, no warnings
 #   make style           checkpatch --strict on kmod/ and include/
 #   make sparse          sparse (C=2) on every installed kernel, report only
@@ -49,7 +54,8 @@ DEPS := linux-image-cloud-amd64 linux-headers-cloud-amd64 \
 	libnl-3-dev libnl-genl-3-dev libkmod-dev libjson-c-dev \
 	dkms mandoc systemd sysstat python3 \
 	protobuf-c-compiler libprotobuf-c-dev zlib1g-dev golang-go \
-	libcurl4-openssl-dev curl prometheus-node-exporter stress-ng
+	libcurl4-openssl-dev curl prometheus-node-exporter stress-ng \
+	bc flex bison libssl-dev
 
 # Debian's own programs in the VM, for the tests that detect them
 # (selftests/real_test.c); mkinitramfs.sh copies them with their libraries.
@@ -62,7 +68,7 @@ KVER ?= $(lastword $(filter-out %-rt-amd64,$(KERNELS)) $(filter %-rt-amd64,$(fir
 STYLE_FILES := $(filter-out %.mod.c,\
 	$(wildcard $(TOP)/kmod/*.c $(TOP)/kmod/*.h $(TOP)/include/*.h))
 
-.PHONY: all module ctl deps check demo demo-build vm install dkms pkgcheck \
+.PHONY: all module ctl deps check demo demo-build vm kdebug install dkms pkgcheck \
 	bench bench-build modules-all style sparse unit selftests \
 	ksft clean
 
@@ -119,6 +125,10 @@ vm: ctl selftests
 	@$(TOP)/scripts/kbuild.sh --quiet $(KVER)
 	@$(TOP)/selftests/kmod_helper/build.sh $(KVER)
 	@$(TOP)/selftests/vm/run-vm.sh $(KVER) $(BUILD)/$(KVER)/vm
+
+# Cached outside the tree (make clean keeps it); see scripts/kdebug.sh.
+kdebug:
+	@$(TOP)/scripts/kdebug.sh
 
 # What kholmes costs, measured in the VM against pidstat and unloaded runs.
 # linux-perf only here: `perf record` is what the profile cost is set against.

@@ -8,10 +8,20 @@
 #   3. the module for every installed kernel, W=1, no warnings
 #   4. packaging (make install, DKMS, systemd unit, man page) and the
 #      Prometheus textfile read back through node_exporter
-#   5. the selftests, then for every kernel that can boot here
-#      (/boot/vmlinuz-<rel> with headers): its module, and its suite split
-#      over KHM_VM_PARTS qemu VMs (default 2), each with its own initramfs
+#   5. the selftests, and the host-side test of the VM judging and this
+#      accounting (scripts/tests/check_test.sh, TAP)
+#   6. the debug kernel (scripts/kdebug.sh: built once, then cached)
+#   7. for every kernel that can boot here (/boot/vmlinuz-<rel> with
+#      headers), and the debug kernel: its module, and its suite split over
+#      KHM_VM_PARTS qemu VMs (default 2; the debug kernel a subset in
+#      KHM_DEBUG_PARTS VMs), each with its own initramfs
 #      (selftests/vm/run-vm.sh), KHM_VM_JOBS VMs at a time (default 2)
+#
+# The VMs' results are counted by selftests/vm/tally.sh: a VM with any
+# failure record counts as failed, every kernel of selftests/vm/kernels
+# (6.1 cloud, 6.12 cloud, 6.12 rt, debug) must have run, and a skipped case
+# not in selftests/expected-skips counts as failed. Every skipped case is
+# named in the closing summary.
 #
 # Every step runs even when an earlier one failed, so one run shows
 # everything that is wrong. Counted are individual test cases (TAP "ok" /
@@ -117,11 +127,31 @@ rc=$?
 ((rc == 0)) || tail -n 30 "$logs/selftests.log"
 gate "selftests build" "$rc" "$logs/selftests.log"
 
+step "VM judging: fabricated consoles and results (scripts/tests/check_test.sh)"
+"$top/scripts/tests/check_test.sh" 2>&1 | tee "$logs/check_test.log"
+rc=${PIPESTATUS[0]}
+read -r p f s < <(tap_count "$logs/check_test.log")
+((rc != 0 && f == 0)) && f=1
+add "VM judging (check_test.sh)" "$p" "$f" "$s"
+
+# The debug kernel: built once (about 20 minutes here), then cached under
+# /var/cache/kholmes/. Without it the run fails below: "debug" is one of
+# the kernels that must have run (selftests/vm/kernels).
+step "debug kernel: make kdebug (KASAN, lockdep, kmemleak, ...)"
+kdebug_ok=0
+if "$top/scripts/kdebug.sh" >"$logs/kdebug.out" 2>"$logs/kdebug.log"; then
+	kdebug_ok=1
+	cat "$logs/kdebug.log" "$logs/kdebug.out"
+else
+	tail -n 30 "$logs/kdebug.log"
+fi
+gate "debug kernel (make kdebug)" "$((!kdebug_ok))" "$logs/kdebug.log"
+
 mapfile -t kernels < <("$top/scripts/kernels.sh" --vm)
 if ((${#kernels[@]} == 0)); then
 	echo "no kernel with both /boot/vmlinuz-<rel> and headers: sudo make deps" >&2
-	add "VM tests" 0 1 0 "no bootable kernel installed"
 fi
+((kdebug_ok)) && kernels+=(debug)
 # Each kernel's suite runs in KHM_VM_PARTS VMs (default 2), KHM_VM_JOBS VMs
 # at a time (default 2). Under TCG much of a test's time is spent waiting
 # for sampler intervals, so two VMs on two host CPUs take little longer
@@ -131,33 +161,61 @@ fi
 # vm_secs: the seconds each took in a VM beside another (KHM-TIME lines of
 # a make check run); an unlisted test counts 60. Each part has its own
 # build/<rel>/vm-<n>/ and log, printed in kernel order once all are done.
+#
+# The debug kernel runs only $debug_tests (KHM_DEBUG_TESTS), in
+# KHM_DEBUG_PARTS VMs (default 2): KASAN, lockdep and kmemleak under TCG
+# make every test several times slower (debug_secs: their seconds there),
+# and these cover every path of the module: captures and the queue
+# (capture), perf-driven profiles (profile), unloads under load and the
+# failing allocations (hardening), every netlink request (fuzz) and the
+# daemon (daemon). Its VMs start first, being the longest.
 jobs=${KHM_VM_JOBS:-2}
 nparts=${KHM_VM_PARTS:-2}
+dparts=${KHM_DEBUG_PARTS:-2}
+debug_tests=${KHM_DEBUG_TESTS:-capture_test,profile_test,hardening_test,fuzz_test,daemon_test}
+# shellcheck disable=SC2034 # read by deal() through a nameref
 declare -A vm_secs=(
 	[capture_test]=62 [config_test]=57 [daemon_test]=48 [detect_test]=48
 	[fuzz_test]=35 [hardening_test]=140 [priv_test]=18 [profile_test]=86
 	[rig_test]=5 [sampling_test]=30 [scale_test]=52 [watch_test]=14
 )
+# shellcheck disable=SC2034 # read by deal() through a nameref
+declare -A debug_secs=(
+	[capture_test]=250 [daemon_test]=200 [fuzz_test]=150
+	[hardening_test]=500 [profile_test]=300
+)
 all_tests=()
 for t in "$top"/build/selftests/*_test; do
 	[[ -x $t ]] && all_tests+=("${t##*/}")
 done
-((nparts < 1)) && nparts=1
-((nparts > ${#all_tests[@]} && ${#all_tests[@]} > 0)) && nparts=${#all_tests[@]}
-part_tests=() part_load=()
-for ((i = 0; i < nparts; i++)); do
-	part_tests[i]="" part_load[i]=0
-done
-while read -r _ t; do
-	low=0
-	for ((i = 1; i < nparts; i++)); do
-		((part_load[i] < part_load[low])) && low=$i
-	done
-	part_tests[low]+="${part_tests[low]:+,}$t"
-	part_load[low]=$((part_load[low] + ${vm_secs[$t]:-60}))
-done < <(for t in "${all_tests[@]}"; do echo "${vm_secs[$t]:-60} $t"; done | sort -rn)
 
-declare -A vmrc
+# deal NPARTS SECS-ARRAY TEST...: the tests in NPARTS comma-separated
+# lists, one per line, "<estimated seconds> <list>", longest part first.
+deal() {
+	local n=$1 i low t
+	local -n secs=$2
+	local -a names=() load=()
+
+	shift 2
+	((n > $#)) && n=$#
+	((n < 1)) && n=1
+	for ((i = 0; i < n; i++)); do
+		names[i]="" load[i]=0
+	done
+	while read -r _ t; do
+		low=0
+		for ((i = 1; i < n; i++)); do
+			((load[i] < load[low])) && low=$i
+		done
+		names[low]+="${names[low]:+,}$t"
+		load[low]=$((load[low] + ${secs[$t]:-60}))
+	done < <(for t in "$@"; do echo "${secs[$t]:-60} $t"; done | sort -rn)
+	for ((i = 0; i < n; i++)); do
+		[[ -n ${names[i]} ]] && echo "${load[i]} ${names[i]}"
+	done | sort -rn
+}
+
+declare -A vmrc kparts
 built=()
 for k in "${kernels[@]}"; do
 	if "$top/scripts/kbuild.sh" --quiet "$k"; then
@@ -169,6 +227,24 @@ for k in "${kernels[@]}"; do
 		vmrc[$k]=build
 	fi
 done
+# Every VM to run: "<estimated seconds> <kernel> <part> <tests>", the
+# longest first.
+vms=()
+for k in "${built[@]}"; do
+	if [[ $k == debug ]]; then
+		read -r -a dt <<<"${debug_tests//,/ }"
+		mapfile -t plan < <(deal "$dparts" debug_secs "${dt[@]}")
+	else
+		mapfile -t plan < <(deal "$nparts" vm_secs "${all_tests[@]}")
+	fi
+	kparts[$k]=${#plan[@]}
+	n=0
+	for p in "${plan[@]}"; do
+		n=$((n + 1))
+		vms+=("${p%% *} $k $n ${p#* }")
+	done
+done
+mapfile -t vms < <(printf '%s\n' "${vms[@]}" | sort -rn)
 # live: how many of the VM runners started so far are still running. Not
 # `wait -n`, which also returns for this script's process substitutions.
 vm_pids=()
@@ -180,55 +256,60 @@ live() {
 	done
 	echo "$n"
 }
-for ((i = 0; i < nparts; i++)); do
-	for k in "${built[@]}"; do
-		while (($(live) >= jobs)); do
-			sleep 1
-		done
-		n=$((i + 1))
-		echo "VM: $k part $n started: ${part_tests[i]//,/ }"
-		rm -rf "$top/build/$k/vm-$n"
-		KHM_TESTS=${part_tests[i]} \
-			"$top/selftests/vm/run-vm.sh" "$k" "$top/build/$k/vm-$n" \
-			>"$logs/vm-$k-$n.log" 2>&1 &
-		vm_pids+=($!)
+for v in "${vms[@]}"; do
+	[[ -n $v ]] || continue
+	read -r _ k n list <<<"$v"
+	while (($(live) >= jobs)); do
+		sleep 1
 	done
+	echo "VM: $k part $n started ($(date -u +%T)): ${list//,/ }"
+	rm -rf "$top/build/$k/vm-$n"
+	KHM_TESTS=$list \
+		"$top/selftests/vm/run-vm.sh" "$k" "$top/build/$k/vm-$n" \
+		>"$logs/vm-$k-$n.log" 2>&1 &
+	vm_pids+=($!)
 done
 # the runners' exit status is in their summary files, read below
 wait
 
+tally_args=()
 for k in "${kernels[@]}"; do
 	step "VM: $k"
 	if [[ ${vmrc[$k]:-} == build ]]; then
 		add "$k" 0 1 0 "module does not build"
 		continue
 	fi
-	kp=0 kf=0 ks=0 secs=0 bad=() missing=0
-	for ((n = 1; n <= nparts; n++)); do
-		out=$top/build/$k/vm-$n
+	dirs=
+	for ((n = 1; n <= ${kparts[$k]}; n++)); do
 		cat "$logs/vm-$k-$n.log"
-		if [[ -f $out/summary ]]; then
-			# shellcheck source=/dev/null
-			passed=0 failed=0 skipped=0 seconds=0 && . "$out/summary"
-			kp=$((kp + passed)) kf=$((kf + failed)) ks=$((ks + skipped))
-			secs=$((secs + seconds))
-			[[ -s $out/failures ]] && bad+=("build/$k/vm-$n/")
-		else
-			kf=$((kf + 1)) missing=$((missing + 1))
-		fi
+		dirs+="${dirs:+,}$top/build/$k/vm-$n"
 	done
-	note="$nparts VMs ${secs}s"
-	((missing)) && note+=", $missing did not boot"
-	((${#bad[@]})) && note+=", see ${bad[*]}"
-	add "$k" "$kp" "$kf" "$ks" "$note"
+	tally_args+=("$k=$dirs")
 done
+# What the VMs say, counted by selftests/vm/tally.sh: a VM with a failure
+# record counts as failed, an expected kernel that did not run and an
+# unexpected skip fail the run.
+said=()
+tally=$("$top/selftests/vm/tally.sh" "${tally_args[@]}")
+trc=$?
+tally_failed=0
+while IFS='|' read -r kind a b c d e; do
+	case $kind in
+	ADD) add "$a" "$b" "$c" "$d" "${e//"$top"\//}"
+		tally_failed=$((tally_failed + c)) ;;
+	SAY) said+=("  $a") ;;
+	esac
+done <<<"$tally"
+# tally.sh failing is never green, even when it counted nothing.
+((trc != 0 && tally_failed == 0)) && add "VM tally" 0 1 0 "selftests/vm/tally.sh exit $trc"
 
 step "summary ($(($(date +%s) - start))s)"
 printf '%s\n' "${summary[@]}"
+((${#said[@]})) && printf '%s\n' "${said[@]}"
 # What failed inside the VMs, repeated here so that the tail of a log names
 # the cases (the full TAP is in build/<kernel>/vm-<n>/<test>.tap).
 for k in "${kernels[@]}"; do
-	for ((n = 1; n <= nparts; n++)); do
+	for ((n = 1; n <= ${kparts[$k]:-0}; n++)); do
 		f=$top/build/$k/vm-$n/failures
 		[[ -s $f ]] || continue
 		echo "  failed on $k (vm-$n):"

@@ -4,6 +4,7 @@
 # scripts/kbuild.sh [--fresh] [--strict] KVER [MAKE-ARGS...]
 #
 # Build kholmes.ko for kernel release KVER against /lib/modules/KVER/build,
+# (KVER "debug": the debug kernel of scripts/kdebug.sh, built if need be)
 # with W=1, in build/KVER/src: a private copy of Kbuild, kmod/ and include/,
 # so that the objects of one kernel never meet those of another. The module
 # ends up in build/KVER/src/kmod/kholmes.ko and the log in build/KVER/build.log.
@@ -43,6 +44,11 @@ kver=$1
 shift
 
 kdir=/lib/modules/$kver/build
+if [[ $kver == debug ]]; then
+	# The debug kernel's build tree (scripts/kdebug.sh; built if need be).
+	kd=$("$top/scripts/kdebug.sh") || exit 2
+	kdir=$(sed -n 's/^KDEBUG_BUILD=//p' <<<"$kd")
+fi
 if [[ ! -f $kdir/Makefile ]]; then
 	echo "kbuild: no headers for kernel $kver ($kdir is missing)." >&2
 	echo "kbuild: install them with: sudo apt-get install linux-headers-$kver" >&2

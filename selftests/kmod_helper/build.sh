@@ -14,6 +14,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 out=$top/build/$kver/helper
 kdir=/lib/modules/$kver/build
+if [[ $kver == debug ]]; then
+	# the debug kernel of scripts/kdebug.sh: FUSE is built in there
+	kd=$("$top/scripts/kdebug.sh") || exit 2
+	kdir=$(sed -n 's/^KDEBUG_BUILD=//p' <<<"$kd")
+fi
 
 [[ -f $kdir/Makefile ]] || { echo "helper: no headers for $kver" >&2; exit 2; }
 mkdir -p "$out"

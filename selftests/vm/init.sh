@@ -4,14 +4,18 @@
 #
 # /init of the kholmes test VM (busybox sh). Mounts what the tests need,
 # loads the module, runs every /selftests/*_test in turn, unloads the
-# module, dumps dmesg and powers off. Everything the host needs to judge the
-# run goes to the serial console between marker lines that run-vm.sh parses:
+# module, dumps dmesg and powers off (or, without ACPI, reboots: qemu runs
+# with -no-reboot). Everything the host needs to judge the run goes to the
+# serial console between marker lines that judge.sh parses:
 #
 #   KHM-BOOT <release>                  /init started
 #   KHM-INSMOD-OK | KHM-INSMOD-FAIL rc=N
 #   KHM-BEGIN <test> ... KHM-END <test> rc=N   one test binary's TAP
 #   KHM-TIME <test> S                          the seconds it took
 #   KHM-RMMOD-OK | KHM-RMMOD-FAIL rc=N
+#   KHM-KMEMLEAK-BEGIN ... KHM-KMEMLEAK-END   what kmemleak found after the
+#                                       unload (kernels with kmemleak only),
+#                                       or KHM-KMEMLEAK-FAIL why
 #   KHM-DMESG-BEGIN ... KHM-DMESG-END
 #   KHM-DONE                            the last line before poweroff
 #
@@ -52,10 +56,11 @@ KHM_MODULE=/lib/kholmes/kholmes.ko
 export KHOLMESCTL KHM_MODULE KHM_MODPARAMS
 
 # Marks in the kernel log too, so that a splat in the dmesg dump can be
-# tied to the test that caused it.
+# tied to the test that caused it. As notices (<5>): the console shows
+# warnings and worse (loglevel=5), and has the mark from echo already.
 mark() {
 	echo "$*"
-	echo "$*" >/dev/kmsg 2>/dev/null
+	echo "<5>$*" >/dev/kmsg 2>/dev/null
 }
 
 finish() {
@@ -64,9 +69,24 @@ finish() {
 	echo "KHM-DMESG-END"
 	echo "KHM-DONE"
 	sync
-	poweroff -f
+	# Without ACPI (the debug kernel) power-off only halts; a reboot
+	# ends qemu all the same (-no-reboot).
+	if [ -d /sys/firmware/acpi ]; then
+		poweroff -f
+	else
+		reboot -f
+	fi
 	sleep 10
 }
+
+# kmemleak (the debug kernel): what the boot itself leaked is no concern
+# of ours; scan now and forget it, so that the scan after the unload shows
+# only what the module and the tests left.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+if [ -w "$KMEMLEAK" ]; then
+	echo scan >"$KMEMLEAK" 2>/dev/null
+	echo clear >"$KMEMLEAK" 2>/dev/null
+fi
 
 echo
 mark "KHM-BOOT $(uname -r)"
@@ -98,5 +118,17 @@ if [ "$rc" -eq 0 ]; then
 	mark "KHM-RMMOD-OK"
 else
 	mark "KHM-RMMOD-FAIL rc=$rc"
+fi
+# Two scans with a pause between, as Documentation/dev-tools/kmemleak.rst
+# advises: an object younger than 5 s is never reported, and a pointer
+# kept only in a register or a stack a moment ago is gone by the second.
+if [ -w "$KMEMLEAK" ]; then
+	if echo scan >"$KMEMLEAK" && sleep 6 && echo scan >"$KMEMLEAK"; then
+		mark "KHM-KMEMLEAK-BEGIN"
+		cat "$KMEMLEAK"
+		mark "KHM-KMEMLEAK-END"
+	else
+		mark "KHM-KMEMLEAK-FAIL cannot write scan to $KMEMLEAK"
+	fi
 fi
 finish
