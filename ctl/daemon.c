@@ -624,7 +624,7 @@ int daemon_main(int argc, char *argv[])
 		       strerror(errno));
 		goto out_free;
 	}
-	ret = kh_pull_open_dir(&d->p.store, d->o.dir);
+	ret = kh_pull_open_dir(&d->p.store, d->o.dir, true);
 	if (ret)
 		goto out;
 	if (d->o.post) {

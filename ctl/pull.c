@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "decode.h"
 #include "fmt.h"
@@ -369,16 +370,29 @@ static void usage(FILE *f)
 	fprintf(f, "follows, and a section to its .txt. Prints the files written.\n");
 }
 
-/* Shared with daemon: lock DIR, drop what an interrupted run left. */
-int kh_pull_open_dir(struct kh_store *st, const char *dir)
+/*
+ * Shared with daemon: lock DIR, drop what an interrupted run left. With
+ * create, a missing DIR is made (0750) when its parent exists.
+ */
+int kh_pull_open_dir(struct kh_store *st, const char *dir, bool create)
 {
 	unsigned int removed;
 	int err;
 
 	err = kh_store_open(st, dir);
+	if (err == -ENOENT && create) {
+		if (!mkdir(dir, 0750))
+			kh_err("created %s", dir);
+		err = kh_store_open(st, dir);
+	}
 	if (err == -EBUSY) {
 		kh_err("%s is in use by another %s pull or daemon", dir,
 		       PROG_NAME);
+		return KH_EXIT_FAIL;
+	}
+	if (err == -KH_ENOTOURS) {
+		kh_err("refusing %s: another user could write into it or owns it (it must be ours or root's and writable by no one else, or sticky and ours), or its %s is not a file of ours",
+		       dir, KH_LOCK_NAME);
 		return KH_EXIT_FAIL;
 	}
 	if (err) {
@@ -410,7 +424,7 @@ int pull_main(int argc, char *argv[])
 	kh_json |= po.json;
 	/* symbolize from local files only: a network fetch would stall us */
 	unsetenv("DEBUGINFOD_URLS");
-	ret = kh_pull_open_dir(&p.store, po.dir);
+	ret = kh_pull_open_dir(&p.store, po.dir, false);
 	if (ret)
 		return ret;
 	ret = kh_nl_connect(&p.nl);

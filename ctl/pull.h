@@ -56,6 +56,6 @@ struct kh_puller {
 int kh_list_captures(struct kh_nl *nl, struct kh_capture_sum **sums,
 		     size_t *n);
 int kh_pull_all(struct kh_puller *p);
-int kh_pull_open_dir(struct kh_store *st, const char *dir);
+int kh_pull_open_dir(struct kh_store *st, const char *dir, bool create);
 
 #endif
