@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fmt.h"
@@ -19,13 +20,43 @@ void kh_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/*
+ * The synopsis of a usage text: its "Usage:" lines and the indented lines
+ * that continue them, up to the first line of prose.
+ */
+void kh_synopsis(FILE *out, kh_usage_fn usage)
+{
+	char *text = NULL, *line, *end;
+	size_t len = 0;
+	FILE *f;
+
+	f = open_memstream(&text, &len);
+	if (!f)
+		return;
+	usage(f);
+	if (fclose(f) || !text) {
+		free(text);
+		return;
+	}
+	for (line = text; *line; line = end + 1) {
+		end = strchrnul(line, '\n');
+		if (line != text && *line != ' ')
+			break;
+		fprintf(out, "%.*s\n", (int)(end - line), line);
+		if (!*end)
+			break;
+	}
+	free(text);
+}
+
+/* One line naming what was wrong, then the command's synopsis only. */
 int kh_usage_fail(kh_usage_fn usage, const struct kh_parse_err *pe)
 {
 	char buf[512];
 
 	kh_parse_err_str(buf, sizeof(buf), pe);
 	kh_err("%s", buf);
-	usage(stderr);
+	kh_synopsis(stderr, usage);
 	return KH_EXIT_USAGE;
 }
 

@@ -24,6 +24,7 @@ extern bool kh_json;
 typedef void (*kh_usage_fn)(FILE *f);
 
 void kh_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kh_synopsis(FILE *out, kh_usage_fn usage);
 int kh_usage_fail(kh_usage_fn usage, const struct kh_parse_err *pe);
 int kh_json_put(json_object *o);
 
