@@ -23,6 +23,8 @@
 #include "post.h"
 #include "prom.h"
 #include "store.h"
+#include "stream.h"
+#include "unwind.h"
 #include "kselftest_harness.h"
 
 #define VICTIM_TEXT	"precious\n"
@@ -250,6 +252,180 @@ TEST_F(hostile, user_holds_dir_lock)
 	close(done[1]);
 	close(ready[0]);
 	waitpid(pid, NULL, 0);
+}
+
+/* ------------------------------------------------------------ unwinding */
+
+/* A capture of one thread whose frame-pointer walk is the pc alone. */
+static int one_frame_capture(struct kh_capture *cap, const char *path,
+			     uint64_t start, uint64_t end, uint64_t pgoff,
+			     uint64_t pc)
+{
+	struct kh_mapping *m;
+	size_t i;
+
+	memset(cap, 0, sizeof(*cap));
+	cap->sum.id = 1;
+	cap->sum.pid = getpid();
+	cap->maps = calloc(1, sizeof(*cap->maps));
+	cap->threads = calloc(1, sizeof(*cap->threads));
+	if (!cap->maps || !cap->threads)
+		return -1;
+	cap->nr_maps = 1;
+	m = &cap->maps[0];
+	m->start = start;
+	m->end = end;
+	m->pgoff = pgoff;
+	m->inode = 1;
+	m->prot = KHOLMES_MAP_R | KHOLMES_MAP_X;
+	m->path = strdup(path);
+	/* a build-id: the unwinder also tries /proc/PID/root<path> */
+	for (i = 0; i < 20; i++)
+		m->build_id[i] = 0xa0 + i;
+	m->build_id_len = 20;
+	cap->nr_threads = 1;
+	cap->sum.threads = cap->sum.nr_threads = 1;
+	cap->threads[0].tid = getpid();
+	cap->threads[0].state = 'S';
+	cap->threads[0].uframes = malloc(sizeof(uint64_t));
+	if (!cap->threads[0].uframes || !m->path)
+		return -1;
+	cap->threads[0].uframes[0] = pc;
+	cap->threads[0].nr_uframes = 1;
+	return 0;
+}
+
+/*
+ * A user maps a binary, deletes it and puts a FIFO at its path: opening
+ * it must not block (the old open() waited for a writer for ever). The
+ * unwinding runs in a child that an alarm ends if it hangs.
+ */
+TEST_F(hostile, fifo_in_place_of_binary)
+{
+	char fifo[128], deleted[160];
+	struct kh_capture cap;
+	int st;
+	pid_t pid;
+
+	snprintf(fifo, sizeof(fifo), "%s/prog", self->path);
+	ASSERT_EQ(0, mkfifo(fifo, 0644));
+	snprintf(deleted, sizeof(deleted), "%s (deleted)", fifo);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		alarm(20);
+		if (one_frame_capture(&cap, deleted, 0x400000, 0x401000, 0,
+				      0x400100))
+			_exit(2);
+		if (kh_unwind(&cap))
+			_exit(3);
+		/* the frame keeps its file and offset, no name */
+		if (cap.threads[0].fp.n != 1 || cap.threads[0].fp.f[0].func ||
+		    cap.threads[0].fp.f[0].map != 0 ||
+		    cap.threads[0].fp.f[0].file_off != 0x100)
+			_exit(4);
+		if (cap.maps[0].state != KH_FILE_MISSING)
+			_exit(5);
+		kh_capture_free(&cap);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st)) TH_LOG("killed by signal %d (SIGALRM: %d)",
+					  WTERMSIG(st), SIGALRM);
+	if (WIFEXITED(st))
+		EXPECT_EQ(0, WEXITSTATUS(st));
+}
+
+__attribute__((noinline)) void khtest_hostile_fn(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+/*
+ * The mappings of the file that holds addr, from /proc/self/maps, as the
+ * capture's (libdwfl needs them all to place the ELF).
+ */
+static int self_maps(struct kh_capture *cap, uint64_t addr)
+{
+	unsigned long long s, e, o;
+	char line[4096 + 128], file[4096], path[4096] = "";
+	struct kh_mapping *m;
+	FILE *f;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		f = fopen("/proc/self/maps", "r");
+		if (!f)
+			return -1;
+		while (fgets(line, sizeof(line), f)) {
+			file[0] = '\0';
+			if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %4095s", &s,
+				   &e, &o, file) < 4 || file[0] != '/')
+				continue;
+			if (!pass && addr >= s && addr < e)
+				snprintf(path, sizeof(path), "%s", file);
+			if (!pass || strcmp(file, path) || cap->nr_maps == 16)
+				continue;
+			m = &cap->maps[cap->nr_maps++];
+			memset(m, 0, sizeof(*m));
+			m->start = s;
+			m->end = e;
+			m->pgoff = o;
+			m->inode = 1;
+			m->prot = KHOLMES_MAP_R | KHOLMES_MAP_X;
+			m->path = strdup(file);
+		}
+		fclose(f);
+		if (!path[0])
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The time budget: with the default, the frame gets its function; with a
+ * budget of 0 ms, nothing is looked up, the frame keeps its mapping and
+ * offset, and the capture says why.
+ */
+TEST(unwind_time_budget)
+{
+	uint64_t pc = (uint64_t)(uintptr_t)khtest_hostile_fn;
+	struct kh_capture cap;
+	unsigned int budget;
+	int map;
+
+	for (budget = KH_UNWIND_BUDGET_MS;; budget = 0) {
+		ASSERT_EQ(0, one_frame_capture(&cap, "/x", 1, 2, 0, pc));
+		free(cap.maps[0].path);
+		free(cap.maps);
+		cap.maps = calloc(16, sizeof(*cap.maps));
+		ASSERT_NE(NULL, cap.maps);
+		cap.nr_maps = 0;
+		ASSERT_EQ(0, self_maps(&cap, pc));
+		map = kh_map_find(&cap, pc);
+		ASSERT_LE(0, map);
+		kh_unwind_budget_ms = budget;
+		ASSERT_EQ(0, kh_unwind(&cap));
+		kh_unwind_budget_ms = KH_UNWIND_BUDGET_MS;
+		EXPECT_EQ(map, cap.threads[0].fp.f[0].map);
+		EXPECT_EQ(pc - cap.maps[map].start + cap.maps[map].pgoff,
+			  cap.threads[0].fp.f[0].file_off);
+		if (budget) {
+			ASSERT_NE(NULL, cap.threads[0].fp.f[0].func)
+				TH_LOG("%s", cap.unwind_err);
+			EXPECT_STREQ("khtest_hostile_fn",
+				     cap.threads[0].fp.f[0].func);
+			EXPECT_EQ(NULL, strstr(cap.unwind_err, "budget"));
+		} else {
+			EXPECT_EQ(NULL, cap.threads[0].fp.f[0].func);
+			EXPECT_NE(NULL, strstr(cap.unwind_err,
+					       "time budget of 0 ms"))
+				TH_LOG("%s", cap.unwind_err);
+		}
+		kh_capture_free(&cap);
+		if (!budget)
+			break;
+	}
 }
 
 TEST_HARNESS_MAIN
