@@ -77,6 +77,7 @@ struct daemon {
 	bool reload;			/* SIGHUP: apply --config again */
 	bool need_apply;		/* connected anew: apply --config */
 	uint64_t written;		/* captures written and acknowledged */
+	uint64_t rotated_undelivered;	/* rotated out before the upload */
 	uint64_t prom_at;		/* next --prom-file refresh, ms */
 	bool prom_failed;		/* its failure is logged already */
 	struct kh_post *post;		/* --post */
@@ -295,6 +296,8 @@ static void prom_refresh(struct daemon *d)
 				    kh_nl_msg(&d->p.nl, KHOLMES_CMD_GET_STATUS, 0),
 				    status_cb, &st);
 	pr.written = d->written;
+	pr.partial = d->p.nr_partial;
+	pr.rotated_undelivered = d->rotated_undelivered;
 	if (d->post) {
 		kh_post_stats(d->post, &ps);
 		pr.uploads = ps.uploads;
