@@ -241,6 +241,8 @@ static void rotate(struct daemon *d, const char *keep)
 		kh_err("rotating %s: %s", d->o.dir, strerror(-err));
 		return;
 	}
+	for (i = 0; i < n; i++)
+		sets[i].pending = kh_post_pending(d->post, sets[i].base);
 	k = kh_rotate_plan(sets, n, d->o.max_files, (uint64_t)d->o.max_mb << 20,
 			   keep);
 	for (i = 0; k && i < n; i++) {
@@ -254,8 +256,12 @@ static void rotate(struct daemon *d, const char *keep)
 		}
 		if (d->post)
 			kh_post_drop(d->post, sets[i].base);
-		kh_err("rotated out %s (%u files, %s)", sets[i].base,
-		       sets[i].files, kh_size(size, sizeof(size), sets[i].bytes));
+		d->rotated_undelivered += sets[i].undelivered;
+		kh_err("rotated out %s (%u files, %s)%s", sets[i].base,
+		       sets[i].files, kh_size(size, sizeof(size), sets[i].bytes),
+		       sets[i].undelivered ?
+		       ": never uploaded, and no uploaded capture was left to delete" :
+		       "");
 	}
 	free(sets);
 }

@@ -941,6 +941,17 @@ int kh_post_spool(struct kh_post *p, const struct kh_upload *u)
 	return push(p, u);
 }
 
+/* base's files have an upload the server has not taken yet. */
+bool kh_post_pending(const struct kh_post *p, const char *base)
+{
+	size_t i;
+
+	for (i = 0; p && i < p->n; i++)
+		if (!strcmp(p->q[i]->u.base, base))
+			return true;
+	return false;
+}
+
 /*
  * Rotation deleted base's files: their uploads go too (a capture's, and
  * its profile's), in flight or not.

@@ -403,6 +403,9 @@ int kh_store_scan(struct kh_store *st, struct kh_set **sets, size_t *n)
 		s[cnt].id = id;
 		s[cnt].bytes = sb.st_size;
 		s[cnt].files = 1;
+		s[cnt].pending = false;
+		s[cnt].remove = false;
+		s[cnt].undelivered = false;
 		cnt++;
 	}
 	if (cnt)
@@ -446,13 +449,15 @@ static int set_cmp_age(const void *a, const void *b)
  * many are marked. The newest is always kept, and so is the set named keep
  * (the one just written, which may be older than others when a backlog is
  * pulled): a capture just acknowledged must not vanish, even when it alone
- * is over the limit.
+ * is over the limit. Sets whose upload is pending go last: one is marked
+ * (and its undelivered set) only when no delivered one is left to remove.
  */
 size_t kh_rotate_plan(struct kh_set *sets, size_t n, uint64_t max_sets,
 		      uint64_t max_bytes, const char *keep)
 {
 	uint64_t total = 0;
 	size_t i, left = n, k = 0;
+	int pass;
 
 	if (!n)
 		return 0;
@@ -460,17 +465,23 @@ size_t kh_rotate_plan(struct kh_set *sets, size_t n, uint64_t max_sets,
 	for (i = 0; i < n; i++) {
 		total += sets[i].bytes;
 		sets[i].remove = false;
+		sets[i].undelivered = false;
 	}
-	for (i = 0; i + 1 < n; i++) {
-		if ((!max_sets || left <= max_sets) &&
-		    (!max_bytes || total <= max_bytes))
-			break;
-		if (keep && !strcmp(sets[i].base, keep))
-			continue;
-		sets[i].remove = true;
-		total -= sets[i].bytes;
-		left--;
-		k++;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i + 1 < n; i++) {
+			if ((!max_sets || left <= max_sets) &&
+			    (!max_bytes || total <= max_bytes))
+				return k;
+			if (sets[i].remove || (keep && !strcmp(sets[i].base, keep)))
+				continue;
+			if (sets[i].pending && !pass)
+				continue;
+			sets[i].remove = true;
+			sets[i].undelivered = sets[i].pending;
+			total -= sets[i].bytes;
+			left--;
+			k++;
+		}
 	}
 	return k;
 }

@@ -63,7 +63,9 @@ struct kh_set {
 	uint64_t id;
 	uint64_t bytes;
 	unsigned int files;
+	bool pending;			/* its upload is not delivered yet */
 	bool remove;			/* kh_rotate_plan()'s verdict */
+	bool undelivered;		/* removed while pending */
 };
 
 int kh_store_scan(struct kh_store *st, struct kh_set **sets, size_t *n);
