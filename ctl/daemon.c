@@ -17,6 +17,7 @@
  * drives the transfers from this loop.
  */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -31,6 +32,7 @@
 
 #include "apply.h"
 #include "decode.h"
+#include "notify.h"
 #include "fmt.h"
 #include "nl.h"
 #include "out.h"
@@ -87,9 +89,11 @@ struct daemon {
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s daemon --dir DIR [--max-files N] [--max-mb N] [--exec CMD]\n"
-		"         [--post URL] [--prom-file PATH] [--config FILE]\n",
+		"         [--post URL] [--prom-file PATH] [--config FILE] [--group GROUP]\n",
 		PROG_NAME);
 	fprintf(f, "Writes every capture the module queues to DIR, as pull does, until SIGTERM.\n");
+	fprintf(f, "DIR is created (0750) if missing; it must be writable by no other user.\n");
+	fprintf(f, "--group GROUP: the captures' group (they are 0640; default: root's).\n");
 	fprintf(f, "--max-files N, --max-mb N: keep at most N captures, N MiB, deleting the oldest\n");
 	fprintf(f, "  captures' files first (0: no limit, the default).\n");
 	fprintf(f, "--exec CMD: run /bin/sh -c 'CMD \"$1\"' with each report's .txt path as $1.\n");
@@ -98,7 +102,10 @@ static void usage(FILE *f)
 	fprintf(f, "--prom-file PATH: keep PATH (e.g. .../textfile/kholmes.prom) up to date with\n"
 		"  counters in the Prometheus text format, every %d s and after each capture.\n",
 		PROM_MS / 1000);
-	fprintf(f, "--config FILE: apply FILE as apply does, at start and on SIGHUP.\n");
+	fprintf(f, "--config FILE: apply FILE as apply does, at start and on SIGHUP; a file\n"
+		"  that is refused changes nothing.\n");
+	fprintf(f, "Under systemd: Type=notify (READY=1 once the module answered), and log\n"
+		"  priorities when stderr is the journal.\n");
 }
 
 static uint64_t now_ms(void)
@@ -257,7 +264,8 @@ static void rotate(struct daemon *d, const char *keep)
 		if (d->post)
 			kh_post_drop(d->post, sets[i].base);
 		d->rotated_undelivered += sets[i].undelivered;
-		kh_err("rotated out %s (%u files, %s)%s", sets[i].base,
+		kh_log(sets[i].undelivered ? LOG_WARNING : LOG_INFO,
+		       "rotated out %s (%u files, %s)%s", sets[i].base,
 		       sets[i].files, kh_size(size, sizeof(size), sets[i].bytes),
 		       sets[i].undelivered ?
 		       ": never uploaded, and no uploaded capture was left to delete" :
@@ -273,10 +281,12 @@ static void signals(struct daemon *d)
 	struct signalfd_siginfo si;
 
 	while (read(d->sfd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP)
+		if (si.ssi_signo == SIGHUP) {
 			d->reload = true;
-		else if (si.ssi_signo != SIGCHLD)
+		} else if (si.ssi_signo != SIGCHLD && !d->stop) {
 			d->stop = true;
+			kh_notify("STOPPING=1");
+		}
 	}
 	hooks_run(d);
 }
@@ -315,7 +325,7 @@ static void prom_refresh(struct daemon *d)
 	if (err && !d->prom_failed)
 		kh_err("writing %s: %s", d->o.prom_file, strerror(-err));
 	else if (!err && d->prom_failed)
-		kh_err("writing %s again", d->o.prom_file);
+		kh_log(LOG_NOTICE, "writing %s again", d->o.prom_file);
 	d->prom_failed = err != 0;
 }
 
@@ -439,7 +449,7 @@ static void backoff(struct daemon *d)
 	if (d->backoff_s > BACKOFF_MAX_S)
 		d->backoff_s = BACKOFF_MAX_S;
 	d->retry_at = now_ms() + d->backoff_s * 1000;
-	kh_err("retrying in %u s", d->backoff_s);
+	kh_log(LOG_WARNING, "retrying in %u s", d->backoff_s);
 }
 
 static void pull(struct daemon *d)
@@ -469,18 +479,26 @@ static void pull(struct daemon *d)
  */
 static int apply_config(struct daemon *d)
 {
+	bool reload = d->reload;
 	int ret;
 
-	if (d->reload && !d->o.config)
-		kh_err("SIGHUP: no --config to apply");
+	if (reload && !d->o.config)
+		kh_log(LOG_WARNING, "SIGHUP: no --config to apply");
 	d->reload = false;
 	d->need_apply = false;
 	if (!d->o.config)
 		return KH_EXIT_OK;
+	/* all or nothing: the file is parsed whole, the module checks it whole */
+	if (reload)
+		kh_notify_reloading();
 	ret = kh_apply_file(&d->p.nl, d->o.config, true);
 	if (ret)
 		kh_err("%s not applied: the module keeps its configuration, rules and watch scope",
 		       d->o.config);
+	else if (reload)
+		kh_log(LOG_NOTICE, "SIGHUP: %s applied", d->o.config);
+	if (reload)
+		kh_notify("READY=1");
 	return ret;
 }
 
@@ -586,10 +604,35 @@ static int open_post(struct daemon *d)
 		return KH_EXIT_FAIL;
 	}
 	kh_post_stats(d->post, &ps);
-	kh_err("uploading each capture, %" PRIu64 " waiting in %s/%s",
+	kh_log(LOG_INFO, "uploading each capture, %" PRIu64 " waiting in %s/%s",
 	       ps.pending, d->o.dir, KH_SPOOL_DIR);
 	d->p.durable = durable;
 	return KH_EXIT_OK;
+}
+
+/* --group NAME or GID: the captures' group. */
+static int set_group(struct daemon *d)
+{
+	struct group *gr;
+	char *end;
+	unsigned long v;
+
+	if (!d->o.group)
+		return 0;
+	errno = 0;
+	v = strtoul(d->o.group, &end, 10);
+	if (*d->o.group && !*end && !errno && v < (gid_t)-1) {
+		d->p.store.gid = v;
+	} else {
+		gr = getgrnam(d->o.group);
+		if (!gr) {
+			kh_err("--group: no group \"%s\"", d->o.group);
+			return -1;
+		}
+		d->p.store.gid = gr->gr_gid;
+	}
+	d->p.store.set_gid = true;
+	return 0;
 }
 
 int daemon_main(int argc, char *argv[])
@@ -597,7 +640,7 @@ int daemon_main(int argc, char *argv[])
 	struct kh_parse_err pe;
 	struct daemon *d;
 	size_t i;
-	int ret;
+	int ret, err;
 
 	if (argc > 1 && kh_is_help(argv[1])) {
 		usage(stdout);
@@ -613,6 +656,8 @@ int daemon_main(int argc, char *argv[])
 		kh_usage_fail(usage, &pe);
 		goto out_free;
 	}
+	if (set_group(d))
+		goto out_free;
 	ret = KH_EXIT_FAIL;
 	d->sfd = -1;
 	d->p.store.dirfd = -1;
@@ -649,11 +694,17 @@ int daemon_main(int argc, char *argv[])
 		ret = KH_EXIT_FAIL;
 		goto out;
 	}
-	kh_err("writing captures to %s", d->o.dir);
+	kh_log(LOG_INFO, "writing captures to %s", d->o.dir);
 	rotate(d, NULL);
 	prom_refresh(d);
+	/* the module answered and --config is applied: ready */
+	err = kh_notify("READY=1");
+	if (err)
+		kh_log(LOG_WARNING, "telling systemd we are ready: %s",
+		       strerror(-err));
 	ret = run(d);
-	kh_err("stopped");
+	kh_notify("STOPPING=1");
+	kh_log(LOG_INFO, "stopped");
 out:
 	kh_post_close(d->post);
 	disconnect(d);

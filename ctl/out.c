@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "fmt.h"
@@ -9,15 +12,53 @@
 
 bool kh_json;
 
+/*
+ * stderr is the journal's stream when $JOURNAL_STREAM names its device and
+ * inode (systemd.exec(5)): then each line starts with its priority, "<3>",
+ * which journald strips and keeps. Anywhere else the lines are plain.
+ */
+static bool to_journal(void)
+{
+	static int journal = -1;
+	unsigned long long dev, ino;
+	const char *e;
+	struct stat sb;
+
+	if (journal >= 0)
+		return journal;
+	journal = 0;
+	e = getenv("JOURNAL_STREAM");
+	if (e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 &&
+	    !fstat(STDERR_FILENO, &sb) && sb.st_dev == dev && sb.st_ino == ino)
+		journal = 1;
+	return journal;
+}
+
+void kh_vlog(int prio, const char *fmt, va_list ap)
+{
+	if (to_journal())
+		fprintf(stderr, "<%d>", prio);
+	fprintf(stderr, "%s: ", PROG_NAME);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void kh_log(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kh_vlog(prio, fmt, ap);
+	va_end(ap);
+}
+
 void kh_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", PROG_NAME);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	kh_vlog(LOG_ERR, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /*

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "decode.h"
 #include "fmt.h"
@@ -235,7 +236,7 @@ static void report_written(struct kh_puller *p, const struct kh_capture *cap)
 			snprintf(what, sizeof(what), "%zu threads",
 				 cap->nr_threads);
 		ext_list(ext, sizeof(ext), fs);
-		kh_err("capture %" PRIu64 " (%s, pid %" PRIu32 " %s, %s): wrote %s%s%s.%s%s",
+		kh_log(LOG_INFO, "capture %" PRIu64 " (%s, pid %" PRIu32 " %s, %s): wrote %s%s%s.%s%s",
 		       cap->sum.id, kh_trigger_name(&cap->sum), cap->sum.pid,
 		       comm[0] ? comm : "-", what, dir, sep(dir), fs->base, ext,
 		       fs->joined ? " (its profile section in the .txt)" : "");
@@ -371,7 +372,7 @@ static int pull_one(struct kh_puller *p, const struct kh_capture_sum *listed)
 			goto out;
 		}
 		partial = true;
-		kh_err("capture %" PRIu64 ": %s after %d tries: written as far as it goes, then acknowledged",
+		kh_log(LOG_WARNING, "capture %" PRIu64 ": %s after %d tries: written as far as it goes, then acknowledged",
 		       id, why, KH_PULL_TRIES);
 	}
 	if (cap.bad_records)
@@ -458,8 +459,12 @@ int kh_pull_open_dir(struct kh_store *st, const char *dir, bool create)
 
 	err = kh_store_open(st, dir);
 	if (err == -ENOENT && create) {
-		if (!mkdir(dir, 0750))
-			kh_err("created %s", dir);
+		if (!mkdir(dir, 0750)) {
+			kh_log(LOG_NOTICE, "created %s", dir);
+			if (st->set_gid && chown(dir, -1, st->gid))
+				kh_err("giving %s to group %u: %s", dir,
+				       (unsigned int)st->gid, strerror(errno));
+		}
 		err = kh_store_open(st, dir);
 	}
 	if (err == -EBUSY) {
@@ -480,7 +485,7 @@ int kh_pull_open_dir(struct kh_store *st, const char *dir, bool create)
 	if (err)
 		kh_err("removing temporary files from %s: %s", dir, strerror(-err));
 	else if (removed)
-		kh_err("removed %u temporary file%s an interrupted run left in %s",
+		kh_log(LOG_NOTICE, "removed %u temporary file%s an interrupted run left in %s",
 		       removed, removed == 1 ? "" : "s", dir);
 	return KH_EXIT_OK;
 }
