@@ -303,7 +303,7 @@ TEST_F_TIMEOUT(hst, symlink_at_lock_refused, 60)
 		TH_LOG("%s", err ? err : "");
 	free(err);
 	ASSERT_LT(0, khm_read_file(target, buf, sizeof(buf)));
-	EXPECT_STREQ("keep\n", buf);
+	EXPECT_STREQ("keep", buf);
 	unlink(lock);
 	unlink(target);
 }
