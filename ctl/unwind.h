@@ -20,7 +20,7 @@
  * Time for unwinding and symbolizing one capture; past it the capture is
  * written with what was resolved, and says so in its unwind error.
  */
-#define KH_UNWIND_BUDGET_MS	10000
+#define KH_UNWIND_BUDGET_MS	30000
 extern unsigned int kh_unwind_budget_ms;
 
 int kh_unwind(struct kh_capture *cap);
