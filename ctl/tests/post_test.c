@@ -834,4 +834,93 @@ TEST_F_TIMEOUT(http, uploads_survive_restarts, 120)
 	close(dirfd);
 }
 
+/*
+ * Rotation during an upload outage: the newer captures went up, then the
+ * server went away while older ones (a backlog pulled late) were spooled.
+ * Rotation deletes the delivered ones first, and an undelivered one only
+ * when no delivered one is left, marked so for the daemon to count.
+ */
+TEST_F_TIMEOUT(http, rotation_spares_undelivered, 60)
+{
+	struct kh_post_opts o = { .backoff_min_ms = 60000,
+				  .backoff_max_ms = 60000, .quiet = true };
+	struct kh_store store = { .dirfd = -1 };
+	struct kh_post_stats st;
+	struct capset cs[6];
+	struct kh_set *sets;
+	struct kh_upload u;
+	struct kh_post *p;
+	uint64_t deadline;
+	char url[64];
+	size_t n, k, i;
+	int port = 0, t;
+
+	ASSERT_EQ(0, kh_store_open(&store, self->dir));
+	ASSERT_EQ(0, make_captures(store.dirfd, cs, 6));
+	self->server = start_server(0, self->log, 0, 0, &port);
+	ASSERT_GT(self->server, 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/captures", port);
+	o.url = url;
+	ASSERT_EQ(0, kh_post_open(&p, store.dirfd, &o));
+	/* the three newest go up */
+	for (i = 3; i < 6; i++) {
+		ASSERT_EQ(0, upload_of(&u, &cs[i]));
+		ASSERT_EQ(0, kh_post_spool(p, &u));
+	}
+	deadline = mono_ms() + 30000;
+	do {
+		kh_post_run(p);
+		kh_post_stats(p, &st);
+		t = kh_post_timeout_ms(p);
+		ASSERT_EQ(0, kh_post_poll(p, NULL, 0, t < 0 || t > 50 ? 50 : t));
+	} while (st.pending && mono_ms() < deadline);
+	ASSERT_EQ(0U, st.pending);
+	/* the outage; then the three oldest are spooled */
+	kill(self->server, SIGKILL);
+	waitpid(self->server, NULL, 0);
+	self->server = 0;
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, upload_of(&u, &cs[i]));
+		ASSERT_EQ(0, kh_post_spool(p, &u));
+	}
+	deadline = mono_ms() + 30000;
+	do {
+		kh_post_run(p);
+		kh_post_stats(p, &st);
+		t = kh_post_timeout_ms(p);
+		ASSERT_EQ(0, kh_post_poll(p, NULL, 0, t < 0 || t > 50 ? 50 : t));
+	} while (!st.failures && mono_ms() < deadline);
+	ASSERT_LE(1U, st.failures);
+	ASSERT_EQ(3U, st.pending);
+
+	/* at most four captures: the two oldest delivered ones go */
+	ASSERT_EQ(0, kh_store_scan(&store, &sets, &n));
+	ASSERT_EQ(6U, n);
+	for (i = 0; i < n; i++)
+		sets[i].pending = kh_post_pending(p, sets[i].base);
+	k = kh_rotate_plan(sets, n, 4, 0, NULL);
+	EXPECT_EQ(2U, k);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(i == 3 || i == 4, sets[i].remove) TH_LOG("set %zu", i);
+		EXPECT_FALSE(sets[i].undelivered);
+	}
+	/* at most one: undelivered ones go too, once no delivered one is left */
+	k = kh_rotate_plan(sets, n, 1, 0, NULL);
+	EXPECT_EQ(5U, k);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(i != 5, sets[i].remove) TH_LOG("set %zu", i);
+		EXPECT_EQ(i < 3, sets[i].undelivered) TH_LOG("set %zu", i);
+		if (!sets[i].remove)
+			continue;
+		ASSERT_EQ(0, kh_store_remove(&store, &sets[i]));
+		kh_post_drop(p, sets[i].base);
+	}
+	kh_post_stats(p, &st);
+	EXPECT_EQ(0U, st.pending);
+	EXPECT_EQ(3U, st.dropped);
+	free(sets);
+	kh_post_close(p);
+	kh_store_close(&store);
+}
+
 TEST_HARNESS_MAIN

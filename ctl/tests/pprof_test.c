@@ -411,6 +411,31 @@ TEST(capture_decoded)
 }
 
 /* The .pb.gz is a gzip of exactly the encoding. */
+/*
+ * A period the kernel sent as a u64, times a count: a product past
+ * INT64_MAX is pprof's largest value, not a signed overflow (UBSan).
+ */
+TEST(huge_period_saturates)
+{
+	Perftools__Profiles__Profile *p;
+	struct kh_capture cap;
+	uint8_t *buf;
+	size_t len;
+
+	profile(_metadata, &cap, 150);
+	cap.prof.period = UINT64_MAX / 4;
+	ASSERT_EQ(0, kh_pprof_encode(&cap, &buf, &len));
+	p = decode(buf, len);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ((int64_t)(UINT64_MAX / 4), p->period);
+	ASSERT_LE(1U, p->n_sample);
+	EXPECT_EQ(150, p->sample[0]->value[0]);
+	EXPECT_EQ(INT64_MAX, p->sample[0]->value[1]);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	free(buf);
+	kh_capture_free(&cap);
+}
+
 TEST(gzip_roundtrip)
 {
 	uint8_t *buf, *file, *back;

@@ -165,7 +165,8 @@ static const char *const required[] = {
 	"kholmes_tracked_processes", "kholmes_sampling_pass_seconds",
 	"kholmes_tasks_visited", "kholmes_module_memory_bytes",
 	"kholmes_uploads_total", "kholmes_upload_failures_total",
-	"kholmes_uploads_pending",
+	"kholmes_uploads_pending", "kholmes_captures_partial_total",
+	"kholmes_captures_rotated_undelivered_total",
 };
 
 static bool has_line(const char *text, const char *line)
@@ -184,7 +185,8 @@ TEST(module_up)
 	struct kh_status st;
 	struct kh_prom p = { .up = true, .st = &st, .written = 7, .uploads = 5,
 			     .upload_failures = 3, .uploads_dropped = 1,
-			     .uploads_pending = 2 };
+			     .uploads_pending = 2, .partial = 4,
+			     .rotated_undelivered = 6 };
 	char help[160];
 	char *text;
 	size_t i;
@@ -192,7 +194,7 @@ TEST(module_up)
 	status(&st);
 	text = render(&p);
 	ASSERT_NE(NULL, text);
-	EXPECT_EQ(28, check_format(_metadata, text)) TH_LOG("%s", text);
+	EXPECT_EQ(30, check_format(_metadata, text)) TH_LOG("%s", text);
 	for (i = 0; i < ARRAY_SIZE(required); i++) {
 		snprintf(help, sizeof(help), "# HELP %s ", required[i]);
 		EXPECT_NE(NULL, strstr(text, help)) TH_LOG("%s missing", required[i]);
@@ -223,6 +225,8 @@ TEST(module_up)
 	EXPECT_TRUE(has_line(text, "kholmes_uploads_total 5"));
 	EXPECT_TRUE(has_line(text, "kholmes_upload_failures_total 3"));
 	EXPECT_TRUE(has_line(text, "kholmes_uploads_dropped_total 1"));
+	EXPECT_TRUE(has_line(text, "kholmes_captures_partial_total 4"));
+	EXPECT_TRUE(has_line(text, "kholmes_captures_rotated_undelivered_total 6"));
 	EXPECT_TRUE(has_line(text, "kholmes_uploads_pending 2"));
 	free(text);
 }
@@ -237,7 +241,7 @@ TEST(module_down)
 	text = render(&p);
 	ASSERT_NE(NULL, text);
 	/* up, then the daemon's own five: nothing of the module's made up */
-	EXPECT_EQ(6, check_format(_metadata, text)) TH_LOG("%s", text);
+	EXPECT_EQ(8, check_format(_metadata, text)) TH_LOG("%s", text);
 	EXPECT_TRUE(has_line(text, "kholmes_up 0"));
 	EXPECT_EQ(NULL, strstr(text, "kholmes_info"));
 	EXPECT_EQ(NULL, strstr(text, "kholmes_detections_total"));
@@ -269,7 +273,7 @@ TEST(escaping)
 	ASSERT_NE(NULL, text);
 	EXPECT_TRUE(has_line(text, "kholmes_info{version=\"0.1.0\",kernel=\"6.1\\\"x\\\\y\\nz\"} 1"))
 		TH_LOG("%s", text);
-	EXPECT_EQ(28, check_format(_metadata, text));
+	EXPECT_EQ(30, check_format(_metadata, text));
 	free(text);
 }
 

@@ -142,7 +142,8 @@ static int names(const char *path, char out[][256], int max)
 	if (!d)
 		return -1;
 	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, KH_LOCK_NAME))
 			continue;
 		if (n < max)
 			snprintf(out[n++], 256, "%s", de->d_name);

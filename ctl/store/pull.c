@@ -3,6 +3,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "decode.h"
 #include "fmt.h"
@@ -23,10 +25,15 @@ struct sums {
 	struct kh_capture_sum *s;
 	size_t n;
 	size_t cap;
+	size_t bad;			/* malformed entries */
 	int err;
 };
 
-/* Never stops the dump: what is left of it would be read as a reply. */
+/*
+ * Never stops the dump: what is left of it would be read as a reply. A
+ * malformed entry is counted and skipped, or kept by its id alone, so
+ * that one bad entry never hides the others.
+ */
 static int list_cb(struct nlmsghdr *nlh, void *arg)
 {
 	struct sums *ss = arg;
@@ -48,10 +55,17 @@ static int list_cb(struct nlmsghdr *nlh, void *arg)
 			ss->s = s;
 			ss->cap = cap;
 		}
-		if (kh_decode_capture_sum(a, &ss->s[ss->n]))
-			ss->err = -EBADMSG;
-		else
+		switch (kh_decode_list_entry(a, &ss->s[ss->n])) {
+		case 0:
 			ss->n++;
+			break;
+		case 1:
+			ss->n++;
+			ss->bad++;
+			break;
+		default:
+			ss->bad++;
+		}
 	}
 	return 0;
 }
@@ -61,6 +75,7 @@ static void list_reset(void *arg)
 	struct sums *ss = arg;
 
 	ss->n = 0;
+	ss->bad = 0;
 	ss->err = 0;
 }
 
@@ -71,8 +86,9 @@ static int sum_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The queue, oldest (lowest id) first. */
-int kh_list_captures(struct kh_nl *nl, struct kh_capture_sum **out, size_t *n)
+/* The queue, oldest (lowest id) first; *bad: malformed entries, said. */
+int kh_list_captures(struct kh_nl *nl, struct kh_capture_sum **out, size_t *n,
+		     size_t *bad)
 {
 	struct sums ss = { 0 };
 	int err;
@@ -90,6 +106,11 @@ int kh_list_captures(struct kh_nl *nl, struct kh_capture_sum **out, size_t *n)
 		qsort(ss.s, ss.n, sizeof(*ss.s), sum_cmp);
 	*out = ss.s;
 	*n = ss.n;
+	*bad = ss.bad;
+	if (ss.bad)
+		kh_err("%zu malformed entr%s in the list of captures%s", ss.bad,
+		       ss.bad == 1 ? "y" : "ies",
+		       ss.n ? "; the others are listed" : "");
 	return 0;
 }
 
@@ -157,6 +178,23 @@ static bool quiet(struct kh_puller *p, uint64_t id)
 	return false;
 }
 
+/* One more failure of capture id; how many so far (capped). */
+static unsigned int failed_once_more(struct kh_puller *p, uint64_t id)
+{
+	unsigned int i, worst = 0;
+
+	for (i = 0; i < KH_PULL_QUIET; i++)
+		if (p->tries[i].n && p->tries[i].id == id)
+			return ++p->tries[i].n;
+	/* a free slot, or the one that failed least */
+	for (i = 1; i < KH_PULL_QUIET; i++)
+		if (p->tries[i].n < p->tries[worst].n)
+			worst = i;
+	p->tries[worst].id = id;
+	p->tries[worst].n = 1;
+	return 1;
+}
+
 static const char *sep(const char *dir)
 {
 	size_t len = strlen(dir);
@@ -198,7 +236,7 @@ static void report_written(struct kh_puller *p, const struct kh_capture *cap)
 			snprintf(what, sizeof(what), "%zu threads",
 				 cap->nr_threads);
 		ext_list(ext, sizeof(ext), fs);
-		kh_err("capture %" PRIu64 " (%s, pid %" PRIu32 " %s, %s): wrote %s%s%s.%s%s",
+		kh_log(LOG_INFO, "capture %" PRIu64 " (%s, pid %" PRIu32 " %s, %s): wrote %s%s%s.%s%s",
 		       cap->sum.id, kh_trigger_name(&cap->sum), cap->sum.pid,
 		       comm[0] ? comm : "-", what, dir, sep(dir), fs->base, ext,
 		       fs->joined ? " (its profile section in the .txt)" : "");
@@ -257,14 +295,17 @@ static int write_files(struct kh_puller *p, const struct kh_capture *cap,
  * errno when the directory refused a file: then the pull stops, as the
  * next capture would fail the same way.
  */
-static int pull_one(struct kh_puller *p, uint64_t id)
+static int pull_one(struct kh_puller *p, const struct kh_capture_sum *listed)
 {
-	char name[KH_FILE_LEN], what[96];
+	char name[KH_FILE_LEN], what[96], why[128];
+	uint64_t id = listed->id;
 	struct kh_capture cap;
 	struct kh_stream s;
+	bool partial = false, unwound = false;
 	int err;
 
 	name[0] = '\0';
+	why[0] = '\0';
 	kh_stream_init(&s, &cap, id);
 	err = kh_nl_dump_u64(&p->nl, KHOLMES_CMD_GET_CAPTURE, KHOLMES_A_CAPTURE_ID,
 			     id, fetch_cb, fetch_reset, &s);
@@ -274,8 +315,8 @@ static int pull_one(struct kh_puller *p, uint64_t id)
 		err = 0;
 		goto out;
 	}
-	if (err) {
-		/* -EIO is the socket's; a refusal of this capture is not */
+	if (err == -EIO || err == -EPERM) {
+		/* the socket's or ours, not this capture's: no try counted */
 		p->nr_failed++;
 		p->nl_broken |= err == -EIO;
 		snprintf(what, sizeof(what), "reading capture %" PRIu64, id);
@@ -284,18 +325,55 @@ static int pull_one(struct kh_puller *p, uint64_t id)
 		err = 0;
 		goto out;
 	}
-	err = kh_stream_end(&s);
-	if (!err)
-		err = kh_unwind(&cap);
 	if (err) {
+		snprintf(why, sizeof(why), "the module refused to send it: %.80s",
+			 p->nl.msg[0] ? p->nl.msg : strerror(-err));
+	} else {
+		err = kh_stream_end(&s);
+		if (err)
+			snprintf(why, sizeof(why), "%s",
+				 err == -ENOMEM ? strerror(ENOMEM) :
+				 cap.bad_why[0] ? cap.bad_why :
+				 "the record stream has no capture record");
+	}
+	if (!err) {
+		unwound = true;
+		err = kh_unwind(&cap);
+		if (err)
+			snprintf(why, sizeof(why), "unwinding: %s", strerror(-err));
+	}
+	if (err && failed_once_more(p, id) < KH_PULL_TRIES) {
 		p->nr_failed++;
 		if (!quiet(p, id))
-			kh_err("capture %" PRIu64 ": %s; left queued", id,
-			       err == -ENOMEM ? strerror(ENOMEM) :
-			       cap.bad_why[0] ? cap.bad_why :
-			       "the record stream has no capture record");
+			kh_err("capture %" PRIu64 ": %s; left queued, tried again up to %d times",
+			       id, why, KH_PULL_TRIES);
 		err = 0;
 		goto out;
+	}
+	if (err) {
+		/* as far as it goes: one bad capture must not wedge the rest */
+		snprintf(what, sizeof(what), "not read whole after %d tries: %.60s",
+			 KH_PULL_TRIES, why);
+		if (unwound) {
+			/* decoded whole: its stacks are as far as they got */
+			if (!cap.bad_records++)
+				snprintf(cap.bad_why, sizeof(cap.bad_why), "%s", what);
+			err = 0;
+		} else {
+			err = kh_stream_salvage(&s, listed, what);
+			if (!err)
+				kh_unwind(&cap);
+		}
+		if (err) {
+			p->nr_failed++;
+			kh_err("capture %" PRIu64 ": %s; left queued", id,
+			       strerror(-err));
+			err = 0;
+			goto out;
+		}
+		partial = true;
+		kh_log(LOG_WARNING, "capture %" PRIu64 ": %s after %d tries: written as far as it goes, then acknowledged",
+		       id, why, KH_PULL_TRIES);
 	}
 	if (cap.bad_records)
 		kh_err("capture %" PRIu64 ": %u malformed records skipped (first: %s)",
@@ -327,6 +405,7 @@ static int pull_one(struct kh_puller *p, uint64_t id)
 	}
 	err = 0;
 	p->nr_written++;
+	p->nr_partial += partial;
 	report_written(p, &cap);
 	if (p->written)
 		p->written(p, &cap, p->files.base);
@@ -342,17 +421,17 @@ out:
 int kh_pull_all(struct kh_puller *p)
 {
 	struct kh_capture_sum *sums;
-	size_t n, i;
+	size_t n, i, bad;
 	int err;
 
-	err = kh_list_captures(&p->nl, &sums, &n);
+	err = kh_list_captures(&p->nl, &sums, &n, &bad);
 	if (err) {
 		p->nl_broken = true;
 		kh_nl_fail(&p->nl, "listing the captures", err);
 		return err;
 	}
 	for (i = 0; i < n; i++) {
-		err = pull_one(p, sums[i].id);
+		err = pull_one(p, &sums[i]);
 		if (err || (p->stop && p->stop(p)))
 			break;
 	}
@@ -369,16 +448,33 @@ static void usage(FILE *f)
 	fprintf(f, "follows, and a section to its .txt. Prints the files written.\n");
 }
 
-/* Shared with daemon: lock DIR, drop what an interrupted run left. */
-int kh_pull_open_dir(struct kh_store *st, const char *dir)
+/*
+ * Shared with daemon: lock DIR, drop what an interrupted run left. With
+ * create, a missing DIR is made (0750) when its parent exists.
+ */
+int kh_pull_open_dir(struct kh_store *st, const char *dir, bool create)
 {
 	unsigned int removed;
 	int err;
 
 	err = kh_store_open(st, dir);
+	if (err == -ENOENT && create) {
+		if (!mkdir(dir, 0750)) {
+			kh_log(LOG_NOTICE, "created %s", dir);
+			if (st->set_gid && chown(dir, -1, st->gid))
+				kh_err("giving %s to group %u: %s", dir,
+				       (unsigned int)st->gid, strerror(errno));
+		}
+		err = kh_store_open(st, dir);
+	}
 	if (err == -EBUSY) {
 		kh_err("%s is in use by another %s pull or daemon", dir,
 		       PROG_NAME);
+		return KH_EXIT_FAIL;
+	}
+	if (err == -KH_ENOTOURS) {
+		kh_err("refusing %s: another user could write into it or owns it (it must be ours or root's and writable by no one else, or sticky and ours), or its %s is not a file of ours",
+		       dir, KH_LOCK_NAME);
 		return KH_EXIT_FAIL;
 	}
 	if (err) {
@@ -389,7 +485,7 @@ int kh_pull_open_dir(struct kh_store *st, const char *dir)
 	if (err)
 		kh_err("removing temporary files from %s: %s", dir, strerror(-err));
 	else if (removed)
-		kh_err("removed %u temporary file%s an interrupted run left in %s",
+		kh_log(LOG_NOTICE, "removed %u temporary file%s an interrupted run left in %s",
 		       removed, removed == 1 ? "" : "s", dir);
 	return KH_EXIT_OK;
 }
@@ -410,7 +506,7 @@ int pull_main(int argc, char *argv[])
 	kh_json |= po.json;
 	/* symbolize from local files only: a network fetch would stall us */
 	unsetenv("DEBUGINFOD_URLS");
-	ret = kh_pull_open_dir(&p.store, po.dir);
+	ret = kh_pull_open_dir(&p.store, po.dir, false);
 	if (ret)
 		return ret;
 	ret = kh_nl_connect(&p.nl);

@@ -390,6 +390,25 @@ int kh_decode_capture_sum(struct nlattr *nest, struct kh_capture_sum *sum)
 	return 0;
 }
 
+/*
+ * One entry of the queue's list: 0, whole; 1, malformed but with an id
+ * (sum holds only that: the capture can still be fetched and its own
+ * records read); -EBADMSG, not even an id.
+ */
+int kh_decode_list_entry(struct nlattr *nest, struct kh_capture_sum *sum)
+{
+	struct nlattr *id;
+
+	if (!kh_decode_capture_sum(nest, sum))
+		return 0;
+	memset(sum, 0, sizeof(*sum));
+	id = nla_find(nla_data(nest), nla_len(nest), KHOLMES_CAPTURE_ID);
+	if (!id || nla_len(id) != sizeof(uint64_t))
+		return -EBADMSG;
+	sum->id = nla_get_u64(id);
+	return 1;
+}
+
 static int decode_capture(struct nlattr **tb, struct kh_capture *cap)
 {
 	struct nlattr *rb[KHOLMES_RULE_MAX + 1];

@@ -22,7 +22,7 @@ int captures_main(int argc, char *argv[])
 	struct kh_capture_sum *sums = NULL;
 	struct kh_parse_err pe;
 	struct kh_nl nl;
-	size_t n;
+	size_t n, bad;
 	int ret, err;
 
 	if (argc > 1 && kh_is_help(argv[1])) {
@@ -34,7 +34,7 @@ int captures_main(int argc, char *argv[])
 	ret = kh_nl_connect(&nl);
 	if (ret)
 		return ret;
-	err = kh_list_captures(&nl, &sums, &n);
+	err = kh_list_captures(&nl, &sums, &n, &bad);
 	if (err) {
 		ret = kh_nl_fail(&nl, "listing the captures", err);
 		goto out;

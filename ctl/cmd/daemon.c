@@ -17,6 +17,7 @@
  * drives the transfers from this loop.
  */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -31,6 +32,7 @@
 
 #include "apply.h"
 #include "decode.h"
+#include "notify.h"
 #include "fmt.h"
 #include "nl.h"
 #include "out.h"
@@ -77,6 +79,7 @@ struct daemon {
 	bool reload;			/* SIGHUP: apply --config again */
 	bool need_apply;		/* connected anew: apply --config */
 	uint64_t written;		/* captures written and acknowledged */
+	uint64_t rotated_undelivered;	/* rotated out before the upload */
 	uint64_t prom_at;		/* next --prom-file refresh, ms */
 	bool prom_failed;		/* its failure is logged already */
 	struct kh_post *post;		/* --post */
@@ -86,9 +89,11 @@ struct daemon {
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s daemon --dir DIR [--max-files N] [--max-mb N] [--exec CMD]\n"
-		"         [--post URL] [--prom-file PATH] [--config FILE]\n",
+		"         [--post URL] [--prom-file PATH] [--config FILE] [--group GROUP]\n",
 		PROG_NAME);
 	fprintf(f, "Writes every capture the module queues to DIR, as pull does, until SIGTERM.\n");
+	fprintf(f, "DIR is created (0750) if missing; it must be writable by no other user.\n");
+	fprintf(f, "--group GROUP: the captures' group (they are 0640; default: root's).\n");
 	fprintf(f, "--max-files N, --max-mb N: keep at most N captures, N MiB, deleting the oldest\n");
 	fprintf(f, "  captures' files first (0: no limit, the default).\n");
 	fprintf(f, "--exec CMD: run /bin/sh -c 'CMD \"$1\"' with each report's .txt path as $1.\n");
@@ -97,7 +102,10 @@ static void usage(FILE *f)
 	fprintf(f, "--prom-file PATH: keep PATH (e.g. .../textfile/kholmes.prom) up to date with\n"
 		"  counters in the Prometheus text format, every %d s and after each capture.\n",
 		PROM_MS / 1000);
-	fprintf(f, "--config FILE: apply FILE as apply does, at start and on SIGHUP.\n");
+	fprintf(f, "--config FILE: apply FILE as apply does, at start and on SIGHUP; a file\n"
+		"  that is refused changes nothing.\n");
+	fprintf(f, "Under systemd: Type=notify (READY=1 once the module answered), and log\n"
+		"  priorities when stderr is the journal.\n");
 }
 
 static uint64_t now_ms(void)
@@ -240,6 +248,8 @@ static void rotate(struct daemon *d, const char *keep)
 		kh_err("rotating %s: %s", d->o.dir, strerror(-err));
 		return;
 	}
+	for (i = 0; i < n; i++)
+		sets[i].pending = kh_post_pending(d->post, sets[i].base);
 	k = kh_rotate_plan(sets, n, d->o.max_files, (uint64_t)d->o.max_mb << 20,
 			   keep);
 	for (i = 0; k && i < n; i++) {
@@ -253,8 +263,13 @@ static void rotate(struct daemon *d, const char *keep)
 		}
 		if (d->post)
 			kh_post_drop(d->post, sets[i].base);
-		kh_err("rotated out %s (%u files, %s)", sets[i].base,
-		       sets[i].files, kh_size(size, sizeof(size), sets[i].bytes));
+		d->rotated_undelivered += sets[i].undelivered;
+		kh_log(sets[i].undelivered ? LOG_WARNING : LOG_INFO,
+		       "rotated out %s (%u files, %s)%s", sets[i].base,
+		       sets[i].files, kh_size(size, sizeof(size), sets[i].bytes),
+		       sets[i].undelivered ?
+		       ": never uploaded, and no uploaded capture was left to delete" :
+		       "");
 	}
 	free(sets);
 }
@@ -266,10 +281,12 @@ static void signals(struct daemon *d)
 	struct signalfd_siginfo si;
 
 	while (read(d->sfd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP)
+		if (si.ssi_signo == SIGHUP) {
 			d->reload = true;
-		else if (si.ssi_signo != SIGCHLD)
+		} else if (si.ssi_signo != SIGCHLD && !d->stop) {
 			d->stop = true;
+			kh_notify("STOPPING=1");
+		}
 	}
 	hooks_run(d);
 }
@@ -295,6 +312,8 @@ static void prom_refresh(struct daemon *d)
 				    kh_nl_msg(&d->p.nl, KHOLMES_CMD_GET_STATUS, 0),
 				    status_cb, &st);
 	pr.written = d->written;
+	pr.partial = d->p.nr_partial;
+	pr.rotated_undelivered = d->rotated_undelivered;
 	if (d->post) {
 		kh_post_stats(d->post, &ps);
 		pr.uploads = ps.uploads;
@@ -306,7 +325,7 @@ static void prom_refresh(struct daemon *d)
 	if (err && !d->prom_failed)
 		kh_err("writing %s: %s", d->o.prom_file, strerror(-err));
 	else if (!err && d->prom_failed)
-		kh_err("writing %s again", d->o.prom_file);
+		kh_log(LOG_NOTICE, "writing %s again", d->o.prom_file);
 	d->prom_failed = err != 0;
 }
 
@@ -437,7 +456,7 @@ static void backoff(struct daemon *d)
 	if (d->backoff_s > BACKOFF_MAX_S)
 		d->backoff_s = BACKOFF_MAX_S;
 	d->retry_at = now_ms() + d->backoff_s * 1000;
-	kh_err("retrying in %u s", d->backoff_s);
+	kh_log(LOG_WARNING, "retrying in %u s", d->backoff_s);
 }
 
 static void pull(struct daemon *d)
@@ -467,18 +486,26 @@ static void pull(struct daemon *d)
  */
 static int apply_config(struct daemon *d)
 {
+	bool reload = d->reload;
 	int ret;
 
-	if (d->reload && !d->o.config)
-		kh_err("SIGHUP: no --config to apply");
+	if (reload && !d->o.config)
+		kh_log(LOG_WARNING, "SIGHUP: no --config to apply");
 	d->reload = false;
 	d->need_apply = false;
 	if (!d->o.config)
 		return KH_EXIT_OK;
+	/* all or nothing: the file is parsed whole, the module checks it whole */
+	if (reload)
+		kh_notify_reloading();
 	ret = kh_apply_file(&d->p.nl, d->o.config, true);
 	if (ret)
 		kh_err("%s not applied: the module keeps its configuration, rules and watch scope",
 		       d->o.config);
+	else if (reload)
+		kh_log(LOG_NOTICE, "SIGHUP: %s applied", d->o.config);
+	if (reload)
+		kh_notify("READY=1");
 	return ret;
 }
 
@@ -584,10 +611,35 @@ static int open_post(struct daemon *d)
 		return KH_EXIT_FAIL;
 	}
 	kh_post_stats(d->post, &ps);
-	kh_err("uploading each capture, %" PRIu64 " waiting in %s/%s",
+	kh_log(LOG_INFO, "uploading each capture, %" PRIu64 " waiting in %s/%s",
 	       ps.pending, d->o.dir, KH_SPOOL_DIR);
 	d->p.durable = durable;
 	return KH_EXIT_OK;
+}
+
+/* --group NAME or GID: the captures' group. */
+static int set_group(struct daemon *d)
+{
+	struct group *gr;
+	char *end;
+	unsigned long v;
+
+	if (!d->o.group)
+		return 0;
+	errno = 0;
+	v = strtoul(d->o.group, &end, 10);
+	if (*d->o.group && !*end && !errno && v < (gid_t)-1) {
+		d->p.store.gid = v;
+	} else {
+		gr = getgrnam(d->o.group);
+		if (!gr) {
+			kh_err("--group: no group \"%s\"", d->o.group);
+			return -1;
+		}
+		d->p.store.gid = gr->gr_gid;
+	}
+	d->p.store.set_gid = true;
+	return 0;
 }
 
 int daemon_main(int argc, char *argv[])
@@ -595,7 +647,7 @@ int daemon_main(int argc, char *argv[])
 	struct kh_parse_err pe;
 	struct daemon *d;
 	size_t i;
-	int ret;
+	int ret, err;
 
 	if (argc > 1 && kh_is_help(argv[1])) {
 		usage(stdout);
@@ -611,6 +663,8 @@ int daemon_main(int argc, char *argv[])
 		kh_usage_fail(usage, &pe);
 		goto out_free;
 	}
+	if (set_group(d))
+		goto out_free;
 	ret = KH_EXIT_FAIL;
 	d->sfd = -1;
 	d->p.store.dirfd = -1;
@@ -631,7 +685,7 @@ int daemon_main(int argc, char *argv[])
 		       strerror(errno));
 		goto out_free;
 	}
-	ret = kh_pull_open_dir(&d->p.store, d->o.dir);
+	ret = kh_pull_open_dir(&d->p.store, d->o.dir, true);
 	if (ret)
 		goto out;
 	if (d->o.post) {
@@ -647,11 +701,17 @@ int daemon_main(int argc, char *argv[])
 		ret = KH_EXIT_FAIL;
 		goto out;
 	}
-	kh_err("writing captures to %s", d->o.dir);
+	kh_log(LOG_INFO, "writing captures to %s", d->o.dir);
 	rotate(d, NULL);
 	prom_refresh(d);
+	/* the module answered and --config is applied: ready */
+	err = kh_notify("READY=1");
+	if (err)
+		kh_log(LOG_WARNING, "telling systemd we are ready: %s",
+		       strerror(-err));
 	ret = run(d);
-	kh_err("stopped");
+	kh_notify("STOPPING=1");
+	kh_log(LOG_INFO, "stopped");
 out:
 	kh_post_close(d->post);
 	disconnect(d);

@@ -5,7 +5,8 @@
  * again (after a crash before its acknowledgement) gives the same names.
  * Each file appears whole or not at all: written under a temporary name,
  * fsynced, renamed, and the directory fsynced before the capture is
- * acknowledged. One writer per directory, by flock().
+ * acknowledged. One writer per directory, by flock() on DIR/.lock. The
+ * files are 0640 (KH_CAPTURE_MODE), of root's group or the one set.
  */
 #ifndef KHOLMESCTL_STORE_H
 #define KHOLMESCTL_STORE_H
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "record.h"
 
@@ -21,10 +23,20 @@
 #define KH_TIME_COMPACT		16
 #define KH_BASE_LEN		96
 
+#define KH_LOCK_NAME		".lock"
+#define KH_CAPTURE_MODE		0640
+/* A directory others could write into: said as such, not as an errno. */
+#define KH_ENOTOURS		EPERM
+
 struct kh_store {
 	int dirfd;
+	int lockfd;			/* DIR/.lock, flocked */
 	const char *dir;
+	bool set_gid;			/* the captures' group: gid */
+	gid_t gid;
 };
+
+int kh_dir_check(int dirfd);
 
 void kh_sanitize(char *dst, size_t len, const char *src);
 int kh_capture_base(char *buf, size_t len, const struct kh_capture_sum *sum);
@@ -39,6 +51,8 @@ int kh_store_clean(struct kh_store *st, unsigned int *removed);
 typedef int (*kh_write_fn)(FILE *f, void *arg);
 int kh_write_atomic(int dirfd, const char *name, mode_t mode,
 		    kh_write_fn fn, void *arg);
+int kh_write_atomic_gid(int dirfd, const char *name, mode_t mode, gid_t gid,
+			kh_write_fn fn, void *arg);
 int kh_store_write(struct kh_store *st, const char *name, kh_write_fn fn,
 		   void *arg);
 int kh_store_sync(struct kh_store *st);
@@ -49,7 +63,9 @@ struct kh_set {
 	uint64_t id;
 	uint64_t bytes;
 	unsigned int files;
+	bool pending;			/* its upload is not delivered yet */
 	bool remove;			/* kh_rotate_plan()'s verdict */
+	bool undelivered;		/* removed while pending */
 };
 
 int kh_store_scan(struct kh_store *st, struct kh_set **sets, size_t *n);

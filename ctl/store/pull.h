@@ -18,6 +18,12 @@
 
 /* Captures whose failure was logged already, so a retry loop stays quiet. */
 #define KH_PULL_QUIET	64
+/*
+ * Tries to read a capture whole (fetch, decode, unwind) before it is
+ * written as far as it goes and acknowledged, rather than retried for
+ * ever; a lost socket is not a try.
+ */
+#define KH_PULL_TRIES	3
 
 struct kh_puller;
 
@@ -51,11 +57,16 @@ struct kh_puller {
 	bool nl_broken;			/* a request failed: reconnect */
 	uint64_t quiet[KH_PULL_QUIET];
 	unsigned int nr_quiet;
+	struct {
+		uint64_t id;
+		unsigned int n;		/* failed tries, 0: free */
+	} tries[KH_PULL_QUIET];
+	unsigned int nr_partial;	/* written as far as they went */
 };
 
 int kh_list_captures(struct kh_nl *nl, struct kh_capture_sum **sums,
-		     size_t *n);
+		     size_t *n, size_t *bad);
 int kh_pull_all(struct kh_puller *p);
-int kh_pull_open_dir(struct kh_store *st, const char *dir);
+int kh_pull_open_dir(struct kh_store *st, const char *dir, bool create);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,30 +121,84 @@ bool kh_is_temp_name(const char *name)
 }
 
 /*
- * Holds the directory's lock until kh_store_close(): two writers would
- * race on the same temporary names and acknowledge each other's files.
+ * A directory where another user may create names could hold their
+ * symlinks, FIFOs and hard links under the names we write or delete:
+ * only ours (or root's) and writable by no one else, or sticky and ours
+ * (then nobody else can rename or remove what we put there).
+ */
+int kh_dir_check(int dirfd)
+{
+	struct stat sb;
+
+	if (fstat(dirfd, &sb))
+		return -errno;
+	if (!S_ISDIR(sb.st_mode))
+		return -ENOTDIR;
+	if (sb.st_uid != geteuid() && sb.st_uid != 0)
+		return -KH_ENOTOURS;
+	if (!(sb.st_mode & (S_IWGRP | S_IWOTH)))
+		return 0;
+	if ((sb.st_mode & S_ISVTX) && sb.st_uid == geteuid())
+		return 0;
+	return -KH_ENOTOURS;
+}
+
+/*
+ * Holds DIR/.lock's lock until kh_store_close(): two writers would race on
+ * the same names and acknowledge each other's files. The lock is a file
+ * only we can open (0600, never through a symlink): a lock on the directory
+ * itself could be taken by any user who can read it.
  */
 int kh_store_open(struct kh_store *st, const char *dir)
 {
+	struct stat sb;
+	int err;
+
 	st->dir = dir;
+	st->lockfd = -1;
 	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd < 0)
 		return -errno;
-	if (flock(st->dirfd, LOCK_EX | LOCK_NB)) {
-		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-
-		close(st->dirfd);
-		st->dirfd = -1;
-		return err;
+	err = kh_dir_check(st->dirfd);
+	if (err)
+		goto fail;
+	st->lockfd = openat(st->dirfd, KH_LOCK_NAME,
+			    O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+			    O_NOCTTY | O_CLOEXEC, 0600);
+	if (st->lockfd < 0) {
+		err = errno == ELOOP ? -KH_ENOTOURS : -errno;
+		goto fail;
+	}
+	if (fstat(st->lockfd, &sb)) {
+		err = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() || sb.st_nlink != 1) {
+		err = -KH_ENOTOURS;
+		goto fail;
+	}
+	if ((sb.st_mode & 07777) != 0600 && fchmod(st->lockfd, 0600)) {
+		err = -errno;
+		goto fail;
+	}
+	if (flock(st->lockfd, LOCK_EX | LOCK_NB)) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		goto fail;
 	}
 	return 0;
+fail:
+	kh_store_close(st);
+	return err;
 }
 
 void kh_store_close(struct kh_store *st)
 {
+	if (st->dirfd >= 0 && st->lockfd >= 0)
+		close(st->lockfd);
 	if (st->dirfd >= 0)
 		close(st->dirfd);
 	st->dirfd = -1;
+	st->lockfd = -1;
 }
 
 /*
@@ -217,24 +272,59 @@ int kh_store_sync(struct kh_store *st)
 }
 
 /*
+ * ".<name>.tmp.<random>", created exclusively and never through a symlink:
+ * a name someone planted fails the open instead of redirecting the write,
+ * and the next try takes another name.
+ */
+static int open_temp(int dirfd, const char *name, mode_t mode, char *tmp,
+		     size_t len)
+{
+	uint64_t r;
+	int fd, n, tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			return -errno;
+		n = snprintf(tmp, len, ".%s" TEMP_MARK "%" PRIu64, name, r);
+		if (n < 0 || (size_t)n >= len)
+			return -ENAMETOOLONG;
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			    O_NOCTTY | O_CLOEXEC, mode);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/*
  * name in dirfd appears whole or not at all: the content goes to a
  * temporary name in the same directory and reaches the disk before the
- * rename makes it visible. The caller fsyncs the directory once all its
- * files are renamed.
+ * rename makes it visible. The rename replaces whatever held the name (a
+ * symlink is replaced, not followed). The file gets exactly mode (not
+ * widened by the umask) and group gid unless gid is -1. The caller fsyncs
+ * the directory once all its files are renamed.
  */
-int kh_write_atomic(int dirfd, const char *name, mode_t mode,
-		    kh_write_fn fn, void *arg)
+int kh_write_atomic_gid(int dirfd, const char *name, mode_t mode, gid_t gid,
+			kh_write_fn fn, void *arg)
 {
 	char tmp[NAME_MAX + 1];
-	int fd, ret, n;
+	int fd, ret;
 	FILE *f;
 
-	n = snprintf(tmp, sizeof(tmp), ".%s" TEMP_MARK "%d", name, (int)getpid());
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	fd = open_temp(dirfd, name, mode, tmp, sizeof(tmp));
 	if (fd < 0)
-		return -errno;
+		return fd;
+	ret = 0;
+	if (gid != (gid_t)-1 && fchown(fd, -1, gid))
+		ret = -errno;
+	if (!ret && fchmod(fd, mode))
+		ret = -errno;
+	if (ret) {
+		close(fd);
+		goto out;
+	}
 	f = fdopen(fd, "w");
 	if (!f) {
 		ret = -errno;
@@ -257,10 +347,18 @@ out:
 	return ret;
 }
 
+int kh_write_atomic(int dirfd, const char *name, mode_t mode,
+		    kh_write_fn fn, void *arg)
+{
+	return kh_write_atomic_gid(dirfd, name, mode, (gid_t)-1, fn, arg);
+}
+
+/* Captures: read by root and, if set, one group (KH_CAPTURE_MODE). */
 int kh_store_write(struct kh_store *st, const char *name, kh_write_fn fn,
 		   void *arg)
 {
-	return kh_write_atomic(st->dirfd, name, 0644, fn, arg);
+	return kh_write_atomic_gid(st->dirfd, name, KH_CAPTURE_MODE,
+				   st->set_gid ? st->gid : (gid_t)-1, fn, arg);
 }
 
 static int set_cmp_base(const void *a, const void *b)
@@ -305,6 +403,9 @@ int kh_store_scan(struct kh_store *st, struct kh_set **sets, size_t *n)
 		s[cnt].id = id;
 		s[cnt].bytes = sb.st_size;
 		s[cnt].files = 1;
+		s[cnt].pending = false;
+		s[cnt].remove = false;
+		s[cnt].undelivered = false;
 		cnt++;
 	}
 	if (cnt)
@@ -348,13 +449,15 @@ static int set_cmp_age(const void *a, const void *b)
  * many are marked. The newest is always kept, and so is the set named keep
  * (the one just written, which may be older than others when a backlog is
  * pulled): a capture just acknowledged must not vanish, even when it alone
- * is over the limit.
+ * is over the limit. Sets whose upload is pending go last: one is marked
+ * (and its undelivered set) only when no delivered one is left to remove.
  */
 size_t kh_rotate_plan(struct kh_set *sets, size_t n, uint64_t max_sets,
 		      uint64_t max_bytes, const char *keep)
 {
 	uint64_t total = 0;
 	size_t i, left = n, k = 0;
+	int pass;
 
 	if (!n)
 		return 0;
@@ -362,17 +465,23 @@ size_t kh_rotate_plan(struct kh_set *sets, size_t n, uint64_t max_sets,
 	for (i = 0; i < n; i++) {
 		total += sets[i].bytes;
 		sets[i].remove = false;
+		sets[i].undelivered = false;
 	}
-	for (i = 0; i + 1 < n; i++) {
-		if ((!max_sets || left <= max_sets) &&
-		    (!max_bytes || total <= max_bytes))
-			break;
-		if (keep && !strcmp(sets[i].base, keep))
-			continue;
-		sets[i].remove = true;
-		total -= sets[i].bytes;
-		left--;
-		k++;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i + 1 < n; i++) {
+			if ((!max_sets || left <= max_sets) &&
+			    (!max_bytes || total <= max_bytes))
+				return k;
+			if (sets[i].remove || (keep && !strcmp(sets[i].base, keep)))
+				continue;
+			if (sets[i].pending && !pass)
+				continue;
+			sets[i].remove = true;
+			sets[i].undelivered = sets[i].pending;
+			total -= sets[i].bytes;
+			left--;
+			k++;
+		}
 	}
 	return k;
 }

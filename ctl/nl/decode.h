@@ -18,6 +18,7 @@ int kh_decode_rule(struct nlattr *nest, struct kh_rule *rule);
 int kh_decode_watch(struct nlattr *nest, struct kh_watch_entry *e);
 int kh_decode_proc(struct nlattr *nest, struct kh_proc *p);
 int kh_decode_event(struct nlattr *nest, struct kh_event *ev);
+int kh_decode_list_entry(struct nlattr *nest, struct kh_capture_sum *sum);
 int kh_decode_capture_sum(struct nlattr *nest, struct kh_capture_sum *sum);
 int kh_decode_capture(struct nlattr *nest, struct kh_capture *cap);
 int kh_decode_capture_id(struct nlmsghdr *nlh, uint64_t *id);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <elfutils/libdwelf.h>
@@ -16,6 +17,10 @@
 #include "unwind.h"
 
 #define DELETED	" (deleted)"
+/* The only place debug files are looked for: root's, by build-id. */
+#define DEBUG_ROOT	"/usr/lib/debug"
+
+unsigned int kh_unwind_budget_ms = KH_UNWIND_BUDGET_MS;
 
 /* One module as libdwfl groups mappings: the consecutive ones of a file. */
 struct kh_mod {
@@ -34,7 +39,35 @@ struct kh_unw {
 	int *mod_of;			/* per mapping: index in mods, -1 */
 	struct kh_thread *cur;		/* the thread being unwound */
 	size_t next;			/* next_thread's cursor */
+	uint64_t deadline;		/* ms, monotonic: the time budget */
+	bool expired;			/* spent: no more lookups */
 };
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The budget for unwinding and symbolizing one capture is spent: what was
+ * resolved stays, the rest keeps its mapping and file offset, and the
+ * capture says so.
+ */
+static bool spent(struct kh_unw *u)
+{
+	if (u->expired)
+		return true;
+	if (mono_ms() < u->deadline)
+		return false;
+	u->expired = true;
+	snprintf(u->cap->unwind_err, sizeof(u->cap->unwind_err),
+		 "stopped after its time budget of %u ms: the frames not resolved by then are left as file and offset",
+		 kh_unwind_budget_ms);
+	return true;
+}
 
 /* Index of the mapping holding addr, -1 if none; maps are sorted. */
 int kh_map_find(const struct kh_capture *cap, uint64_t addr)
@@ -96,7 +129,13 @@ static int try_file(struct kh_unw *u, struct kh_mod *mod, const char *path,
 	Elf *elf;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/*
+	 * Another user's file: never wait on it (a FIFO put in place of a
+	 * deleted binary), never follow its last component, read only a
+	 * regular file.
+	 */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW |
+		  O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
@@ -144,7 +183,7 @@ static int find_elf(Dwfl_Module *dmod, void **userdata, const char *name,
 	int fd;
 
 	*elfp = NULL;
-	if (!mod)
+	if (!mod || spent(mod->u))
 		return -1;
 	m = &mod->u->cap->maps[mod->first];
 	if (m->build_id_len) {
@@ -179,11 +218,55 @@ static int find_elf(Dwfl_Module *dmod, void **userdata, const char *name,
 	return -1;
 }
 
-static char *debuginfo_path;
+/*
+ * Dwfl_Callbacks.find_debuginfo: DEBUG_ROOT/.build-id/xx/yyyy.debug, and
+ * nowhere else. libdw's standard search also looks next to the file and
+ * in its .debug directory, which the user who owns the file controls.
+ * libdwfl checks that what is found has the module's build-id.
+ */
+static int find_debuginfo(Dwfl_Module *dmod, void **userdata,
+			  const char *modname, Dwarf_Addr base,
+			  const char *file_name, const char *debuglink_file,
+			  GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	char path[sizeof(DEBUG_ROOT) + 16 + 2 * KHOLMES_BUILD_ID_MAX + 16];
+	const unsigned char *id;
+	struct kh_mod *mod = *userdata;
+	GElf_Addr vaddr;
+	struct stat st;
+	size_t off;
+	int len, i, fd;
+
+	(void)modname, (void)base, (void)file_name, (void)debuglink_file;
+	(void)debuglink_crc;
+	*debuginfo_file_name = NULL;
+	if (mod && spent(mod->u))
+		return -1;
+	len = dwfl_module_build_id(dmod, &id, &vaddr);
+	if (len < 2 || len > KHOLMES_BUILD_ID_MAX)
+		return -1;
+	off = snprintf(path, sizeof(path), DEBUG_ROOT "/.build-id/%02x/", id[0]);
+	for (i = 1; i < len; i++)
+		off += snprintf(path + off, sizeof(path) - off, "%02x", id[i]);
+	snprintf(path + off, sizeof(path) - off, ".debug");
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -1;
+	}
+	*debuginfo_file_name = strdup(path);
+	return fd;
+}
+
+/* dwfl_build_id_find_elf()'s search: the same root only. */
+static char debug_root[] = DEBUG_ROOT;
+static char *debuginfo_path = debug_root;
 
 static const Dwfl_Callbacks dwfl_cbs = {
 	.find_elf = find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
 
@@ -357,6 +440,8 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result,
 	const struct kh_thread *t = u->cur;
 
 	(void)dwfl;
+	if (spent(u))
+		return false;
 	if (t && t->ustack && addr >= t->ustack_sp &&
 	    t->ustack_valid >= sizeof(*result) &&
 	    addr - t->ustack_sp <= t->ustack_valid - sizeof(*result)) {
@@ -402,6 +487,7 @@ static int push_frame(struct kh_ustack *us, uint64_t pc, bool activation)
 }
 
 struct walk {
+	struct kh_unw *u;
 	struct kh_ustack *us;
 	int err;
 };
@@ -412,6 +498,11 @@ static int frame_cb(Dwfl_Frame *frame, void *arg)
 	Dwarf_Addr pc;
 	bool act;
 
+	if (spent(w->u)) {
+		snprintf(w->us->stop, sizeof(w->us->stop),
+			 "the capture's time budget was spent");
+		return DWARF_CB_ABORT;
+	}
 	if (!dwfl_frame_pc(frame, &pc, &act)) {
 		snprintf(w->us->stop, sizeof(w->us->stop), "libdw: %s",
 			 dwfl_errmsg(-1));
@@ -431,9 +522,14 @@ static int frame_cb(Dwfl_Frame *frame, void *arg)
 
 static int unwind_dwarf(struct kh_unw *u, struct kh_thread *t)
 {
-	struct walk w = { .us = &t->dwarf };
+	struct walk w = { .u = u, .us = &t->dwarf };
 	int ret;
 
+	if (spent(u)) {
+		snprintf(t->dwarf.stop, sizeof(t->dwarf.stop),
+			 "the capture's time budget was spent");
+		return 0;
+	}
 	ret = dwfl_getthread_frames(u->dwfl, t->tid, frame_cb, &w);
 	u->cur = NULL;
 	if (w.err)
@@ -466,7 +562,7 @@ static int symbolize(struct kh_unw *u, struct kh_uframe *f)
 		return 0;
 	m = &u->cap->maps[f->map];
 	f->file_off = f->pc - m->start + m->pgoff;
-	if (!u->dwfl || !file_backed(m))
+	if (!u->dwfl || !file_backed(m) || spent(u))
 		return 0;
 	dmod = dwfl_addrmodule(u->dwfl, look);
 	if (!dmod)
@@ -577,6 +673,7 @@ int kh_unwind(struct kh_capture *cap)
 	size_t i;
 	int ret;
 
+	u.deadline = mono_ms() + kh_unwind_budget_ms;
 	elf_version(EV_CURRENT);
 	u.dwfl = dwfl_begin(&dwfl_cbs);
 	if (!u.dwfl) {

@@ -550,6 +550,7 @@ static int profile_samples(struct pp *pp)
 	const struct kh_pstack *ps;
 	bool cpu = p->kind == KHOLMES_PROFILE_CPU;
 	pb_sample *s;
+	uint64_t v;
 	size_t i;
 	int err;
 
@@ -563,7 +564,7 @@ static int profile_samples(struct pp *pp)
 				     value_type(pp, "faults", "count");
 	if (!pp->prof->period_type)
 		return -ENOMEM;
-	pp->prof->period = p->period;
+	pp->prof->period = p->period > INT64_MAX ? INT64_MAX : (int64_t)p->period;
 	pp->prof->default_sample_type = str(pp, cpu ? "cpu" : "faults");
 	for (i = 0; i < p->nr_pstacks; i++) {
 		ps = &p->pstacks[i];
@@ -571,7 +572,12 @@ static int profile_samples(struct pp *pp)
 		if (!s)
 			return -ENOMEM;
 		s->value[0] = ps->count;
-		s->value[1] = (int64_t)ps->count * (int64_t)(p->period ? p->period : 1);
+		/* the kernel's u64 period: saturate, never overflow */
+		if (__builtin_mul_overflow((uint64_t)ps->count,
+					   p->period ? p->period : 1, &v) ||
+		    v > INT64_MAX)
+			v = INT64_MAX;
+		s->value[1] = (int64_t)v;
 		err = APPEND(pp->prof->sample, pp->prof->n_sample,
 			     pp->nsample_cap, s);
 		if (err) {

@@ -113,6 +113,7 @@ struct kh_pull_opts {
 	const char *config;			/* apply at start and on SIGHUP */
 	const char *prom_file;			/* node_exporter textfile */
 	const char *post;			/* upload each capture there */
+	const char *group;			/* the captures' group */
 	bool json;
 };
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "args.h"
@@ -143,6 +144,47 @@ static int perr(struct kh_parse_err *pe, enum kh_perr kind, const char *word,
 	pe->key = key;
 	pe->err = err;
 	return -1;
+}
+
+/*
+ * word is option name, as "--name" (its value the next word) or as
+ * "--name=VALUE"; *inl is then VALUE, else NULL.
+ */
+static bool opt_is(const char *word, const char *name, const char **inl)
+{
+	size_t len = strlen(name);
+
+	*inl = NULL;
+	if (strncmp(word, name, len))
+		return false;
+	if (!word[len])
+		return true;
+	if (word[len] != '=')
+		return false;
+	*inl = word + len + 1;
+	return true;
+}
+
+/*
+ * The value of option name at argv[*i], from "--name=VALUE" or the next
+ * word (then *i moves to it), into *val; seen: given before.
+ */
+static int opt_take(int argc, char **argv, int *i, const char *name,
+		    const char *inl, bool seen, const char **val,
+		    struct kh_parse_err *pe)
+{
+	if (seen)
+		return perr(pe, KH_PE_TWICE, argv[*i], name, 0);
+	if (inl) {
+		if (!*inl)
+			return perr(pe, KH_PE_MISSING, name, name, 0);
+		*val = inl;
+		return 0;
+	}
+	if (*i + 1 >= argc || !argv[*i + 1][0])
+		return perr(pe, KH_PE_MISSING, argv[*i], name, 0);
+	*val = argv[++(*i)];
+	return 0;
 }
 
 static int parse_value(const struct kh_keyword *kw, const char *word,
@@ -291,6 +333,7 @@ int kh_parse_ps(int argc, char **argv, struct kh_ps_opts *po,
 		struct kh_parse_err *pe)
 {
 	bool have_sort = false, have_top = false;
+	const char *v;
 	int i, m, ret;
 
 	memset(po, 0, sizeof(*po));
@@ -299,24 +342,21 @@ int kh_parse_ps(int argc, char **argv, struct kh_ps_opts *po,
 	for (i = 0; i < argc; i++) {
 		if (kh_is_json_opt(argv[i])) {
 			po->json = true;
-		} else if (!strcmp(argv[i], "--sort")) {
-			if (have_sort)
-				return perr(pe, KH_PE_TWICE, argv[i], "--sort", 0);
-			if (i + 1 >= argc)
-				return perr(pe, KH_PE_MISSING, argv[i], "--sort", 0);
-			m = kh_metric_by_name(argv[++i]);
+		} else if (opt_is(argv[i], "--sort", &v)) {
+			if (opt_take(argc, argv, &i, "--sort", v, have_sort, &v,
+				     pe))
+				return -1;
+			m = kh_metric_by_name(v);
 			if (m < 0)
-				return perr(pe, KH_PE_METRIC, argv[i], "--sort", 0);
+				return perr(pe, KH_PE_METRIC, v, "--sort", 0);
 			po->sort = m;
 			have_sort = true;
-		} else if (!strcmp(argv[i], "--top")) {
-			if (have_top)
-				return perr(pe, KH_PE_TWICE, argv[i], "--top", 0);
-			if (i + 1 >= argc)
-				return perr(pe, KH_PE_MISSING, argv[i], "--top", 0);
-			ret = kh_parse_u32(argv[++i], &po->top);
+		} else if (opt_is(argv[i], "--top", &v)) {
+			if (opt_take(argc, argv, &i, "--top", v, have_top, &v, pe))
+				return -1;
+			ret = kh_parse_u32(v, &po->top);
 			if (ret)
-				return perr(pe, KH_PE_NUMBER, argv[i], "--top", ret);
+				return perr(pe, KH_PE_NUMBER, v, "--top", ret);
 			have_top = true;
 		} else {
 			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
@@ -414,36 +454,48 @@ int kh_parse_profile(int argc, char **argv, struct kh_profile_arg *pa,
 	return 0;
 }
 
-static int opt_value(int argc, char **argv, int *i, bool seen,
-		     struct kh_parse_err *pe)
-{
-	if (seen)
-		return perr(pe, KH_PE_TWICE, argv[*i], argv[*i], 0);
-	if (*i + 1 >= argc || !argv[*i + 1][0])
-		return perr(pe, KH_PE_MISSING, argv[*i], argv[*i], 0);
-	(*i)++;
-	return 0;
-}
-
-static int num_opt(int argc, char **argv, int *i, bool *seen, uint32_t *out,
+static int num_opt(int argc, char **argv, int *i, const char *name,
+		   const char *inl, bool *seen, uint32_t *out,
 		   struct kh_parse_err *pe)
 {
+	const char *v;
 	int ret;
 
-	if (opt_value(argc, argv, i, *seen, pe))
+	if (opt_take(argc, argv, i, name, inl, *seen, &v, pe))
 		return -1;
-	ret = kh_parse_u32(argv[*i], out);
+	ret = kh_parse_u32(v, out);
 	if (ret)
-		return perr(pe, KH_PE_NUMBER, argv[*i], argv[*i - 1], ret);
+		return perr(pe, KH_PE_NUMBER, v, name, ret);
 	*seen = true;
 	return 0;
 }
+
+/* The string options of pull and daemon, as --name X or --name=X. */
+struct str_opt {
+	const char *name;
+	bool daemon;			/* daemon only */
+	size_t off;			/* in struct kh_pull_opts */
+};
+
+#define STR_OPT(n, d, f) { n, d, offsetof(struct kh_pull_opts, f) }
+
+static const struct str_opt str_opts[] = {
+	STR_OPT("--dir", false, dir),
+	STR_OPT("--exec", true, exec),
+	STR_OPT("--config", true, config),
+	STR_OPT("--prom-file", true, prom_file),
+	STR_OPT("--post", true, post),
+	STR_OPT("--group", true, group),
+	{ NULL, false, 0 },
+};
 
 /* pull --dir DIR; the daemon also takes its limits and hook. */
 int kh_parse_pull(int argc, char **argv, bool daemon, struct kh_pull_opts *po,
 		  struct kh_parse_err *pe)
 {
 	bool files = false, mb = false;
+	const struct str_opt *so;
+	const char *v, **dst;
 	int i;
 
 	memset(po, 0, sizeof(*po));
@@ -451,31 +503,22 @@ int kh_parse_pull(int argc, char **argv, bool daemon, struct kh_pull_opts *po,
 	for (i = 0; i < argc; i++) {
 		if (kh_is_json_opt(argv[i])) {
 			po->json = true;
-		} else if (!strcmp(argv[i], "--dir")) {
-			if (opt_value(argc, argv, &i, po->dir, pe))
+			continue;
+		}
+		for (so = str_opts; so->name; so++)
+			if ((daemon || !so->daemon) && opt_is(argv[i], so->name, &v))
+				break;
+		if (so->name) {
+			dst = (const char **)((char *)po + so->off);
+			if (opt_take(argc, argv, &i, so->name, v, *dst, dst, pe))
 				return -1;
-			po->dir = argv[i];
-		} else if (daemon && !strcmp(argv[i], "--exec")) {
-			if (opt_value(argc, argv, &i, po->exec, pe))
+		} else if (daemon && opt_is(argv[i], "--max-files", &v)) {
+			if (num_opt(argc, argv, &i, "--max-files", v, &files,
+				    &po->max_files, pe))
 				return -1;
-			po->exec = argv[i];
-		} else if (daemon && !strcmp(argv[i], "--config")) {
-			if (opt_value(argc, argv, &i, po->config, pe))
-				return -1;
-			po->config = argv[i];
-		} else if (daemon && !strcmp(argv[i], "--prom-file")) {
-			if (opt_value(argc, argv, &i, po->prom_file, pe))
-				return -1;
-			po->prom_file = argv[i];
-		} else if (daemon && !strcmp(argv[i], "--post")) {
-			if (opt_value(argc, argv, &i, po->post, pe))
-				return -1;
-			po->post = argv[i];
-		} else if (daemon && !strcmp(argv[i], "--max-files")) {
-			if (num_opt(argc, argv, &i, &files, &po->max_files, pe))
-				return -1;
-		} else if (daemon && !strcmp(argv[i], "--max-mb")) {
-			if (num_opt(argc, argv, &i, &mb, &po->max_mb, pe))
+		} else if (daemon && opt_is(argv[i], "--max-mb", &v)) {
+			if (num_opt(argc, argv, &i, "--max-mb", v, &mb,
+				    &po->max_mb, pe))
 				return -1;
 		} else {
 			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);

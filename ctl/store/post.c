@@ -594,7 +594,7 @@ static void failed(struct kh_post *p, struct entry *e, const char *why)
 		memmove(&p->q[i], &p->q[i + 1], (p->n - i - 1) * sizeof(*p->q));
 		p->q[p->n - 1] = e;
 	}
-	kh_err("capture %" PRIu64 ": upload failed (attempt %u): %s; next attempt in %" PRIu64 ".%01" PRIu64 " s",
+	kh_log(LOG_WARNING, "capture %" PRIu64 ": upload failed (attempt %u): %s; next attempt in %" PRIu64 ".%01" PRIu64 " s",
 	       e->u.id, e->attempts, why, delay / 1000, delay % 1000 / 100);
 }
 
@@ -610,7 +610,7 @@ static void finish(struct kh_post *p, struct entry *e, CURLcode res)
 		p->streak = 0;
 		p->gate_ms = 0;
 		if (!p->o.quiet)
-			kh_err("capture %" PRIu64 ": uploaded (HTTP %ld, key %s)",
+			kh_log(LOG_INFO, "capture %" PRIu64 ": uploaded (HTTP %ld, key %s)",
 			       e->u.id, code, e->u.key);
 		forget(p, e);
 		return;
@@ -941,6 +941,17 @@ int kh_post_spool(struct kh_post *p, const struct kh_upload *u)
 	return push(p, u);
 }
 
+/* base's files have an upload the server has not taken yet. */
+bool kh_post_pending(const struct kh_post *p, const char *base)
+{
+	size_t i;
+
+	for (i = 0; p && i < p->n; i++)
+		if (!strcmp(p->q[i]->u.base, base))
+			return true;
+	return false;
+}
+
 /*
  * Rotation deleted base's files: their uploads go too (a capture's, and
  * its profile's), in flight or not.
@@ -954,7 +965,7 @@ void kh_post_drop(struct kh_post *p, const char *base)
 			i++;
 			continue;
 		}
-		kh_err("capture %" PRIu64 ": upload dropped: rotated out before the server took it",
+		kh_log(LOG_WARNING, "capture %" PRIu64 ": upload dropped: rotated out before the server took it",
 		       p->q[i]->u.id);
 		p->st.dropped++;
 		forget(p, p->q[i]);

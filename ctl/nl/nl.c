@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <linux/netlink.h>
 #include <netlink/genl/ctrl.h>
@@ -20,6 +21,8 @@
  * eventually rather than spin, and say so.
  */
 #define KH_DUMP_TRIES		100
+/* SO_RCVTIMEO of every request socket */
+#define KH_NL_TIMEOUT_S		30
 
 struct kh_req {
 	struct kh_nl *nl;
@@ -171,7 +174,13 @@ static int run(struct kh_nl *nl, struct kh_req *rq)
 	nl_cb_err(cb, NL_CB_CUSTOM, err_cb, rq);
 	while (!rq->done && !rq->err) {
 		ret = nl_recvmsgs(nl->sk, cb);
-		if (ret < 0 && !rq->err) {
+		if (ret == -NLE_AGAIN && !rq->err) {
+			/* SO_RCVTIMEO: the socket is given up, not waited on */
+			snprintf(nl->msg, sizeof(nl->msg),
+				 "no answer from the module within %d s",
+				 KH_NL_TIMEOUT_S);
+			rq->err = -EIO;
+		} else if (ret < 0 && !rq->err) {
 			set_msg(nl, nl_geterror(ret));
 			rq->err = -EIO;
 		}
@@ -289,6 +298,7 @@ int kh_nl_dump_u64(struct kh_nl *nl, uint8_t cmd, int attr, uint64_t val,
 
 int kh_nl_connect(struct kh_nl *nl)
 {
+	struct timeval tv = { .tv_sec = KH_NL_TIMEOUT_S };
 	int one = 1, ret;
 
 	memset(nl, 0, sizeof(*nl));
@@ -312,6 +322,9 @@ int kh_nl_connect(struct kh_nl *nl)
 		   &one, sizeof(one));
 	setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_CAP_ACK,
 		   &one, sizeof(one));
+	/* No wait for the module is forever: a stuck one ends the request. */
+	setsockopt(nl_socket_get_fd(nl->sk), SOL_SOCKET, SO_RCVTIMEO, &tv,
+		   sizeof(tv));
 	/* Size each read to the message, which a process list can make large. */
 	nl_socket_enable_msg_peek(nl->sk);
 	ret = genl_ctrl_resolve(nl->sk, KHOLMES_GENL_NAME);

@@ -19,6 +19,8 @@ struct kh_prom {
 	bool up;			/* the module answered: st is valid */
 	const struct kh_status *st;
 	uint64_t written;		/* captures this daemon wrote */
+	uint64_t partial;		/* of which written as far as they went */
+	uint64_t rotated_undelivered;	/* rotated out before the upload */
 	uint64_t uploads;		/* accepted by the --post server */
 	uint64_t upload_failures;	/* attempts that failed */
 	uint64_t uploads_dropped;	/* given up: files rotated out */

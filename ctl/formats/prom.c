@@ -150,6 +150,12 @@ int kh_prom_text(FILE *f, const struct kh_prom *p)
 	one(f, "kholmes_captures_written_total", COUNTER,
 	    "Captures this daemon wrote to its directory and acknowledged.",
 	    p->written);
+	one(f, "kholmes_captures_partial_total", COUNTER,
+	    "Captures that could not be read whole after several tries, written as far as they went and acknowledged.",
+	    p->partial);
+	one(f, "kholmes_captures_rotated_undelivered_total", COUNTER,
+	    "Captures rotation deleted before the --post server took them.",
+	    p->rotated_undelivered);
 	one(f, "kholmes_uploads_total", COUNTER,
 	    "Captures the --post server accepted.", p->uploads);
 	one(f, "kholmes_upload_failures_total", COUNTER,

@@ -88,6 +88,7 @@ int kh_post_open(struct kh_post **pp, int dirfd, const struct kh_post_opts *o);
 void kh_post_close(struct kh_post *p);
 int kh_post_spool(struct kh_post *p, const struct kh_upload *u);
 void kh_post_drop(struct kh_post *p, const char *base);
+bool kh_post_pending(const struct kh_post *p, const char *base);
 void kh_post_run(struct kh_post *p);
 int kh_post_timeout_ms(const struct kh_post *p);
 int kh_post_poll(struct kh_post *p, struct pollfd *pfd, unsigned int n,

@@ -4,6 +4,8 @@
  * file; this one only finds it. Exit codes: 0 done, 1 the operation failed,
  * 2 usage error, 3 the module is not loaded.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,14 +78,14 @@ static int help_main(int argc, char *argv[])
 			kh_err("unknown command \"%s\"", argv[1]);
 		else
 			kh_err("unknown keyword \"%s\"", argv[2]);
-		show_usage(stderr);
+		kh_synopsis(stderr, show_usage);
 		return KH_EXIT_USAGE;
 	}
 	sub_argv[0] = argv[1];
 	return subcommands[i].fn(2, sub_argv);
 }
 
-int main(int argc, char *argv[])
+static int run(int argc, char *argv[])
 {
 	char status[] = "status";
 	char *status_argv[] = { status, NULL };
@@ -101,7 +103,7 @@ int main(int argc, char *argv[])
 			return KH_EXIT_OK;
 		} else {
 			kh_err("unknown option \"%s\"", argv[i]);
-			show_usage(stderr);
+			kh_synopsis(stderr, show_usage);
 			return KH_EXIT_USAGE;
 		}
 	}
@@ -112,8 +114,27 @@ int main(int argc, char *argv[])
 	i = find(argv[0]);
 	if (i < 0) {
 		kh_err("unknown command \"%s\"", argv[0]);
-		show_usage(stderr);
+		kh_synopsis(stderr, show_usage);
 		return KH_EXIT_USAGE;
 	}
 	return subcommands[i].fn(argc, argv);
+}
+
+/*
+ * A reader gone (a closed pipe) is a write error, not a signal that kills
+ * us half-way; a write error on stdout (a full disk, /dev/full, EPIPE)
+ * fails the command, since what it printed is not all there.
+ */
+int main(int argc, char *argv[])
+{
+	int ret;
+
+	signal(SIGPIPE, SIG_IGN);
+	ret = run(argc, argv);
+	if (fflush(stdout) || ferror(stdout)) {
+		kh_err("writing the output: %s", strerror(errno ? errno : EIO));
+		if (ret == KH_EXIT_OK)
+			ret = KH_EXIT_FAIL;
+	}
+	return ret;
 }

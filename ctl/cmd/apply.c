@@ -180,13 +180,13 @@ int apply_main(int argc, char *argv[])
 			path = argv[i];
 		} else {
 			kh_err("unknown keyword \"%s\"", argv[i]);
-			usage(stderr);
+			kh_synopsis(stderr, usage);
 			return KH_EXIT_USAGE;
 		}
 	}
 	if (!path) {
 		kh_err("missing FILE");
-		usage(stderr);
+		kh_synopsis(stderr, usage);
 		return KH_EXIT_USAGE;
 	}
 	if (!strcmp(path, "-"))

@@ -34,6 +34,8 @@ int kh_stream_attr(struct kh_stream *s, struct nlattr *a);
 int kh_stream_msg(struct kh_stream *s, struct nlmsghdr *nlh);
 int kh_stream_end(struct kh_stream *s);
 void kh_stream_reset(struct kh_stream *s);
+int kh_stream_salvage(struct kh_stream *s, const struct kh_capture_sum *listed,
+		      const char *why);
 
 void kh_capture_free(struct kh_capture *cap);
 

@@ -16,6 +16,13 @@
 /* Frames kept of a DWARF walk; a loop in a corrupt stack ends here. */
 #define KH_UNWIND_MAX	128
 
+/*
+ * Time for unwinding and symbolizing one capture; past it the capture is
+ * written with what was resolved, and says so in its unwind error.
+ */
+#define KH_UNWIND_BUDGET_MS	30000
+extern unsigned int kh_unwind_budget_ms;
+
 int kh_unwind(struct kh_capture *cap);
 int kh_map_find(const struct kh_capture *cap, uint64_t addr);
 

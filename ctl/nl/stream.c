@@ -652,3 +652,26 @@ int kh_stream_end(struct kh_stream *s)
 	qsort(s->cap->maps, s->cap->nr_maps, sizeof(*s->cap->maps), map_cmp);
 	return share_build_ids(s->cap);
 }
+
+/*
+ * A capture that could not be read whole after several tries, made
+ * writable as far as it goes: the queue's summary of it stands in for a
+ * missing capture record, what was decoded stays, and why is said where
+ * the report shows malformed records. The next tries would fail the same
+ * way, and a capture left queued would be retried for ever.
+ */
+int kh_stream_salvage(struct kh_stream *s, const struct kh_capture_sum *listed,
+		      const char *why)
+{
+	struct kh_capture *cap = s->cap;
+
+	if (!s->have_capture) {
+		cap->sum = *listed;
+		s->have_capture = true;
+	}
+	if (!cap->bad_records++ || why)
+		snprintf(cap->bad_why, sizeof(cap->bad_why), "%s",
+			 why ? why : "incomplete");
+	s->err = 0;
+	return kh_stream_end(s);
+}
