@@ -11,6 +11,8 @@
 #                        source for DKMS (DESTDIR, PREFIX honoured)
 #   make dkms            (root) make install, then dkms add/build/install for
 #                        every installed kernel
+#   make deb             the Debian packages kholmes-dkms and kholmesctl,
+#                        by dpkg-buildpackage, in build/deb/
 #   make bench           deps, then the benchmark in the VM on every kernel:
 #                        bench/results.md and bench/results.json
 #   make demo            deps, then the main job: kholmes and its daemon in a
@@ -49,7 +51,8 @@ DEPS := linux-image-cloud-amd64 linux-headers-cloud-amd64 \
 	libnl-3-dev libnl-genl-3-dev libkmod-dev libjson-c-dev \
 	dkms mandoc systemd sysstat python3 \
 	protobuf-c-compiler libprotobuf-c-dev zlib1g-dev golang-go \
-	libcurl4-openssl-dev curl prometheus-node-exporter
+	libcurl4-openssl-dev curl prometheus-node-exporter \
+	debhelper dh-dkms lintian mmdebstrap
 
 KERNELS := $(shell $(TOP)/scripts/kernels.sh)
 # The newest, preferring the usual flavour to PREEMPT_RT at the same version.
@@ -59,7 +62,7 @@ STYLE_FILES := $(filter-out %.mod.c,\
 	$(wildcard $(TOP)/kmod/*.c $(TOP)/kmod/*.h $(TOP)/include/*.h))
 
 .PHONY: all module ctl deps check demo demo-build vm install dkms pkgcheck \
-	bench bench-build modules-all style sparse unit selftests \
+	deb fleet-vm bench bench-build modules-all style sparse unit selftests \
 	ksft clean
 
 all: module ctl
@@ -177,6 +180,16 @@ dkms: install
 		dkms build kholmes/$(VERSION) -k $$k; \
 		dkms install kholmes/$(VERSION) -k $$k --force; \
 	done
+
+# The Debian packages, built by dpkg-buildpackage from a copy of the tree
+# in build/deb/ (debian/ is the packaging; scripts/deb.sh).
+deb:
+	@$(TOP)/scripts/deb.sh
+
+# The packages on a real Debian 12 with systemd as PID 1, in a VM on the
+# 6.12 cloud kernel: install, the unit, reload, a reboot, purge (TAP).
+fleet-vm: deb
+	@$(TOP)/selftests/fleet/run.sh
 
 # Packaging checks on the host: DKMS builds for every kernel, the unit, the
 # man page, an install into a scratch DESTDIR.
