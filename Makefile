@@ -13,6 +13,9 @@
 #                        every installed kernel
 #   make deb             the Debian packages kholmes-dkms and kholmesctl,
 #                        by dpkg-buildpackage, in build/deb/
+#   make fleet-vm        deb, then the packages on a Debian 12 VM with systemd
+#                        (selftests/fleet/run.sh; the rootfs is cached in
+#                        /var/cache/kholmes/)
 #   make bench           deps, then the benchmark in the VM on every kernel:
 #                        bench/results.md and bench/results.json
 #   make demo            deps, then the main job: kholmes and its daemon in a
