@@ -144,6 +144,7 @@ if ((phase == 1)); then
 	# A capture of a spinning process, asked for by hand so that it does not
 	# hang on the rule's timing in an emulated CPU starved by its host.
 	pid=$(spin 0)
+	check "the module tracks the spinner" wait_for 120 sh -c "kholmesctl ps | grep -qw $pid"
 	check "kholmesctl capture pid: the spinner's capture is queued" kholmesctl capture pid "$pid"
 	check "the daemon writes the spinner's capture to $caps" wait_for 300 bash -c "capture_files $pid | grep -q '\.txt\$'"
 	kill "$pid"
@@ -193,6 +194,7 @@ systemctl show -p ExecMainStartTimestampMonotonic kholmesd | diag
 # starts again.
 check "systemctl stop kholmesd" systemctl stop kholmesd
 pid=$(spin 0)
+check "the module tracks the spinner" wait_for 120 sh -c "kholmesctl ps | grep -qw $pid"
 check "kholmesctl capture pid while the daemon is stopped" kholmesctl capture pid "$pid"
 check "the module holds it in its queue" wait_for 120 sh -c "kholmesctl captures | grep -q khm-spin"
 kholmesctl captures | diag
