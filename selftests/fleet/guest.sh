@@ -51,8 +51,8 @@ cfg_has() { kholmesctl config | grep -Eq "(^|[^a-z-])$1\"?[[:space:]:=]+$2([^0-9
 # a spinner named khm-spin: idle for SECONDS (the rule's window fills with
 # zeros), then busy until killed, so the cpu rule sees a jump
 spin() {
-	cp /bin/bash /run/khm-spin
-	/run/khm-spin -c "sleep $1; while :; do :; done" >/dev/null 2>&1 &
+	cp /bin/bash "$state/khm-spin"
+	"$state/khm-spin" -c "sleep $1; while :; do :; done" >/dev/null 2>&1 &
 	echo $!
 }
 # the kernel's log: no splat from the module (or anything else)
