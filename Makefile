@@ -11,6 +11,11 @@
 #                        source for DKMS (DESTDIR, PREFIX honoured)
 #   make dkms            (root) make install, then dkms add/build/install for
 #                        every installed kernel
+#   make deb             the Debian packages kholmes-dkms and kholmesctl,
+#                        by dpkg-buildpackage, in build/deb/
+#   make fleet-vm        deb, then the packages on a Debian 12 VM with systemd
+#                        (selftests/fleet/run.sh; the rootfs is cached in
+#                        /var/cache/kholmes/)
 #   make bench           deps, then the benchmark in the VM on every kernel:
 #                        bench/results.md and bench/results.json
 #   make demo            deps, then the main job: kholmes and its daemon in a
@@ -55,7 +60,7 @@ DEPS := linux-image-cloud-amd64 linux-headers-cloud-amd64 \
 	dkms mandoc systemd sysstat python3 \
 	protobuf-c-compiler libprotobuf-c-dev zlib1g-dev golang-go \
 	libcurl4-openssl-dev curl prometheus-node-exporter stress-ng \
-	bc flex bison libssl-dev
+	bc flex bison libssl-dev debhelper dh-dkms lintian mmdebstrap
 
 # Debian's own programs in the VM, for the tests that detect them
 # (selftests/real_test.c); mkinitramfs.sh copies them with their libraries.
@@ -69,7 +74,7 @@ STYLE_FILES := $(filter-out %.mod.c,\
 	$(wildcard $(TOP)/kmod/*.c $(TOP)/kmod/*.h $(TOP)/include/*.h))
 
 .PHONY: all module ctl deps check demo demo-build vm kdebug install dkms pkgcheck \
-	bench bench-build modules-all style sparse unit selftests \
+	deb fleet-vm bench bench-build modules-all style sparse unit selftests \
 	ksft clean
 
 all: module ctl
@@ -192,6 +197,16 @@ dkms: install
 		dkms build kholmes/$(VERSION) -k $$k; \
 		dkms install kholmes/$(VERSION) -k $$k --force; \
 	done
+
+# The Debian packages, built by dpkg-buildpackage from a copy of the tree
+# in build/deb/ (debian/ is the packaging; scripts/deb.sh).
+deb:
+	@$(TOP)/scripts/deb.sh
+
+# The packages on a real Debian 12 with systemd as PID 1, in a VM on the
+# 6.12 cloud kernel: install, the unit, reload, a reboot, purge (TAP).
+fleet-vm: deb
+	@$(TOP)/selftests/fleet/run.sh
 
 # Packaging checks on the host: DKMS builds for every kernel, the unit, the
 # man page, an install into a scratch DESTDIR.

@@ -6,8 +6,10 @@
 #   1. the controller and its host unit tests (TAP)
 #   2. checkpatch --strict on kmod/ and include/
 #   3. the module for every installed kernel, W=1, no warnings
-#   4. packaging (make install, DKMS, systemd unit, man page) and the
-#      Prometheus textfile read back through node_exporter
+#   4. packaging (make install, DKMS, systemd unit, man page), the Debian
+#      packages (make deb, lintian) installed on a Debian 12 VM with systemd
+#      (selftests/fleet/run.sh), and the Prometheus textfile read back
+#      through node_exporter
 #   5. the selftests, and the host-side test of the VM judging and this
 #      accounting (scripts/tests/check_test.sh, TAP)
 #   6. the debug kernel (scripts/kdebug.sh: built once, then cached)
@@ -111,6 +113,20 @@ if ((rc != 0 && f == 0)); then
 	f=1
 fi
 add "packaging (pkgcheck)" "$p" "$f" "$s"
+
+# Debian packages (scripts/deb.sh, lintian), then installed, reloaded,
+# rebooted and purged on a Debian 12 VM with systemd (selftests/fleet/).
+step "packages: make deb, lintian; a Debian 12 VM with systemd as PID 1"
+"$top/scripts/deb.sh" --lintian 2>&1 | tee "$logs/deb.log"
+rc=${PIPESTATUS[0]}
+read -r p f s < <(tap_count "$logs/deb.log")
+((rc != 0 && f == 0)) && f=1
+add "packages (make deb, lintian)" "$p" "$f" "$s"
+"$top/selftests/fleet/run.sh" "$top/build/fleet" 2>&1 | tee "$logs/fleet.log"
+rc=${PIPESTATUS[0]}
+read -r p f s < <(tap_count "$logs/fleet.log")
+((rc != 0 && f == 0)) && f=1
+add "fleet VM (Debian 12, systemd)" "$p" "$f" "$s"
 
 step "prometheus: node_exporter serves the daemon's textfile"
 "$top/scripts/node-exporter-check.sh" 2>&1 | tee "$logs/node-exporter.log"
