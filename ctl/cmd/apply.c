@@ -136,7 +136,7 @@ static int send_conf(struct kh_nl *nl, const char *path,
 		goto out;
 	}
 	if (log)
-		kh_err("applied %s: %u config key%s, %zu rule%s, %s", path,
+		kh_log(LOG_INFO, "applied %s: %u config key%s, %zu rule%s, %s", path,
 		       (unsigned int)__builtin_popcount(c->cfg_mask),
 		       __builtin_popcount(c->cfg_mask) == 1 ? "" : "s",
 		       c->nr_rules, c->nr_rules == 1 ? "" : "s",
