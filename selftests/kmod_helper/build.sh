@@ -27,7 +27,7 @@ for f in khm_sick.c Kbuild; do
 done
 make -C "$kdir" M="$out" W=1 >"$out/build.log" 2>&1 ||
 	{ tail -n 30 "$out/build.log" >&2; exit 1; }
-fuse=$(find "/lib/modules/$kver/kernel/fs/fuse" -name 'fuse.ko*' 2>/dev/null | head -n 1)
+fuse=$(find "/lib/modules/$kver/kernel/fs/fuse" -name 'fuse.ko*' 2>/dev/null | head -n 1 || true)
 case $fuse in
 *.ko) cp "$fuse" "$out/fuse.ko" ;;
 *.ko.xz) xz -dc "$fuse" >"$out/fuse.ko" ;;
