@@ -171,6 +171,7 @@ int khm_capture_request(struct pid *pid, u64 start_ns,
 			const struct khm_trigger *trig, u64 *id)
 {
 	struct khm_req *req;
+	u64 new_id;
 
 	if (!trig->manual && !khm_rate_ok()) {
 		khm_queue_count(KHM_QCOUNT_LIMITED);
@@ -192,12 +193,17 @@ int khm_capture_request(struct pid *pid, u64 start_ns,
 	req->pid = get_pid(pid);
 	req->start_ns = start_ns;
 	req->trig = *trig;
+	/*
+	 * Once on the list the request is the worker's, which may take and
+	 * free it before this function returns: the id is read now.
+	 */
+	new_id = req->id;
 	list_add_tail(&req->node, &khm_pending);
 	khm_npending++;
 	spin_unlock(&khm_pending_lock);
 	queue_work(khm_cwq, &khm_cwork);
 	if (id)
-		*id = req->id;
+		*id = new_id;
 	return 0;
 }
 

@@ -165,6 +165,19 @@ int kh_store_open(struct kh_store *st, const char *dir)
 	st->lockfd = openat(st->dirfd, KH_LOCK_NAME,
 			    O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
 			    O_NOCTTY | O_CLOEXEC, 0600);
+	if (st->lockfd < 0 && errno == EROFS) {
+		/*
+		 * A read-only file system: no lock file can be made there,
+		 * and nobody can write there either. The daemon still starts
+		 * and retries its writes until the directory is writable;
+		 * meanwhile it locks the directory itself.
+		 */
+		if (flock(st->dirfd, LOCK_EX | LOCK_NB)) {
+			err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+			goto fail;
+		}
+		return 0;
+	}
 	if (st->lockfd < 0) {
 		err = errno == ELOOP ? -KH_ENOTOURS : -errno;
 		goto fail;

@@ -813,6 +813,9 @@ static int tree_file(const char *path, const struct stat *sb, int type,
 	(void)sb;
 	if (type != FTW_F)
 		return 0;
+	/* the daemon's single-instance lock: DIR/.lock, kept on purpose */
+	if (!strcmp(name, ".lock"))
+		return 0;
 	tree_st->files++;
 	if (name[0] == '.' || strstr(name, ".tmp")) {
 		fprintf(stderr, "# khm: temporary file left: %s\n", path);
