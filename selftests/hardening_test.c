@@ -495,7 +495,12 @@ TEST_F_TIMEOUT(mem, twenty_thousand_processes, 280)
 	EXPECT_LE(llabs(after.tracked - host), 2)
 		TH_LOG("tracked %lld, the host has %lld processes",
 		       after.tracked, host);
-	EXPECT_LE(base.tracked + MEM_BATCH - 2, peak.tracked)
+	/*
+	 * Against the host before any batch: hard_churn forks the next
+	 * batch as soon as it reaped one, so the baseline (taken after the
+	 * first batch) already holds some of the second.
+	 */
+	EXPECT_LE(cold.tracked + MEM_BATCH - 2, peak.tracked)
 		TH_LOG("the sampler did not track a whole batch");
 	EXPECT_LE(after.mem, bound);
 	EXPECT_EQ(cold.fails, after.fails);
