@@ -108,16 +108,39 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu "${KHM_QEMU_CPU:-max}" -m 2048 -smp 2
 	-append "$cmdline"
 	"${qemu_extra[@]}")
 
+# stamp: the harness's case lines with the host's clock in front, so that
+# OUTDIR/times says how long each case took (the guest's clock under TCG
+# is not what make check's budget is counted in); summed up in case-times.
+stamp() {
+	local line
+
+	while IFS= read -r line; do
+		case $line in
+		*"#  RUN "* | *"#            OK "* | *"#          FAIL "* | \
+			*"#      SKIP "* | *KHM-TIME*)
+			printf '%(%s)T %s\n' -1 "${line%$'\r'}" ;;
+		esac
+	done
+}
+
 raw=$outdir/console.raw
 start=$(date +%s)
 set +e
 if [[ ${KHM_VERBOSE:-0} != 0 ]]; then
-	timeout --foreground -k 10 "$vm_timeout" "${qemu[@]}" </dev/null 2>&1 | tee "$raw"
+	timeout --foreground -k 10 "$vm_timeout" "${qemu[@]}" </dev/null 2>&1 |
+		tee "$raw" >(stamp >"$outdir/times")
 	qrc=${PIPESTATUS[0]}
 else
-	timeout -k 10 "$vm_timeout" "${qemu[@]}" </dev/null >"$raw" 2>&1
-	qrc=$?
+	timeout -k 10 "$vm_timeout" "${qemu[@]}" </dev/null 2>&1 |
+		tee "$raw" | stamp >"$outdir/times"
+	qrc=${PIPESTATUS[0]}
 fi
+# case-times: "<seconds> <case>", the longest first.
+awk '
+	/KHM-TIME/ { next }
+	/#  RUN /  { t0 = $1; c = $4; next }
+	/#  +(OK|FAIL|SKIP) / { if (c != "") print $1 - t0, c; c = "" }
+' "$outdir/times" | sort -rn >"$outdir/case-times"
 set -e
 seconds=$(($(date +%s) - start))
 # Without carriage returns and the firmware's terminal escapes, which
