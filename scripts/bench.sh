@@ -40,7 +40,7 @@ for k in "${kernels[@]}"; do
 	timeout -k 5 3000 \
 		qemu-system-x86_64 -accel tcg -cpu max -m 3072 -smp 2 -nographic \
 		-no-reboot -nic none -kernel "/boot/vmlinuz-$k" -initrd "$img" \
-		-append "console=ttyS0 panic=-1 oops=panic loglevel=4 quiet KHM_BENCH_ROUNDS=${KHM_BENCH_ROUNDS:-11} KHM_BENCH_TRIALS=${KHM_BENCH_TRIALS:-20}" \
+		-append "console=ttyS0 tsc=reliable panic=-1 oops=panic loglevel=4 quiet KHM_BENCH_ROUNDS=${KHM_BENCH_ROUNDS:-11} KHM_BENCH_TRIALS=${KHM_BENCH_TRIALS:-20}" \
 		</dev/null 2>&1 | sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' |
 		tee "$log" | grep --line-buffered '^BENCH'
 	set -e

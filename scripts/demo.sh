@@ -33,7 +33,7 @@ raw=$out/console.raw
 set +e
 timeout -k 5 150 qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 \
 	-nographic -no-reboot -nic none -kernel "/boot/vmlinuz-$kver" \
-	-initrd "$img" -append "console=ttyS0 panic=-1 oops=panic loglevel=4 quiet" \
+	-initrd "$img" -append "console=ttyS0 tsc=reliable panic=-1 oops=panic loglevel=4 quiet" \
 	</dev/null 2>&1 | tee "$raw" |
 	sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' |
 	awk '/^KHM-INSMOD-OK/ { show = 1; next } /^KHM-FILES-BEGIN/ { show = 0 }

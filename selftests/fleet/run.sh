@@ -116,7 +116,7 @@ ok $? "the second disk: guest.sh and the packages"
 
 qemu=(qemu-system-x86_64 -accel tcg -cpu "${KHM_QEMU_CPU:-max}" -m 2048 -smp 2
 	-nographic -nic none -kernel "$rootfs/vmlinuz" -initrd "$rootfs/initrd.img"
-	-append "root=/dev/vda rw console=ttyS0 panic=-1 nowatchdog quiet loglevel=3 systemd.show_status=0"
+	-append "root=/dev/vda rw console=ttyS0 tsc=reliable panic=-1 nowatchdog quiet loglevel=3 systemd.show_status=0"
 	-drive "file=$rootfs/rootfs.ext4,format=raw,if=virtio,snapshot=on"
 	-drive "file=$out/payload.ext4,format=raw,if=virtio,readonly=on")
 t0=$(date +%s)
