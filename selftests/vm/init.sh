@@ -21,7 +21,9 @@
 #
 # /etc/khm.env, written by run-vm.sh, may set KHM_MODPARAMS (insmod
 # parameters), KHM_TEST_TIMEOUT (seconds per test binary) and KHM_TEST_ARGS
-# (arguments for every test binary, e.g. "-t load_unload_ten_times").
+# (arguments for every test binary, e.g. "-t load_unload_ten_times");
+# KHM_ARGS_<name>, for <name>_test, replaces KHM_TEST_ARGS for that binary
+# (KHM_ARGS_sick="-t race_pull_ack": one case of sick_test only).
 
 PATH=/bin
 export PATH
@@ -48,6 +50,7 @@ ip link set lo up 2>/dev/null
 
 KHM_MODPARAMS=
 KHM_TEST_TIMEOUT=300
+# shellcheck disable=SC2034 # read through eval below
 KHM_TEST_ARGS=
 # shellcheck source=/dev/null
 [ -r /etc/khm.env ] && . /etc/khm.env
@@ -105,8 +108,9 @@ for t in /selftests/*_test; do
 	name=${t##*/}
 	mark "KHM-BEGIN $name"
 	t0=$(cut -d. -f1 /proc/uptime)
-	# shellcheck disable=SC2086 # the arguments are words
-	(cd /tmp && exec timeout -s KILL "$KHM_TEST_TIMEOUT" "$t" $KHM_TEST_ARGS </dev/null)
+	eval "args=\${KHM_ARGS_${name%_test}-\$KHM_TEST_ARGS}"
+	# shellcheck disable=SC2086,SC2154 # the arguments are words; set by eval
+	(cd /tmp && exec timeout -s KILL "$KHM_TEST_TIMEOUT" "$t" $args </dev/null)
 	rc=$?
 	mark "KHM-END $name rc=$rc"
 	mark "KHM-TIME $name $(($(cut -d. -f1 /proc/uptime) - t0))"

@@ -109,7 +109,7 @@ EOF
 	printf 'KHM_TEST_TIMEOUT=%q\n' "${KHM_TEST_TIMEOUT:-300}"
 	printf 'KHM_TEST_ARGS=%q\n' "${KHM_TEST_ARGS:-}"
 	# test knobs, e.g. the fuzzer's KHM_FUZZ_SEED, reach the tests as is
-	for v in ${!KHM_FUZZ_@}; do
+	for v in ${!KHM_FUZZ_@} ${!KHM_ARGS_@}; do
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
 } >"$root/etc/khm.env"

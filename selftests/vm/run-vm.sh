@@ -35,6 +35,7 @@
 #   KHM_TESTS="rig_test other"  only these test binaries (words or commas)
 #   KHM_TEST_ARGS="-t name"     arguments for every test binary (harness
 #                               filters: -t test, -f fixture, -v variant)
+#   KHM_ARGS_<name>="-t case"   arguments for <name>_test only, instead
 #   KHM_MODPARAMS="window=4"    module parameters for /init's insmod
 #   KHM_TEST_TIMEOUT=600        seconds per test binary in the VM (1200
 #                               on the debug kernel)
