@@ -169,14 +169,15 @@ if ((${#kernels[@]} == 0)); then
 fi
 ((kdebug_ok)) && kernels+=(debug)
 # Each kernel's suite runs in KHM_VM_PARTS VMs (default 2), KHM_VM_JOBS VMs
-# at a time (default 2). Under TCG much of a test's time is spent waiting
-# for sampler intervals, so two VMs on two host CPUs take little longer
-# than one; splitting every suite keeps both slots busy to the end instead
-# of leaving the last kernel's VM to run alone. The test binaries are dealt
-# out longest first, each to the part with the least time so far, by
-# vm_secs: the seconds each took in a VM beside another (KHM-TIME lines of
-# a make check run); an unlisted test counts 60. Each part has its own
-# build/<rel>/vm-<n>/ and log, printed in kernel order once all are done.
+# at a time (default 2). Two VMs keep both host CPUs busy (vmstat during
+# a run: 0 % idle), so a third would only slow the others; splitting
+# every suite keeps both slots busy to the end instead of leaving the last
+# kernel's VM to run alone. The test binaries are dealt out longest first,
+# each to the part with the least time so far, by vm_secs: the seconds
+# each took in a VM beside another (KHM-TIME lines of a make check run on
+# 6.12 cloud, December 2026); an unlisted test counts 60. Each part has its
+# own build/<rel>/vm-<n>/ and log, printed in kernel order once all are
+# done.
 #
 # The debug kernel runs only $debug_tests (KHM_DEBUG_TESTS), in
 # KHM_DEBUG_PARTS VMs (default 2): KASAN, lockdep and kmemleak under TCG
@@ -193,9 +194,11 @@ dparts=${KHM_DEBUG_PARTS:-2}
 debug_tests=${KHM_DEBUG_TESTS:-capture_test,profile_test,fuzz_test,daemon_test}
 # shellcheck disable=SC2034 # read by deal() through a nameref
 declare -A vm_secs=(
-	[capture_test]=62 [config_test]=57 [daemon_test]=48 [detect_test]=48
-	[fuzz_test]=35 [hardening_test]=140 [priv_test]=18 [profile_test]=86
-	[rig_test]=5 [sampling_test]=30 [scale_test]=52 [watch_test]=14
+	[capture_test]=75 [config_test]=55 [ctl_hostile_test]=5
+	[daemon_test]=55 [detect_test]=55 [fuzz_test]=40
+	[hardening_test]=360 [limits_test]=15 [priv_test]=160
+	[profile_test]=110 [real_test]=125 [rig_test]=6 [sampling_test]=40
+	[scale_test]=70 [sick_test]=90 [storm_test]=60 [watch_test]=20
 )
 # shellcheck disable=SC2034 # read by deal() through a nameref
 declare -A debug_secs=(
