@@ -16,7 +16,8 @@
  * the process's, or CAP_SYS_PTRACE over it, and a dumpable process, for
  * both the socket's opener and the sender (the hide fixture: a process of
  * uid 65534, one of uid 1000, a non-dumpable one of uid 65534, one of root
- * and pid 1, listed to each of the callers below).
+ * and pid 1, listed to each of the six callers below, and to kholmesctl
+ * ps as uid 65534).
  *
  * For each privileged command, a request that would change something (or
  * read a stack) is refused with EPERM, and changes nothing, when it comes
@@ -1276,13 +1277,13 @@ static int procs_listed(const void *raw, size_t len, uint16_t family,
 }
 
 /* A process of each kind, the module scoped to them (and to pid 1). */
-struct hide_kids {
+FIXTURE(hide) {
 	struct kt_saved state;
 	uint16_t family;
 	pid_t pids[HIDE_N];
 };
 
-static void hide_start(struct __test_metadata *_metadata, struct hide_kids *self)
+FIXTURE_SETUP(hide)
 {
 	long long end = now_ms() + PRIV_WAIT_MS;
 	int seen = 0, others = -1;
@@ -1323,7 +1324,7 @@ static void hide_start(struct __test_metadata *_metadata, struct hide_kids *self
 }
 
 /* In the harness's parent (see kt_saved): the children are not its own. */
-static void hide_stop(struct __test_metadata *_metadata, struct hide_kids *self)
+FIXTURE_TEARDOWN_PARENT(hide)
 {
 	for (int i = 0; i < HIDE_N; i++)
 		if (i != HIDE_INIT && self->pids[i] > 0)
@@ -1339,102 +1340,63 @@ static void hide_stop(struct __test_metadata *_metadata, struct hide_kids *self)
  * over the initial namespace: root's dumpable processes only (pid 1 may
  * not be dumpable, not checked). Root writing on uid 65534's socket sees
  * what both see: uid 65534's socket was opened with gid 0, so nothing.
+ * One setup for all six callers: spawning and scoping is the slow part.
  */
-FIXTURE(hide) {
-	struct hide_kids h;
-};
-
-FIXTURE_VARIANT(hide) {
+static const struct {
 	enum who who;
 	int sees;		/* bits of HIDE_* */
-	int init;		/* -1: whether pid 1 is seen is not checked */
+	bool init_unknown;	/* whether pid 1 is seen is not checked */
+} hide_callers[] = {
+	{ WHO_ROOT, (1 << HIDE_N) - 1, false },
+	{ WHO_NOBODY, 1 << HIDE_OWN, false },
+	{ WHO_USERNS_NOBODY, 1 << HIDE_OWN, false },
+	{ WHO_USERNS_ROOT, 1 << HIDE_ROOT, true },
+	{ WHO_NOBODY_SENDS, 1 << HIDE_OWN, false },
+	{ WHO_ROOT_SENDS, 0, false },
 };
-
-FIXTURE_VARIANT_ADD(hide, root) {
-	.who = WHO_ROOT, .sees = (1 << HIDE_N) - 1, .init = 1,
-};
-FIXTURE_VARIANT_ADD(hide, nobody) {
-	.who = WHO_NOBODY, .sees = 1 << HIDE_OWN,
-};
-FIXTURE_VARIANT_ADD(hide, userns_nobody) {
-	.who = WHO_USERNS_NOBODY, .sees = 1 << HIDE_OWN,
-};
-FIXTURE_VARIANT_ADD(hide, userns_root) {
-	.who = WHO_USERNS_ROOT, .sees = 1 << HIDE_ROOT, .init = -1,
-};
-FIXTURE_VARIANT_ADD(hide, nobody_sends) {
-	.who = WHO_NOBODY_SENDS, .sees = 1 << HIDE_OWN,
-};
-FIXTURE_VARIANT_ADD(hide, root_sends) {
-	.who = WHO_ROOT_SENDS, .sees = 0,
-};
-
-FIXTURE_SETUP(hide)
-{
-	hide_start(_metadata, &self->h);
-}
-
-FIXTURE_TEARDOWN_PARENT(hide)
-{
-	hide_stop(_metadata, &self->h);
-}
 
 TEST_F(hide, procs_as_proc_shows_them)
 {
-	int want = variant->sees, seen, others;
-	struct request r;
-	struct outcome o;
-	void *raw = NULL;
-	size_t len = 0;
+	for (size_t c = 0; c < sizeof(hide_callers) / sizeof(hide_callers[0]); c++) {
+		enum who who = hide_callers[c].who;
+		int want = hide_callers[c].sees, seen, others;
+		struct request r;
+		struct outcome o;
+		void *raw = NULL;
+		size_t len = 0;
 
-	if (variant->init >= 0)
-		want = (want & ~(1 << HIDE_INIT)) | (variant->init << HIDE_INIT);
-	req_init(&r, KHOLMES_CMD_GET_PROCS, NLM_F_DUMP);
-	ASSERT_EQ(0, request_as(variant->who, &r, &o, &raw, &len));
-	if (o.skip)
-		SKIP(return, "%s", o.why);
-	ASSERT_FALSE(o.setup) TH_LOG("%s", o.why);
-	ASSERT_EQ(0, o.ret) TH_LOG("GET_PROCS as %s: %s", who_name[variant->who],
-				   strerror(-o.ret));
-	seen = procs_listed(raw, len, self->h.family, self->h.pids, HIDE_N, &others);
-	free(raw);
-	ASSERT_LE(0, seen) TH_LOG("a process without a pid in the reply");
-	if (variant->init < 0)
-		seen = (seen & ~(1 << HIDE_INIT)) | (want & (1 << HIDE_INIT));
-	for (int i = 0; i < HIDE_N; i++) {
-		EXPECT_EQ(!!(want & (1 << i)), !!(seen & (1 << i)))
-			TH_LOG("%s %s %s process (pid %d)", who_name[variant->who],
-			       seen & (1 << i) ? "sees" : "does not see", hide_name[i],
-			       self->h.pids[i]);
+		req_init(&r, KHOLMES_CMD_GET_PROCS, NLM_F_DUMP);
+		ASSERT_EQ(0, request_as(who, &r, &o, &raw, &len));
+		/* the read fixture skips where user namespaces cannot be made */
+		ASSERT_FALSE(o.skip || o.setup) TH_LOG("%s", o.why);
+		ASSERT_EQ(0, o.ret) TH_LOG("GET_PROCS as %s: %s", who_name[who],
+					   strerror(-o.ret));
+		seen = procs_listed(raw, len, self->family, self->pids, HIDE_N, &others);
+		free(raw);
+		ASSERT_LE(0, seen) TH_LOG("a process without a pid in the reply");
+		if (hide_callers[c].init_unknown)
+			seen = (seen & ~(1 << HIDE_INIT)) | (want & (1 << HIDE_INIT));
+		for (int i = 0; i < HIDE_N; i++) {
+			EXPECT_EQ(!!(want & (1 << i)), !!(seen & (1 << i)))
+				TH_LOG("%s %s %s process (pid %d)", who_name[who],
+				       seen & (1 << i) ? "sees" : "does not see", hide_name[i],
+				       self->pids[i]);
+		}
+		/* the scope holds these processes only */
+		EXPECT_EQ(0, others) TH_LOG("%d processes outside the scope listed", others);
+		TH_LOG("%s sees 0x%x (own, 1000's, non-dumpable, root's, pid 1)",
+		       who_name[who], seen);
 	}
-	/* the scope holds these processes only */
-	EXPECT_EQ(0, others) TH_LOG("%d processes outside the scope listed", others);
-	TH_LOG("%s sees 0x%x (own, 1000's, non-dumpable, root's, pid 1)",
-	       who_name[variant->who], seen);
 }
 
 /* ------------------------------------------------------------------ */
 /* through kholmesctl */
 
-FIXTURE(hide_ctl) {
-	struct hide_kids h;
-};
-
-FIXTURE_SETUP(hide_ctl)
-{
-	hide_start(_metadata, &self->h);
-}
-
-FIXTURE_TEARDOWN_PARENT(hide_ctl)
-{
-	hide_stop(_metadata, &self->h);
-}
-
 /*
  * An unprivileged `ps` lists its own process with its values, and neither
  * uid 1000's nor root's nor pid 1.
  */
-TEST_F(hide_ctl, unprivileged_ps_lists_own_values)
+TEST_F(hide, unprivileged_ps_lists_own_values)
 {
 	long long end = now_ms() + PRIV_WAIT_MS;
 	struct json_object *list = NULL;
@@ -1464,9 +1426,9 @@ TEST_F(hide_ctl, unprivileged_ps_lists_own_values)
 			int pid = khm_json_int(p, "pid");
 
 			for (int k = 0; k < HIDE_N; k++)
-				if (pid == self->h.pids[k])
+				if (pid == self->pids[k])
 					seen |= 1 << k;
-			if (pid == self->h.pids[HIDE_OWN] && v &&
+			if (pid == self->pids[HIDE_OWN] && v &&
 			    json_object_is_type(v, json_type_object) &&
 			    json_object_object_length(v) > 0)
 				values = true;
