@@ -42,7 +42,11 @@
  * KHOLMES_CMD_GET_PROCS: dump only. One message per tracked process, each
  *	with one KHOLMES_A_PROC nest, in ascending pid order; a dump resumes
  *	after the last pid it sent, so processes that come and go between
- *	two parts are neither repeated nor lose their neighbours.
+ *	two parts are neither repeated nor lose their neighbours. Lists what
+ *	a /proc mounted hidepid=invisible would show: the processes of the
+ *	reader's pid namespace, under their pids there, and to a reader
+ *	without CAP_SYS_ADMIN (or CAP_PERFMON and CAP_SYS_PTRACE) only those
+ *	it could ptrace-read (see the README's Netlink section).
  *
  * KHOLMES_CMD_DETECTION: multicast on KHOLMES_MCGRP_EVENTS, never a
  *	request. One KHOLMES_A_EVENT nest per rule that fired.

@@ -7,10 +7,16 @@
  */
 
 #include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/fs.h>
+#include <linux/mm_types.h>
 #include <linux/pid_namespace.h>
 #include <linux/rwsem.h>
+#include <linux/sched/coredump.h>
+#include <linux/sched/task.h>
 #include <linux/utsname.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 
 #include "khm.h"
 
@@ -705,23 +711,98 @@ static int khm_put_proc(struct sk_buff *skb, struct netlink_callback *cb,
 }
 
 /*
- * The pid of tracked process pr as the reader's pid namespace sees it, 0
- * when it does not see it (the same pid number now names another
- * process, or none, counts as not seen).
+ * Who reads a process list: the socket's opener and the process that asks
+ * (or reads on) it. As GENL_ADMIN_PERM, both count: a privileged program
+ * that writes a request on a socket it was handed must not show its view
+ * to the socket's owner, who reads the reply.
  */
-static pid_t khm_proc_nr(const struct khm_proc *pr, struct pid_namespace *ns)
+struct khm_reader {
+	struct pid_namespace *ns;
+	const struct file *file;	/* the opener's, for its credentials */
+	bool all;			/* may read stacks: sees every process */
+};
+
+/* Whether both the opener and the sender hold cap, auditing no refusal. */
+static bool khm_capable_quiet(const struct file *file, int cap)
+{
+	return file_ns_capable(file, &init_user_ns, cap) &&
+	       ns_capable_noaudit(&init_user_ns, cap);
+}
+
+/* CAP_SYS_PTRACE over ns: the opener's (file) or the sender's (NULL). */
+static bool khm_ptrace_cap(const struct file *file, struct user_namespace *ns)
+{
+	return file ? file_ns_capable(file, ns, CAP_SYS_PTRACE) :
+		      ns_capable_noaudit(ns, CAP_SYS_PTRACE);
+}
+
+/*
+ * Whether the opener (file) or the sender (NULL) may see task as a /proc
+ * mounted hidepid=invisible lets it: __ptrace_may_access() in
+ * PTRACE_MODE_READ_FSCREDS, which modules cannot call, without the LSM
+ * hook it ends with (not exported either). The same fs uid and gid as all
+ * of the task's, or CAP_SYS_PTRACE over its user namespace; then a
+ * dumpable mm, or CAP_SYS_PTRACE over the mm's user namespace. Called
+ * under rcu_read_lock() and task_lock(task), as ptrace_may_access() is.
+ */
+static bool khm_cred_sees(const struct file *file, struct task_struct *task)
+{
+	const struct cred *cred = file ? file->f_cred : current_cred();
+	const struct cred *tcred = __task_cred(task);
+	struct mm_struct *mm = task->mm;
+
+	if (!file && same_thread_group(task, current))
+		return true;
+	if (!(uid_eq(cred->fsuid, tcred->euid) &&
+	      uid_eq(cred->fsuid, tcred->suid) &&
+	      uid_eq(cred->fsuid, tcred->uid) &&
+	      gid_eq(cred->fsgid, tcred->egid) &&
+	      gid_eq(cred->fsgid, tcred->sgid) &&
+	      gid_eq(cred->fsgid, tcred->gid)) &&
+	    !khm_ptrace_cap(file, tcred->user_ns))
+		return false;
+	return !mm || get_dumpable(mm) == SUID_DUMP_USER ||
+	       khm_ptrace_cap(file, mm->user_ns);
+}
+
+static void khm_reader_init(struct khm_reader *rd, const struct sk_buff *skb)
+{
+	rd->ns = task_active_pid_ns(current);
+	rd->file = NETLINK_CB(skb).sk->sk_socket->file;
+	rd->all = khm_capable_quiet(rd->file, CAP_SYS_ADMIN) ||
+		  (khm_capable_quiet(rd->file, CAP_PERFMON) &&
+		   khm_capable_quiet(rd->file, CAP_SYS_PTRACE));
+}
+
+/*
+ * The pid of tracked process pr as the reader sees it, 0 when it does not
+ * see it: a process outside its pid namespace, or one that its /proc
+ * mounted hidepid=invisible would not show it (unless it may read stacks).
+ * The same pid number now naming another process, or none, is not seen.
+ */
+static pid_t khm_proc_nr(const struct khm_proc *pr,
+			 const struct khm_reader *rd)
 {
 	struct task_struct *task;
 	struct pid *pid;
 	pid_t nr = 0;
 
-	if (ns == &init_pid_ns)
+	if (!rd->ns)
+		return 0;
+	if (rd->ns == &init_pid_ns && rd->all)
 		return pr->tgid;
 	rcu_read_lock();
 	pid = find_pid_ns(pr->tgid, &init_pid_ns);
 	task = pid ? pid_task(pid, PIDTYPE_TGID) : NULL;
 	if (task && task->start_boottime == pr->start_ns)
-		nr = pid_nr_ns(pid, ns);
+		nr = pid_nr_ns(pid, rd->ns);
+	if (nr && !rd->all) {
+		task_lock(task);
+		if (!khm_cred_sees(NULL, task) ||
+		    !khm_cred_sees(rd->file, task))
+			nr = 0;
+		task_unlock(task);
+	}
 	rcu_read_unlock();
 	return nr;
 }
@@ -730,19 +811,23 @@ static pid_t khm_proc_nr(const struct khm_proc *pr, struct pid_namespace *ns)
  * cb->args[0] holds the next tgid to send: a resumed dump starts after the
  * last process it sent, whatever came and went in between. A reader in a
  * pid namespace below the initial one sees the processes of its namespace
- * only, under their pids there, as its /proc does.
+ * only, under their pids there, as its /proc does; a reader that may not
+ * read stacks sees only the processes it could ptrace-read, as a /proc
+ * mounted hidepid=invisible shows them. Each part of the dump asks anew,
+ * as whoever reads it.
  */
 static int khm_dump_procs(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	struct pid_namespace *ns = task_active_pid_ns(current);
 	unsigned long tgid = cb->args[0];
+	struct khm_reader rd;
 	struct khm_proc *pr;
 	int sent = 0;
 	pid_t nr;
 
+	khm_reader_init(&rd, cb->skb);
 	mutex_lock(&khm_lock);
 	while ((pr = khm_proc_next(&tgid))) {
-		nr = ns ? khm_proc_nr(pr, ns) : 0;
+		nr = khm_proc_nr(pr, &rd);
 		if (nr && khm_put_proc(skb, cb, pr, nr))
 			break;
 		sent += !!nr;

@@ -7,10 +7,17 @@
  * initial user namespace, held both by the process that opened the socket
  * and by the one that sends; CAPTURE, PROFILE and GET_CAPTURE need
  * CAP_SYS_ADMIN (or CAP_PERFMON and CAP_SYS_PTRACE) too (issue 12,
- * limits_test). The status, configuration, rules, watch list and process
- * list (GET_STATUS, GET_CONFIG, GET_RULES, GET_WATCH, GET_PROCS) are
- * readable by anyone, in full, as /proc is (the process list within the
- * reader's pid namespace); stacks are not.
+ * limits_test). The status, configuration, rules and watch list
+ * (GET_STATUS, GET_CONFIG, GET_RULES, GET_WATCH) are readable by anyone,
+ * in full; stacks are not. The process list (GET_PROCS) is what a /proc
+ * mounted hidepid=invisible would show (issue 12): within the reader's pid
+ * namespace (limits_test), and to a caller that may not read stacks only
+ * the processes it could ptrace-read: the same fs uid and gid as all of
+ * the process's, or CAP_SYS_PTRACE over it, and a dumpable process, for
+ * both the socket's opener and the sender (the hide fixture: a process of
+ * uid 65534, one of uid 1000, a non-dumpable one of uid 65534, one of root
+ * and pid 1, listed to each of the six callers below, and to kholmesctl
+ * ps as uid 65534).
  *
  * For each privileged command, a request that would change something (or
  * read a stack) is refused with EPERM, and changes nothing, when it comes
@@ -22,12 +29,12 @@
  *   - uid 65534 sending on a socket root opened;
  *   - root writing (send(), no address) on a socket uid 65534 opened, as
  *     a privileged program does with a socket it is handed as stdout;
- * and root's request is carried out. The read commands answer uid 65534
- * and a user namespace's root exactly as they answer root.
+ * and root's request is carried out. The other read commands answer uid
+ * 65534 and a user namespace's root exactly as they answer root.
  *
- * Through kholmesctl: an unprivileged `ps` lists processes with their
- * values; unprivileged `captures` and `capture pid 1` exit 1 with
- * "Operation not permitted".
+ * Through kholmesctl: an unprivileged `ps` lists its own process with its
+ * values, and no other; unprivileged `captures` and `capture pid 1` exit 1
+ * with "Operation not permitted".
  *
  * No reply holds a raw kernel address: every read reply, the capture list
  * and whole captures (pid 1, kthreadd, a sleeping and a spinning child,
@@ -1083,9 +1090,6 @@ FIXTURE_VARIANT_ADD(read, get_rules) {
 FIXTURE_VARIANT_ADD(read, get_watch) {
 	.cmd = KHOLMES_CMD_GET_WATCH, .must_have = KHOLMES_A_WATCH, .same_as_root = true,
 };
-FIXTURE_VARIANT_ADD(read, get_procs) {
-	.cmd = KHOLMES_CMD_GET_PROCS, .dump = true, .must_have = KHOLMES_A_PROC,
-};
 
 FIXTURE_SETUP(read)
 {
@@ -1185,41 +1189,259 @@ TEST_F(read, userns_nobody_allowed)
 }
 
 /* ------------------------------------------------------------------ */
+/* the process list, as /proc mounted hidepid=invisible shows it */
+
+enum {
+	HIDE_OWN,		/* uid 65534, dumpable */
+	HIDE_OTHER,		/* uid 1000, dumpable */
+	HIDE_NODUMP,		/* uid 65534, not dumpable */
+	HIDE_ROOT,		/* uid 0, dumpable */
+	HIDE_INIT,		/* pid 1, root's: in the scope, never spawned */
+	HIDE_N,
+};
+
+#define HIDE_OTHER_UID	1000
+
+static const char * const hide_name[HIDE_N] = {
+	[HIDE_OWN] = "uid 65534's", [HIDE_OTHER] = "uid 1000's",
+	[HIDE_NODUMP] = "uid 65534's non-dumpable", [HIDE_ROOT] = "root's",
+	[HIDE_INIT] = "pid 1",
+};
+
+/*
+ * A sleeping child named @comm, as @uid (all of its uids and gids, no
+ * supplementary group), dumpable or not; its pid once it is all that, or
+ * -1.
+ */
+static pid_t spawn_as(uid_t uid, const char *comm, int dumpable)
+{
+	int sync[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(sync))
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		close(sync[0]);
+		if ((uid && (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+			     setresuid(uid, uid, uid))) ||
+		    prctl(PR_SET_DUMPABLE, dumpable) || prctl(PR_SET_NAME, comm) ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) || write(sync[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(sync[1]);
+	if (pid > 0 && read(sync[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(sync[0]);
+	return pid;
+}
+
+/* Which of @pids a GET_PROCS reply lists, as a bit each; -1 if malformed. */
+static int procs_listed(const void *raw, size_t len, uint16_t family,
+			const pid_t *pids, int n, int *others)
+{
+	const struct nlmsghdr *nlh;
+	size_t left;
+	int seen = 0;
+
+	*others = 0;
+	for_each_msg(nlh, raw, len, left) {
+		const struct nlattr *p, *pid;
+		const uint8_t *a;
+		size_t alen;
+		int i;
+
+		if (nlh->nlmsg_type != family || !(a = msg_attrs(nlh, &alen)) ||
+		    !(p = khm_nla_find(a, alen, KHOLMES_A_PROC)))
+			continue;
+		pid = nest_find(p, KHOLMES_PROC_PID);
+		if (!pid || pid->nla_len != NLA_HDRLEN + 4)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (pids[i] == *(const pid_t *)nla_payload(pid))
+				break;
+		if (i < n)
+			seen |= 1 << i;
+		else
+			++*others;
+	}
+	return seen;
+}
+
+/* A process of each kind, the module scoped to them (and to pid 1). */
+FIXTURE(hide) {
+	struct kt_saved state;
+	uint16_t family;
+	pid_t pids[HIDE_N];
+};
+
+FIXTURE_SETUP(hide)
+{
+	long long end = now_ms() + PRIV_WAIT_MS;
+	int seen = 0, others = -1;
+	struct khm_genl g;
+
+	for (int i = 0; i < HIDE_N; i++)
+		self->pids[i] = -1;
+	ASSERT_EQ(0, khm_genl_open(&g)) TH_LOG("no kholmes family");
+	self->family = g.family;
+	ASSERT_EQ(0, kt_saved_take(&self->state));
+	self->pids[HIDE_OWN] = spawn_as(KHM_NOBODY, "khm-hide-own", 1);
+	self->pids[HIDE_OTHER] = spawn_as(HIDE_OTHER_UID, "khm-hide-other", 1);
+	self->pids[HIDE_NODUMP] = spawn_as(KHM_NOBODY, "khm-hide-nodump", 0);
+	self->pids[HIDE_ROOT] = spawn_as(0, "khm-hide-root", 1);
+	self->pids[HIDE_INIT] = 1;
+	for (int i = 0; i < HIDE_N; i++) {
+		ASSERT_LT(0, self->pids[i]) TH_LOG("spawning %s process", hide_name[i]);
+	}
+	ASSERT_EQ(0, kt_watch_only(self->pids[0], self->pids[1], self->pids[2],
+				   self->pids[3], self->pids[4], 0));
+	/* root lists them, and them only, once the sampler has seen them */
+	do {
+		void *raw = NULL;
+		size_t len = 0;
+
+		if (!khm_genl_request(&g, KHOLMES_CMD_GET_PROCS, NLM_F_DUMP, NULL, 0,
+				      &raw, &len))
+			seen = procs_listed(raw, len, g.family, self->pids, HIDE_N, &others);
+		free(raw);
+		if (seen == (1 << HIDE_N) - 1 && !others)
+			break;
+		usleep(100000);
+	} while (now_ms() < end);
+	khm_genl_close(&g);
+	ASSERT_EQ((1 << HIDE_N) - 1, seen) TH_LOG("root lists 0x%x of 0x%x after %d ms",
+						  seen, (1 << HIDE_N) - 1, PRIV_WAIT_MS);
+	ASSERT_EQ(0, others) TH_LOG("root lists %d processes out of the scope", others);
+}
+
+/* In the harness's parent (see kt_saved): the children are not its own. */
+FIXTURE_TEARDOWN_PARENT(hide)
+{
+	for (int i = 0; i < HIDE_N; i++)
+		if (i != HIDE_INIT && self->pids[i] > 0)
+			kill(self->pids[i], SIGKILL);
+	EXPECT_EQ(0, kt_saved_put(&self->state));
+}
+
+/*
+ * What each caller sees: what its /proc mounted hidepid=invisible would
+ * show it, the same fs uid and gid as the process's or CAP_SYS_PTRACE
+ * over it, and a dumpable process, for both the socket's opener and the
+ * sender. Root in a new user namespace has its uid 0 but no capability
+ * over the initial namespace: root's dumpable processes only (pid 1 may
+ * not be dumpable, not checked). Root writing on uid 65534's socket sees
+ * what both see: uid 65534's socket was opened with gid 0, so nothing.
+ * One setup for all six callers: spawning and scoping is the slow part.
+ */
+static const struct {
+	enum who who;
+	int sees;		/* bits of HIDE_* */
+	bool init_unknown;	/* whether pid 1 is seen is not checked */
+} hide_callers[] = {
+	{ WHO_ROOT, (1 << HIDE_N) - 1, false },
+	{ WHO_NOBODY, 1 << HIDE_OWN, false },
+	{ WHO_USERNS_NOBODY, 1 << HIDE_OWN, false },
+	{ WHO_USERNS_ROOT, 1 << HIDE_ROOT, true },
+	{ WHO_NOBODY_SENDS, 1 << HIDE_OWN, false },
+	{ WHO_ROOT_SENDS, 0, false },
+};
+
+TEST_F(hide, procs_as_proc_shows_them)
+{
+	for (size_t c = 0; c < sizeof(hide_callers) / sizeof(hide_callers[0]); c++) {
+		enum who who = hide_callers[c].who;
+		int want = hide_callers[c].sees, seen, others;
+		struct request r;
+		struct outcome o;
+		void *raw = NULL;
+		size_t len = 0;
+
+		req_init(&r, KHOLMES_CMD_GET_PROCS, NLM_F_DUMP);
+		ASSERT_EQ(0, request_as(who, &r, &o, &raw, &len));
+		/* the read fixture skips where user namespaces cannot be made */
+		ASSERT_FALSE(o.skip || o.setup) TH_LOG("%s", o.why);
+		ASSERT_EQ(0, o.ret) TH_LOG("GET_PROCS as %s: %s", who_name[who],
+					   strerror(-o.ret));
+		seen = procs_listed(raw, len, self->family, self->pids, HIDE_N, &others);
+		free(raw);
+		ASSERT_LE(0, seen) TH_LOG("a process without a pid in the reply");
+		if (hide_callers[c].init_unknown)
+			seen = (seen & ~(1 << HIDE_INIT)) | (want & (1 << HIDE_INIT));
+		for (int i = 0; i < HIDE_N; i++) {
+			EXPECT_EQ(!!(want & (1 << i)), !!(seen & (1 << i)))
+				TH_LOG("%s %s %s process (pid %d)", who_name[who],
+				       seen & (1 << i) ? "sees" : "does not see", hide_name[i],
+				       self->pids[i]);
+		}
+		/* the scope holds these processes only */
+		EXPECT_EQ(0, others) TH_LOG("%d processes outside the scope listed", others);
+		TH_LOG("%s sees 0x%x (own, 1000's, non-dumpable, root's, pid 1)",
+		       who_name[who], seen);
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* through kholmesctl */
 
-TEST(unprivileged_ps_lists_values)
+/*
+ * An unprivileged `ps` lists its own process with its values, and neither
+ * uid 1000's nor root's nor pid 1.
+ */
+TEST_F(hide, unprivileged_ps_lists_own_values)
 {
-	struct json_object *list;
+	long long end = now_ms() + PRIV_WAIT_MS;
+	struct json_object *list = NULL;
 	char *out = NULL, *err = NULL;
-	size_t n, with_values = 0;
-	bool init = false;
-	struct khm_genl g;
-	int ret;
+	int ret, seen = 0;
+	size_t n = 0;
+	bool values = false;
 
-	ASSERT_EQ(0, khm_genl_open(&g));
-	ret = procs_ready(&g);
-	khm_genl_close(&g);
-	ASSERT_LT(0, ret);
-	ret = khm_run_as(KHM_NOBODY, &out, &err, "-j ps");
-	ASSERT_EQ(0, ret) TH_LOG("kholmesctl -j ps as uid 65534: exit %d: %s", ret,
-				 khm_oneline(err));
-	list = json_tokener_parse(out);
-	ASSERT_NE(NULL, list) TH_LOG("not JSON: %s", khm_oneline(out));
-	ASSERT_TRUE(json_object_is_type(list, json_type_array));
-	n = json_object_array_length(list);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *p = json_object_array_get_idx(list, i);
-		struct json_object *v = khm_json_get(p, "values");
+	do {
+		json_object_put(list);
+		list = NULL;
+		free(out);
+		free(err);
+		out = err = NULL;
+		ret = khm_run_as(KHM_NOBODY, &out, &err, "-j ps");
+		ASSERT_EQ(0, ret) TH_LOG("kholmesctl -j ps as uid 65534: exit %d: %s", ret,
+					 khm_oneline(err));
+		list = json_tokener_parse(out);
+		ASSERT_NE(NULL, list) TH_LOG("not JSON: %s", khm_oneline(out));
+		ASSERT_TRUE(json_object_is_type(list, json_type_array));
+		n = json_object_array_length(list);
+		seen = 0;
+		values = false;
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *p = json_object_array_get_idx(list, i);
+			struct json_object *v = khm_json_get(p, "values");
+			int pid = khm_json_int(p, "pid");
 
-		init |= khm_json_int(p, "pid") == 1;
-		if (v && json_object_is_type(v, json_type_object) &&
-		    json_object_object_length(v) > 0)
-			with_values++;
-	}
-	TH_LOG("uid 65534: %zu processes, %zu with values", n, with_values);
-	EXPECT_LT(0, n);
-	EXPECT_LT(0, with_values);
-	EXPECT_TRUE(init) TH_LOG("pid 1 not listed");
+			for (int k = 0; k < HIDE_N; k++)
+				if (pid == self->pids[k])
+					seen |= 1 << k;
+			if (pid == self->pids[HIDE_OWN] && v &&
+			    json_object_is_type(v, json_type_object) &&
+			    json_object_object_length(v) > 0)
+				values = true;
+		}
+		if (values)
+			break;
+		usleep(200000);
+	} while (now_ms() < end);
+	TH_LOG("uid 65534's ps: %zu processes, 0x%x of ours, own with values: %d", n, seen,
+	       values);
+	EXPECT_TRUE(values) TH_LOG("uid 65534's own process has no values");
+	EXPECT_EQ(1 << HIDE_OWN, seen);
+	EXPECT_EQ(1, n);
 	json_object_put(list);
 	free(out);
 	free(err);
