@@ -373,24 +373,35 @@ TEST_F_TIMEOUT(real, perl_hot_from_start, 120)
 {
 	char *argv[] = { "perl", "-e", "1 while 1", NULL };
 	struct json_object *events, *ev;
+	long long d0, age, p0, t0, promised;
 	char seen[512];
-	long long d0, age;
 	int late;
 	pid_t pid;
 
 	if (!rt_have("perl"))
 		SKIP(return, "no perl in the VM (KHM_EXTRA_BINS)");
 	d0 = kt_status("detections");
+	p0 = kt_status("passes");
+	t0 = kt_now_ms();
 	pid = rt_spawn(-1, argv);
 	ASSERT_LT(0, pid);
 	self->pids[self->npids++] = pid;
 	EXPECT_LT(d0, rt_wait_detection(d0, 30 * RT_DEADLINE_MS));
 	/* and stays quiet: three more windows, well inside the cooldown */
 	ASSERT_EQ(0, kt_wait_passes(3 * RT_WINDOW, 30 * RT_DEADLINE_MS));
+	/*
+	 * The promise is in intervals: when the emulated host is so loaded
+	 * that passes come late (300 ms apart where 200 are asked, seen),
+	 * the intervals the sampler achieved meanwhile.
+	 */
+	promised = (RT_WINDOW + 2) * (kt_now_ms() - t0) /
+		   (kt_status("passes") - p0);
+	if (promised < RT_DEADLINE_MS)
+		promised = RT_DEADLINE_MS;
 
 	events = kt_mon_events(&self->mon, "detection");
 	ASSERT_NE(NULL, events);
-	EXPECT_EQ(1, rt_events(events, "cpu", pid, RT_DEADLINE_MS + RT_SLACK_MS,
+	EXPECT_EQ(1, rt_events(events, "cpu", pid, promised + RT_SLACK_MS,
 			       &late, seen, sizeof(seen)));
 	TH_LOG("detections: %s", seen);
 	EXPECT_EQ(0, late);
@@ -398,9 +409,9 @@ TEST_F_TIMEOUT(real, perl_hot_from_start, 120)
 	ASSERT_NE(NULL, ev);
 	age = (khm_json_int(ev, "time-ns") - khm_json_int(ev, "start-ns")) /
 	      1000000;
-	TH_LOG("perl hot from start: cpu %.1f avg %.1f, caught %lld ms after its start (promised %d)",
+	TH_LOG("perl hot from start: cpu %.1f avg %.1f, caught %lld ms after its start (promised %d, %lld in the intervals achieved)",
 	       khm_json_num(ev, "value"), khm_json_num(ev, "avg"), age,
-	       RT_DEADLINE_MS);
+	       RT_DEADLINE_MS, promised);
 	EXPECT_EQ(80, khm_json_int(ev, "rule.abs"));
 	EXPECT_LE(80.0, khm_json_num(ev, "avg"));
 	json_object_put(events);
