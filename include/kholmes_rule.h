@@ -11,6 +11,7 @@
  * current sample: a process that has run hot since its first instruction
  * has no quiet history to jump from, and abs is what catches it, once its
  * window is full; a single sample over abs is the relative rule's business.
+ * A cpu jump must hold for two samples (KHR_CPU_HOLD, below).
  *
  * A rule that fires again without having been quiet in between is one
  * episode that goes on (a batch job pegged for an hour): each fire of it
@@ -87,6 +88,7 @@ enum kholmes_verdict {
 	KHOLMES_V_QUIET,	/* evaluated, did not fire */
 	KHOLMES_V_FIRE,
 	KHOLMES_V_SUPPRESSED,	/* would fire, but inside the cooldown */
+	KHOLMES_V_HOLD,		/* jumped, not yet for KHR_HOLD samples */
 };
 
 static inline __u64 khr_sat_add(__u64 a, __u64 b)
@@ -196,10 +198,27 @@ khr_judge(const struct kholmes_rule_cfg *r, __u64 value, __u64 avg,
 /* The cooldown grows to 1 << KHR_STREAK_MAX times the rule's: 16x. */
 #define KHR_STREAK_MAX	4
 
+/*
+ * A cpu reading is the runtime the kernel charged a process over one
+ * interval, and it charges in lumps: a running thread's runtime is brought
+ * up to date at ticks and switches only, and a CPU that did not run for a
+ * while (a vCPU its host descheduled; under emulation no steal time is
+ * accounted) charges the whole gap to the thread that was current on it.
+ * A process sharing CPUs at 30 % then reads 100 % for one interval and
+ * 30 % the next, which is no runaway, and a capture taken after it would
+ * show nothing. So a cpu jump must hold for KHR_CPU_HOLD samples, each
+ * judged against the average from before the jump: a runaway is caught
+ * one interval later, a lump not at all. The ceiling needs no hold: it
+ * already holds for a whole window.
+ */
+#define KHR_CPU_HOLD	2
+
 /* What a rule remembers of one process between samples. */
 struct khr_state {
 	__u64 last_fire_ns;	/* 0: never fired */
+	__u64 base;		/* the average before a jump being held */
 	__u8 streak;		/* doublings earned by the episode so far */
+	__u8 held;		/* samples the jump has held so far */
 	bool quiet;		/* judged quiet since the last fire */
 };
 
@@ -215,26 +234,57 @@ static inline __u64 khr_cooldown_ns(const struct kholmes_rule_cfg *r,
 	return ((__u64)r->cooldown_s << shift) * 1000000000ULL;
 }
 
-/* khr_judge() against a rule's state, which stays as it was. */
+/*
+ * khr_judge() against a rule's state, which stays as it was, for a jump
+ * that must hold `hold` samples (1: fire the sample it happens). A sample
+ * after the first of a jump is judged against st->base, the average from
+ * before it, which the jump itself has not raised yet.
+ */
+static inline enum kholmes_verdict
+khr_judge_held(const struct kholmes_rule_cfg *r, __u64 value, __u64 avg,
+	       __u32 samples, __u32 window, __u64 now_ns,
+	       const struct khr_state *st, __u32 hold)
+{
+	__u64 cool = khr_cooldown_ns(r, st);
+	__u64 abs = (__u64)r->abs * KHOLMES_VALUE_SCALE;
+	enum kholmes_verdict v;
+
+	if (st->held)
+		avg = st->base;
+	v = khr_judge(r, value, avg, samples, window, now_ns, 0);
+	if (v != KHOLMES_V_FIRE)
+		return v;
+	if (st->last_fire_ns &&
+	    now_ns >= st->last_fire_ns && now_ns - st->last_fire_ns < cool)
+		return KHOLMES_V_SUPPRESSED;
+	/* the ceiling held for a window already; a jump must hold too */
+	if (!(r->abs && value >= abs && avg >= abs) && st->held + 1U < hold)
+		return KHOLMES_V_HOLD;
+	return KHOLMES_V_FIRE;
+}
+
+/* khr_judge_held() for a rule that fires the sample a jump happens */
 static inline enum kholmes_verdict
 khr_judge_state(const struct kholmes_rule_cfg *r, __u64 value, __u64 avg,
 		__u32 samples, __u32 window, __u64 now_ns,
 		const struct khr_state *st)
 {
-	__u64 cool = khr_cooldown_ns(r, st);
-	enum kholmes_verdict v;
-
-	v = khr_judge(r, value, avg, samples, window, now_ns, 0);
-	if (v == KHOLMES_V_FIRE && st->last_fire_ns &&
-	    now_ns >= st->last_fire_ns && now_ns - st->last_fire_ns < cool)
-		return KHOLMES_V_SUPPRESSED;
-	return v;
+	return khr_judge_held(r, value, avg, samples, window, now_ns, st, 1);
 }
 
-/* Record a verdict that was acted on: a fire, or a quiet sample. */
-static inline void khr_note(struct khr_state *st, enum kholmes_verdict v,
-			    __u64 now_ns)
+/*
+ * Record a verdict: a jump held (against avg, the sample's average),
+ * anything else ends it. A fire and a quiet sample change the episode.
+ */
+static inline void khr_note_held(struct khr_state *st, enum kholmes_verdict v,
+				 __u64 now_ns, __u64 avg)
 {
+	if (v == KHOLMES_V_HOLD) {
+		if (!st->held++)
+			st->base = avg;
+		return;
+	}
+	st->held = 0;
 	if (v == KHOLMES_V_QUIET) {
 		st->quiet = true;
 	} else if (v == KHOLMES_V_FIRE) {
@@ -245,6 +295,13 @@ static inline void khr_note(struct khr_state *st, enum kholmes_verdict v,
 		st->last_fire_ns = now_ns;
 		st->quiet = false;
 	}
+}
+
+/* Record a verdict of a rule that does not hold jumps. */
+static inline void khr_note(struct khr_state *st, enum kholmes_verdict v,
+			    __u64 now_ns)
+{
+	khr_note_held(st, v, now_ns, 0);
 }
 
 #endif /* _KHOLMES_RULE_H */

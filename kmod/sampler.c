@@ -499,16 +499,22 @@ static void khm_judge(struct khm_proc *pr, unsigned int m, u64 value,
 		      u64 now, u64 boot)
 {
 	const struct kholmes_rule_cfg *rule = &khm_rules[m];
+	struct khr_state *st = &pr->rule_st[m];
 	struct khr_window *w = &pr->win[m];
 	u64 avg = khr_window_avg(w);
 	enum kholmes_verdict v;
 
-	v = khr_judge_state(rule, value, avg, w->count, khm_cfg.window, now,
-			    &pr->rule_st[m]);
+	v = khr_judge_held(rule, value, avg, w->count, khm_cfg.window, now, st,
+			   m == KHOLMES_METRIC_CPU ? KHR_CPU_HOLD : 1);
 	switch (v) {
 	case KHOLMES_V_FIRE:
-		if (!khm_auto_target(pr))
+		if (!khm_auto_target(pr)) {
+			st->held = 0;
 			break;
+		}
+		/* a jump held: what it jumped from */
+		if (st->held)
+			avg = st->base;
 		if (m == KHOLMES_METRIC_RUNDELAY &&
 		    time_before64(now, pr->own_work_until_ns))
 			khm_stats.suppressed++;
@@ -519,11 +525,9 @@ static void khm_judge(struct khm_proc *pr, unsigned int m, u64 value,
 		break;
 	case KHOLMES_V_SUPPRESSED:
 		khm_stats.suppressed++;
-		break;
-	case KHOLMES_V_QUIET:
-		khr_note(&pr->rule_st[m], v, now);
-		break;
+		fallthrough;
 	default:
+		khr_note_held(st, v, now, avg);
 		break;
 	}
 	khr_window_push(w, &pr->ring[m * pr->window], value);

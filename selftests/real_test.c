@@ -18,12 +18,23 @@
  *    capture, whose top consumers name the hog, and no thread reads over
  *    1000 ms/s of run delay;
  *  - stress-ng --cpu 1 --vm 1 --switch 1 makes no detection after the
- *    first window of each of its processes.
+ *    first window of each of its processes;
+ *  - the other metrics, each fired once by a stress-ng stressor or perl:
+ *    a burst of pthreads (threads), pipe ping-pong (ctxsw), a vfork
+ *    parent blocked in the kernel (dstate), and the same RSS measured
+ *    against a memory.max set under it (rss-pct). Not majflt: see
+ *    README (the VM has no disk).
+ *
+ * A process that is busy from its start has no quiet history for a jump
+ * to stand out from: the stressors wait out stress-ng's --backoff behind
+ * a first stressor that idles (--cpu-load 0: the first instance does not
+ * back off).
  *
  * Programs missing from the VM make their test skip, saying which.
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,12 +64,14 @@
  */
 #define RT_POLL_MS	500
 #define RT_CG		KT_CGROUP_ROOT "/khm_real"
+/* where a workload starts unwatched, to be moved into RT_CG later */
+#define RT_STAGE	KT_CGROUP_ROOT "/khm_unwatched"
 #define RT_DIR		"/tmp/khm_real"
 
 FIXTURE(real) {
 	struct kt_saved state;
 	struct kt_mon mon;
-	pid_t pids[4];
+	pid_t pids[8];
 	int npids;
 };
 
@@ -71,22 +84,24 @@ static bool rt_have(const char *prog)
 }
 
 /*
- * Start argv[0] from $PATH in RT_CG, on CPU @cpu if not -1, killed with
- * the test however it ends. Its pid, or -1.
+ * Start argv[0] from $PATH in cgroup @cg, on CPU @cpu if not -1, killed
+ * with the test however it ends. Its pid, or -1.
  */
-static pid_t rt_spawn(int cpu, char *const argv[])
+static pid_t rt_spawn_in(const char *cg, int cpu, char *const argv[])
 {
+	char procs[128];
 	pid_t parent = getpid(), pid;
 	cpu_set_t set;
 	int fd;
 
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
 	if (pid)
 		return pid;
 	kt_die_with(parent);
-	fd = open(RT_CG "/cgroup.procs", O_WRONLY);
+	fd = open(procs, O_WRONLY);
 	if (fd < 0 || write(fd, "0", 1) != 1)
 		_exit(126);
 	close(fd);
@@ -98,6 +113,79 @@ static pid_t rt_spawn(int cpu, char *const argv[])
 	}
 	execvp(argv[0], argv);
 	_exit(127);
+}
+
+static pid_t rt_spawn(int cpu, char *const argv[])
+{
+	return rt_spawn_in(RT_CG, cpu, argv);
+}
+
+/* Write @val to cgroup @cg's file @file; 0 or -1. */
+static int rt_cg_write(const char *cg, const char *file, const char *val)
+{
+	char path[128];
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/* The pids in cgroup @cg, at most @max of them in @pids; how many. */
+static int rt_cg_pids(const char *cg, pid_t *pids, int max)
+{
+	char path[128], line[32];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f))
+		pids[n++] = atoi(line);
+	fclose(f);
+	return n;
+}
+
+/* The detections in monitor @mon's output so far, without stopping it. */
+static int rt_mon_count(struct kt_mon *mon, const char *metric)
+{
+	char line[4096];
+	int n = 0;
+	FILE *f;
+
+	f = fopen(mon->path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		struct json_object *ev = json_tokener_parse(line);
+
+		if (ev && !strcmp(khm_json_str(ev, "event") ?: "", "detection") &&
+		    !strcmp(khm_json_str(ev, "metric") ?: "", metric))
+			n++;
+		json_object_put(ev);
+	}
+	fclose(f);
+	return n;
+}
+
+/* Wait up to @timeout_ms for a detection of @metric on monitor @mon. */
+static bool rt_wait_metric(struct kt_mon *mon, const char *metric,
+			   int timeout_ms)
+{
+	long long end = kt_now_ms() + timeout_ms;
+
+	do {
+		if (rt_mon_count(mon, metric))
+			return true;
+		kt_sleep_ms(RT_POLL_MS);
+	} while (kt_now_ms() < end);
+	return false;
 }
 
 static void rt_kill(pid_t pid)
@@ -128,6 +216,8 @@ FIXTURE_SETUP(real)
 	ASSERT_EQ(0, kt_ctl("config set enabled on interval-ms %d window %d",
 			    RT_MS, RT_WINDOW));
 	ASSERT_EQ(0, khm_mkdir_p(RT_DIR));
+	if (mkdir(RT_STAGE, 0755) && errno != EEXIST)
+		ASSERT_EQ(0, errno);
 	ASSERT_EQ(0, kt_wait_passes(1, 10 * RT_MS));
 	ASSERT_EQ(0, kt_mon_start(&self->mon));
 }
@@ -140,8 +230,11 @@ FIXTURE_TEARDOWN_PARENT(real)
 		rt_kill(self->pids[i]);
 	kt_mon_kill(&self->mon);
 	EXPECT_EQ(0, kt_saved_put(&self->state));
+	rt_cg_write(RT_CG, "memory.max", "max");
 	/* empty once its processes are reaped */
 	for (i = 0; i < 50 && rmdir(RT_CG) && errno == EBUSY; i++)
+		kt_sleep_ms(100);
+	for (i = 0; i < 50 && rmdir(RT_STAGE) && errno == EBUSY; i++)
 		kt_sleep_ms(100);
 }
 
@@ -180,9 +273,12 @@ static int rt_events(struct json_object *events, const char *metric, pid_t pid,
 		pid_t p = khm_json_int(ev, "pid");
 
 		if (off < len)
-			off += snprintf(buf + off, len - off, "%s%s:%s:%d@%lldms",
+			off += snprintf(buf + off, len - off,
+					"%s%s:%s:%d@%lldms=%.1f/%.1f",
 					i ? " " : "", m,
-					khm_json_str(ev, "comm") ?: "?", p, age);
+					khm_json_str(ev, "comm") ?: "?", p, age,
+					khm_json_num(ev, "value"),
+					khm_json_num(ev, "avg"));
 		if (strcmp(m, metric) && strcmp(metric, "*"))
 			continue;
 		if (age > after_ms)
@@ -277,24 +373,35 @@ TEST_F_TIMEOUT(real, perl_hot_from_start, 120)
 {
 	char *argv[] = { "perl", "-e", "1 while 1", NULL };
 	struct json_object *events, *ev;
+	long long d0, age, p0, t0, promised;
 	char seen[512];
-	long long d0, age;
 	int late;
 	pid_t pid;
 
 	if (!rt_have("perl"))
 		SKIP(return, "no perl in the VM (KHM_EXTRA_BINS)");
 	d0 = kt_status("detections");
+	p0 = kt_status("passes");
+	t0 = kt_now_ms();
 	pid = rt_spawn(-1, argv);
 	ASSERT_LT(0, pid);
 	self->pids[self->npids++] = pid;
 	EXPECT_LT(d0, rt_wait_detection(d0, 30 * RT_DEADLINE_MS));
 	/* and stays quiet: three more windows, well inside the cooldown */
 	ASSERT_EQ(0, kt_wait_passes(3 * RT_WINDOW, 30 * RT_DEADLINE_MS));
+	/*
+	 * The promise is in intervals: when the emulated host is so loaded
+	 * that passes come late (300 ms apart where 200 are asked, seen),
+	 * the intervals the sampler achieved meanwhile.
+	 */
+	promised = (RT_WINDOW + 2) * (kt_now_ms() - t0) /
+		   (kt_status("passes") - p0);
+	if (promised < RT_DEADLINE_MS)
+		promised = RT_DEADLINE_MS;
 
 	events = kt_mon_events(&self->mon, "detection");
 	ASSERT_NE(NULL, events);
-	EXPECT_EQ(1, rt_events(events, "cpu", pid, RT_DEADLINE_MS + RT_SLACK_MS,
+	EXPECT_EQ(1, rt_events(events, "cpu", pid, promised + RT_SLACK_MS,
 			       &late, seen, sizeof(seen)));
 	TH_LOG("detections: %s", seen);
 	EXPECT_EQ(0, late);
@@ -302,32 +409,66 @@ TEST_F_TIMEOUT(real, perl_hot_from_start, 120)
 	ASSERT_NE(NULL, ev);
 	age = (khm_json_int(ev, "time-ns") - khm_json_int(ev, "start-ns")) /
 	      1000000;
-	TH_LOG("perl hot from start: cpu %.1f avg %.1f, caught %lld ms after its start (promised %d)",
+	TH_LOG("perl hot from start: cpu %.1f avg %.1f, caught %lld ms after its start (promised %d, %lld in the intervals achieved)",
 	       khm_json_num(ev, "value"), khm_json_num(ev, "avg"), age,
-	       RT_DEADLINE_MS);
+	       RT_DEADLINE_MS, promised);
 	EXPECT_EQ(80, khm_json_int(ev, "rule.abs"));
 	EXPECT_LE(80.0, khm_json_num(ev, "avg"));
 	json_object_put(events);
 	rt_expect_cpu_capture(_metadata, pid, "Perl_runops_standard");
 }
 
-/* perl quiet for a few windows, then spinning: the relative rule, once */
+/*
+ * Whether @pid, after its exec of perl, sleeps: in clock_nanosleep or
+ * nanosleep (/proc/PID/syscall, x86-64 numbers).
+ */
+static bool rt_perl_sleeps(pid_t pid)
+{
+	char path[64], buf[256], comm[32];
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if (khm_read_file(path, comm, sizeof(comm)) < 0 || strcmp(comm, "perl"))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+	if (khm_read_file(path, buf, sizeof(buf)) < 0)
+		return false;
+	return !strncmp(buf, "230 ", 4) || !strncmp(buf, "35 ", 3);
+}
+
+/*
+ * perl quiet for a few windows, then spinning: the relative rule, once.
+ * perl starts unwatched and is moved into the watched cgroup once it
+ * sleeps: its start (exec, loading libperl, seconds of CPU on a loaded
+ * emulated host, and charged in lumps, see KHR_CPU_HOLD) is no part of
+ * what the rule judges, which once fired on it during the sleep.
+ */
+#define RT_PERL_QUIET_MS	6000
+
 TEST_F_TIMEOUT(real, perl_jump_after_quiet, 120)
 {
-	char *argv[] = { "perl", "-e", "sleep 4; 1 while 1", NULL };
+	char *argv[] = { "perl", "-e", "sleep 6; 1 while 1", NULL };
 	struct json_object *events, *ev;
-	char seen[512];
-	long long d0;
+	char seen[512], pidstr[16];
+	long long d0, age, end;
 	int late;
 	pid_t pid;
 
 	if (!rt_have("perl"))
 		SKIP(return, "no perl in the VM (KHM_EXTRA_BINS)");
 	d0 = kt_status("detections");
-	pid = rt_spawn(-1, argv);
+	pid = rt_spawn_in(RT_STAGE, -1, argv);
 	ASSERT_LT(0, pid);
 	self->pids[self->npids++] = pid;
-	EXPECT_LT(d0, rt_wait_detection(d0, 4000 + 30 * RT_DEADLINE_MS));
+	end = kt_now_ms() + RT_PERL_QUIET_MS;
+	while (!rt_perl_sleeps(pid) && kt_now_ms() < end)
+		kt_sleep_ms(20);
+	ASSERT_TRUE(rt_perl_sleeps(pid));
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	ASSERT_EQ(0, rt_cg_write(RT_CG, "cgroup.procs", pidstr));
+	TH_LOG("perl sleeps %lld ms after its start: moved into the watch",
+	       kt_now_ms() - (end - RT_PERL_QUIET_MS));
+	EXPECT_LT(d0, rt_wait_detection(d0, RT_PERL_QUIET_MS +
+					30 * RT_DEADLINE_MS));
 	ASSERT_EQ(0, kt_wait_passes(3 * RT_WINDOW, 30 * RT_DEADLINE_MS));
 	events = kt_mon_events(&self->mon, "detection");
 	ASSERT_NE(NULL, events);
@@ -336,10 +477,15 @@ TEST_F_TIMEOUT(real, perl_jump_after_quiet, 120)
 	TH_LOG("detections: %s", seen);
 	ev = rt_event(events, "cpu");
 	ASSERT_NE(NULL, ev);
+	age = (khm_json_int(ev, "time-ns") - khm_json_int(ev, "start-ns")) /
+	      1000000;
 	/* the jump, not the ceiling: the window was quiet */
-	TH_LOG("perl after a quiet start: cpu %.1f avg %.1f",
-	       khm_json_num(ev, "value"), khm_json_num(ev, "avg"));
+	TH_LOG("perl after a quiet start: cpu %.1f avg %.1f, %lld ms after its start",
+	       khm_json_num(ev, "value"), khm_json_num(ev, "avg"), age);
 	EXPECT_GT(20.0, khm_json_num(ev, "avg"));
+	EXPECT_LE(50.0, khm_json_num(ev, "value"));
+	/* and once it spins, not during the sleep */
+	EXPECT_LE(RT_PERL_QUIET_MS, age);
 	json_object_put(events);
 	rt_expect_cpu_capture(_metadata, pid, "Perl_runops_standard");
 }
@@ -506,13 +652,32 @@ TEST_F_TIMEOUT(real, rundelay_one_capture, 180)
  * 60 windows: any rule that flaps on a steady load flaps in it; what a
  * longer run adds is re-fires after the cooldown, which kholmes_rule.h's
  * unit tests time (no re-fire of a pegged process for 10 minutes).
+ *
+ * It failed 29 s in on 6.12-rt. One cause: four busy processes share
+ * 2 vCPUs, and on a loaded host an interval can be charged a lump of
+ * runtime (a vCPU the host descheduled charges the gap to the thread
+ * that was current on it). The readings cut to 100 % per thread (debugfs
+ * cpu_clamped: 34 in one run, one of 812 %) are such lumps made
+ * visible; KHR_CPU_HOLD keeps them from firing. The other cause, which
+ * no rule of one process can tell from a runaway, is below.
  */
 #define RT_WARMUP_MS	10000
+#define RT_DEBUGFS	"/sys/kernel/debug/kholmes/"
+
+static long long rt_debugfs(const char *name)
+{
+	char buf[32];
+
+	if (khm_read_file(name, buf, sizeof(buf)) < 0)
+		return -1;
+	return atoll(buf);
+}
 
 TEST_F_TIMEOUT(real, steady_stress_ng, 180)
 {
 	char *argv[] = { "stress-ng", "--cpu", "1", "--vm", "1", "--vm-bytes",
 			 "32M", "--switch", "1", "-t", "60s", NULL };
+	long long clamped = rt_debugfs(RT_DEBUGFS "cpu_clamped");
 	struct json_object *events;
 	char seen[2048];
 	int late, status;
@@ -531,22 +696,266 @@ TEST_F_TIMEOUT(real, steady_stress_ng, 180)
 	kt_sleep_ms(55000);
 	events = kt_mon_events(&self->mon, "detection");
 	ASSERT_NE(NULL, events);
+	TH_LOG("cpu readings over 100 %% a thread, cut: %lld (most %lld %%, x1000)",
+	       rt_debugfs(RT_DEBUGFS "cpu_clamped") - clamped,
+	       rt_debugfs(RT_DEBUGFS "cpu_excess_max"));
 	/* stress-ng ends by itself */
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	self->npids--;
 	EXPECT_TRUE(WIFEXITED(status));
 	rt_events(events, "*", -1, RT_WARMUP_MS, &late, seen, sizeof(seen));
-	TH_LOG("detections: %s", seen);
+	TH_LOG("detections (metric:comm:pid@age=value/avg): %s", seen);
 	json_object_put(events);
 	/*
-	 * Known, issue 14 still open: on a loaded TCG host the --switch
-	 * stressor's cpu sometimes jumps long after warm-up (seen at 29 s
-	 * on 6.12-rt). Said as a skip, listed in selftests/expected-skips,
-	 * so that it is named in every summary and cannot hide.
+	 * Known, issue 14 still open: the switch stressor's ping-pong pair
+	 * is not a steady load on an emulated 2-CPU VM. Its rate and share
+	 * change by 3 to 19 times, for seconds, when the scheduler moves
+	 * its two ends onto one CPU or apart, or the host's load changes
+	 * how much its vCPUs run (seen: cpu 14.8 -> 51.8 % and ctxsw 615 ->
+	 * 11,626/s together, 22 and 26 s in): held for two samples and in
+	 * exact counts, not a reading's lump. Said as a skip, listed in
+	 * selftests/expected-skips, so that it shows in every summary.
 	 */
 	if (late)
-		SKIP(return, "KNOWN: %d detection(s) after warm-up: %s",
+		SKIP(return, "KNOWN: %d detection(s) after warm-up: %.900s",
 		     late, seen);
+}
+
+/*
+ * The one detection of @metric the monitor saw since it started (stopped
+ * now), checked: of a process whose comm starts with @comm, at or above
+ * @min; NULL (and a failure) if there was not exactly one. The caller
+ * puts *events.
+ */
+static struct json_object *rt_one(struct __test_metadata *_metadata,
+				  struct kt_mon *mon, const char *metric,
+				  const char *comm, double min,
+				  struct json_object **events)
+{
+	struct json_object *ev;
+	char seen[2048];
+	int late, n;
+
+	*events = kt_mon_events(mon, "detection");
+	if (!*events) {
+		EXPECT_NE(NULL, *events);
+		return NULL;
+	}
+	n = rt_events(*events, metric, -1, 1000000, &late, seen, sizeof(seen));
+	TH_LOG("detections: %s", seen);
+	EXPECT_EQ(1, n);
+	ev = rt_event(*events, metric);
+	if (n != 1 || !ev)
+		return NULL;
+	TH_LOG("%s of %s %lld: %.1f, window avg %.1f, rule min %lld diff %lld abs %lld",
+	       metric, khm_json_str(ev, "comm") ?: "?", khm_json_int(ev, "pid"),
+	       khm_json_num(ev, "value"), khm_json_num(ev, "avg"),
+	       khm_json_int(ev, "rule.min"), khm_json_int(ev, "rule.diff"),
+	       khm_json_int(ev, "rule.abs"));
+	EXPECT_EQ(0, strncmp(khm_json_str(ev, "comm") ?: "", comm,
+			     strlen(comm)));
+	EXPECT_LE(min, khm_json_num(ev, "value"));
+	return ev;
+}
+
+/* A capture file of @pid for @metric ending in @ext that holds @what. */
+static void rt_expect_capture(struct __test_metadata *_metadata, pid_t pid,
+			      const char *metric, const char *ext,
+			      const char *what)
+{
+	char name[256] = "";
+	bool hit;
+
+	hit = rt_files_hold(pid, metric, ext, what, 30000, name,
+			    sizeof(name));
+	TH_LOG("capture files of pid %d for %s: %s names %s", pid, metric,
+	       hit ? name : "none", what);
+	EXPECT_TRUE(hit);
+}
+
+/* stress-ng is stripped: its own frames show as offsets in its file */
+#define RT_SNG_FRAME	"stress-ng+0x"
+
+/*
+ * stress-ng's pthread stressor, after 2 s of --backoff: from one thread
+ * to bursts of up to 500 created and joined, the shipped threads rule
+ * (min 64, twice the window) fires once.
+ */
+TEST_F_TIMEOUT(real, threads_burst, 90)
+{
+	char *argv[] = { "stress-ng", "--cpu", "1", "--cpu-load", "0",
+			 "--pthread", "1", "--pthread-max", "500",
+			 "--backoff", "2000000", "-t", "60s", NULL };
+	struct json_object *events, *ev;
+	pid_t pid;
+
+	if (!rt_have("stress-ng"))
+		SKIP(return, "no stress-ng in the VM (KHM_EXTRA_BINS)");
+	ASSERT_LT(0, pid = rt_spawn(-1, argv));
+	self->pids[self->npids++] = pid;
+	EXPECT_TRUE(rt_wait_metric(&self->mon, "threads", 30000));
+	/* and no second: a few windows of bursts more */
+	ASSERT_EQ(0, kt_wait_passes(3 * RT_WINDOW, 30 * RT_DEADLINE_MS));
+	ev = rt_one(_metadata, &self->mon, "threads", "stress-ng", 64,
+		    &events);
+	if (ev) {
+		EXPECT_GE(khm_json_num(ev, "value") / 2, khm_json_num(ev, "avg"));
+		EXPECT_EQ(64, khm_json_int(ev, "rule.min"));
+		pid = khm_json_int(ev, "pid");
+	}
+	json_object_put(events);
+	if (ev)
+		rt_expect_capture(_metadata, pid, "threads", ".folded",
+				  RT_SNG_FRAME);
+}
+
+/*
+ * stress-ng's switch stressor, both ends pinned to one CPU, after 2 s of
+ * --backoff: its pipe ping-pong takes the worker from no switches to
+ * thousands a second. Emulated, that is about 4,000/s (12,000 when the
+ * host is idle), under the shipped min of 10,000/s (a rate that costs
+ * real CPU on hardware): the test lowers min to 1,000/s and keeps the
+ * shipped 3x. One detection of the worker, for the jump. Its child,
+ * forked after the backoff, has no quiet history: when the host's load
+ * changes, its rate can triple as well, later; it is logged, not judged.
+ */
+TEST_F_TIMEOUT(real, ctxsw_ping_pong, 90)
+{
+	char *argv[] = { "stress-ng", "--cpu", "1", "--cpu-load", "0",
+			 "--switch", "1", "--taskset", "1",
+			 "--backoff", "2000000", "-t", "60s", NULL };
+	struct json_object *events, *ev;
+	char seen[2048];
+	int late;
+	pid_t pid;
+
+	if (!rt_have("stress-ng"))
+		SKIP(return, "no stress-ng in the VM (KHM_EXTRA_BINS)");
+	ASSERT_EQ(0, kt_ctl("rule set ctxsw min 1000"));
+	ASSERT_LT(0, pid = rt_spawn(-1, argv));
+	self->pids[self->npids++] = pid;
+	EXPECT_TRUE(rt_wait_metric(&self->mon, "ctxsw", 30000));
+	ASSERT_EQ(0, kt_wait_passes(3 * RT_WINDOW, 30 * RT_DEADLINE_MS));
+	events = kt_mon_events(&self->mon, "detection");
+	ASSERT_NE(NULL, events);
+	ev = rt_event(events, "ctxsw");
+	ASSERT_NE(NULL, ev);
+	pid = khm_json_int(ev, "pid");
+	EXPECT_EQ(1, rt_events(events, "ctxsw", pid, 1000000, &late, seen,
+			       sizeof(seen)));
+	TH_LOG("detections: %s", seen);
+	TH_LOG("ctxsw of %s %d: %.1f/s, window avg %.1f/s",
+	       khm_json_str(ev, "comm") ?: "?", pid, khm_json_num(ev, "value"),
+	       khm_json_num(ev, "avg"));
+	EXPECT_EQ(0, strncmp(khm_json_str(ev, "comm") ?: "", "stress-ng", 9));
+	EXPECT_LE(1000.0, khm_json_num(ev, "value"));
+	EXPECT_GE(khm_json_num(ev, "value") / 3, khm_json_num(ev, "avg"));
+	/* the worker, which slept through the backoff */
+	EXPECT_LE(2000, (khm_json_int(ev, "time-ns") -
+			 khm_json_int(ev, "start-ns")) / 1000000);
+	json_object_put(events);
+	rt_expect_capture(_metadata, pid, "ctxsw", ".folded", RT_SNG_FRAME);
+}
+
+/*
+ * A process blocked in the kernel: perl vforks by syscall(58), and while
+ * the child sleeps 6 s the parent waits in the kernel for it to exit
+ * (wait_for_vfork_done(): TASK_KILLABLE, "D" in ps) and resumes after.
+ * The shipped dstate rule waits for 30 s in D (its ceiling); to stay
+ * short the test lowers min to 1 s and the ceiling to 2 s, the same
+ * comparisons: one detection, of the parent, with what it reads, and a
+ * capture whose kernel stack is the vfork.
+ */
+TEST_F_TIMEOUT(real, dstate_vfork_parent, 90)
+{
+	char *argv[] = { "perl", "-e",
+			 "if (syscall(58) == 0) { select(undef, undef, undef, 6); syscall(60, 0) } sleep 30",
+			 NULL };
+	struct json_object *events, *ev;
+	char path[64], state[256];
+	pid_t pid;
+
+	if (!rt_have("perl"))
+		SKIP(return, "no perl in the VM (KHM_EXTRA_BINS)");
+	ASSERT_EQ(0, kt_ctl("rule set dstate min 1000 abs 2000"));
+	ASSERT_LT(0, pid = rt_spawn(-1, argv));
+	self->pids[self->npids++] = pid;
+	EXPECT_TRUE(rt_wait_metric(&self->mon, "dstate", 20000));
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	khm_read_file(path, state, sizeof(state));
+	TH_LOG("perl %d: %s", pid, state);
+	ASSERT_EQ(0, kt_wait_passes(2 * RT_WINDOW, 30 * RT_DEADLINE_MS));
+	ev = rt_one(_metadata, &self->mon, "dstate", "perl", 1000, &events);
+	if (ev) {
+		EXPECT_EQ(pid, khm_json_int(ev, "pid"));
+		/* no more than it has been alive */
+		EXPECT_GE((khm_json_int(ev, "time-ns") -
+			   khm_json_int(ev, "start-ns")) / 1000000.0,
+			  khm_json_num(ev, "value"));
+	}
+	json_object_put(events);
+	/*
+	 * Its kernel stack is where it waits; its user stack shows no
+	 * further than libc's syscall(): the child ran on the same stack
+	 * meanwhile and overwrote the frames above it.
+	 */
+	if (ev)
+		rt_expect_capture(_metadata, pid, "dstate", ".txt",
+				  "__do_sys_vfork");
+}
+
+/*
+ * rss-pct is RSS against the tightest memory.max above the process, or
+ * RAM. stress-ng's vm stressor keeps 48 MiB mapped and touched (its
+ * oomable child does): under 3 % of the VM's RAM, quiet. memory.max set
+ * to 80 MiB on its cgroup then makes the same RSS read over 60 %: the
+ * shipped rss-pct rule (min 50, 1.25x) fires once, for that child.
+ */
+TEST_F_TIMEOUT(real, rss_pct_memory_max, 90)
+{
+	char *argv[] = { "stress-ng", "--vm", "1", "--vm-bytes", "48M",
+			 "--vm-keep", "-t", "60s", NULL };
+	struct json_object *events, *ev;
+	pid_t pid, pids[16], big = 0;
+	long long end;
+	int i, n, kb = 0;
+
+	if (!rt_have("stress-ng"))
+		SKIP(return, "no stress-ng in the VM (KHM_EXTRA_BINS)");
+	ASSERT_EQ(0, rt_cg_write(RT_CG, "memory.max", "max"));
+	ASSERT_LT(0, pid = rt_spawn(-1, argv));
+	self->pids[self->npids++] = pid;
+	for (end = kt_now_ms() + 20000; !big && kt_now_ms() < end;) {
+		n = rt_cg_pids(RT_CG, pids, 16);
+		for (i = 0; i < n && !big; i++) {
+			kb = khm_proc_status_kb(pids[i], "VmRSS");
+			if (kb > 44 * 1024)
+				big = pids[i];
+		}
+		if (!big)
+			kt_sleep_ms(100);
+	}
+	ASSERT_NE(0, big);
+	/* a window of its steady RSS against RAM */
+	ASSERT_EQ(0, kt_wait_passes(RT_WINDOW + 2, 30 * RT_DEADLINE_MS));
+	EXPECT_EQ(0, rt_mon_count(&self->mon, "rss-pct"));
+	TH_LOG("pid %d: VmRSS %d kB; memory.max 80M", big, kb);
+	ASSERT_EQ(0, rt_cg_write(RT_CG, "memory.max", "80M"));
+	EXPECT_TRUE(rt_wait_metric(&self->mon, "rss-pct", 20000));
+	ASSERT_EQ(0, kt_wait_passes(2 * RT_WINDOW, 30 * RT_DEADLINE_MS));
+	ev = rt_one(_metadata, &self->mon, "rss-pct", "stress-ng", 50, &events);
+	if (ev) {
+		EXPECT_EQ(big, khm_json_int(ev, "pid"));
+		/* its RSS over 80 MiB, as /proc says it */
+		EXPECT_GT(10.0, fabs(100.0 * kb / (80 * 1024) -
+				     khm_json_num(ev, "value")));
+		EXPECT_GT(10.0, khm_json_num(ev, "avg"));
+	}
+	json_object_put(events);
+	if (ev)
+		rt_expect_capture(_metadata, big, "rss-pct", ".folded",
+				  RT_SNG_FRAME);
+	ASSERT_EQ(0, rt_cg_write(RT_CG, "memory.max", "max"));
 }
 
 /* kthreads: a config key like the others, on|off only */

@@ -360,8 +360,9 @@ TEST(window_then_judge)
  * against the previous samples, act, push) for `secs` seconds, and count
  * the fires; the times of the first eight land in fires[].
  */
-static int run_rule(const struct kholmes_rule_cfg *r, __u32 window,
-		    __u64 (*value)(int t), int secs, __u64 *fires)
+static int run_rule_held(const struct kholmes_rule_cfg *r, __u32 window,
+			 __u64 (*value)(int t), int secs, __u64 *fires,
+			 __u32 hold)
 {
 	struct khr_state st = { 0 };
 	struct khr_window w;
@@ -371,9 +372,9 @@ static int run_rule(const struct kholmes_rule_cfg *r, __u32 window,
 
 	khr_window_init(&w, window);
 	for (t = 1; t <= secs; t++) {
-		v = khr_judge_state(r, value(t), khr_window_avg(&w), w.count,
-				    w.cap, t * NS, &st);
-		khr_note(&st, v, t * NS);
+		v = khr_judge_held(r, value(t), khr_window_avg(&w), w.count,
+				   w.cap, t * NS, &st, hold);
+		khr_note_held(&st, v, t * NS, khr_window_avg(&w));
 		if (v == KHOLMES_V_FIRE && n < 8)
 			fires[n] = t;
 		n += v == KHOLMES_V_FIRE;
@@ -382,11 +383,22 @@ static int run_rule(const struct kholmes_rule_cfg *r, __u32 window,
 	return n;
 }
 
+static int run_rule(const struct kholmes_rule_cfg *r, __u32 window,
+		    __u64 (*value)(int t), int secs, __u64 *fires)
+{
+	return run_rule_held(r, window, value, secs, fires, 1);
+}
+
 static __u64 hot(int t) { (void)t; return 100 * S; }
 static __u64 hot_wobbly(int t) { return (t % 3 ? 97 : 104) * S; }
 static __u64 quiet_then_hot(int t) { return (t < 30 ? 1 : 100) * S; }
 static __u64 flapping(int t) { return (t % 600 < 20 ? 100 : 2) * S; }
 static __u64 steady_half(int t) { (void)t; return 60 * S; }
+
+/* sharing CPUs at 30 %, and one interval charged a lump of runtime */
+static __u64 shared_lumpy(int t) { return (t % 29 ? 30 : 100) * S; }
+/* 30 %, then a real jump to 65 %: just over twice what it was */
+static __u64 shared_then_more(int t) { return (t < 30 ? 30 : 65) * S; }
 
 static const struct kholmes_rule_cfg defaults[KHOLMES_NR_METRICS] =
 	KHR_DEFAULT_RULES;
@@ -445,6 +457,71 @@ TEST(defaults_pegged_hour_bounded)
 	EXPECT_EQ((__u64)4211, fires[3]);
 	EXPECT_EQ((__u64)4211 + 4800, fires[4]);
 	EXPECT_EQ((__u64)4211 + 2 * 4800, fires[5]);
+}
+
+/*
+ * A lump of runtime charged in one interval (a vCPU its host descheduled
+ * charges the gap to the thread current on it) doubles a process that
+ * shares CPUs for one sample: without the hold, a detection each time
+ * the cooldown allows; with the cpu rule's hold, none.
+ */
+TEST(cpu_hold_ignores_one_lump)
+{
+	__u64 fires[8] = { 0 };
+
+	EXPECT_EQ(12, run_rule_held(&defaults[KHOLMES_METRIC_CPU], 5,
+				    shared_lumpy, 3600, fires, 1));
+	EXPECT_EQ(0, run_rule_held(&defaults[KHOLMES_METRIC_CPU], 5,
+				   shared_lumpy, 3600, fires, KHR_CPU_HOLD));
+}
+
+/* a jump that holds fires one sample later, judged against before it */
+TEST(cpu_hold_catches_a_jump)
+{
+	__u64 fires[8] = { 0 };
+
+	EXPECT_EQ(1, run_rule_held(&defaults[KHOLMES_METRIC_CPU], 5,
+				   quiet_then_hot, 300, fires, KHR_CPU_HOLD));
+	EXPECT_EQ((__u64)31, fires[0]);
+	/* 65 >= 2 x 30, but not 2 x the average the first 65 raised */
+	EXPECT_EQ(1, run_rule_held(&defaults[KHOLMES_METRIC_CPU], 5,
+				   shared_then_more, 300, fires,
+				   KHR_CPU_HOLD));
+	EXPECT_EQ((__u64)31, fires[0]);
+}
+
+/* the ceiling is not held a second time: hot from start as before */
+TEST(cpu_hold_not_for_the_ceiling)
+{
+	__u64 fires[8] = { 0 };
+
+	EXPECT_EQ(1, run_rule_held(&defaults[KHOLMES_METRIC_CPU], 10, hot,
+				   300, fires, KHR_CPU_HOLD));
+	EXPECT_EQ((__u64)11, fires[0]);
+}
+
+/* a hold that ends resets: the next jump is judged on its own */
+TEST(hold_state)
+{
+	struct kholmes_rule_cfg r = defaults[KHOLMES_METRIC_CPU];
+	struct khr_state st = { 0 };
+
+	EXPECT_EQ(KHOLMES_V_HOLD,
+		  khr_judge_held(&r, 70 * S, 30 * S, 5, 5, NS, &st, 2));
+	khr_note_held(&st, KHOLMES_V_HOLD, NS, 30 * S);
+	EXPECT_EQ(1, st.held);
+	EXPECT_EQ(30 * S, st.base);
+	/* judged against the base, not the higher average */
+	EXPECT_EQ(KHOLMES_V_FIRE,
+		  khr_judge_held(&r, 61 * S, 38 * S, 5, 5, 2 * NS, &st, 2));
+	EXPECT_EQ(KHOLMES_V_QUIET,
+		  khr_judge_held(&r, 59 * S, 38 * S, 5, 5, 2 * NS, &st, 2));
+	khr_note_held(&st, KHOLMES_V_QUIET, 2 * NS, 38 * S);
+	EXPECT_EQ(0, st.held);
+	EXPECT_EQ(0, st.last_fire_ns);
+	/* a hold of 1 (every other rule) fires at once */
+	EXPECT_EQ(KHOLMES_V_FIRE,
+		  khr_judge_held(&r, 70 * S, 30 * S, 5, 5, 3 * NS, &st, 1));
 }
 
 /* an episode that ended (quiet samples) starts over at the cooldown */
