@@ -13,6 +13,7 @@
 
 #include "fmt.h"
 #include "store.h"
+#include "util.h"
 
 #define TEMP_MARK	".tmp."
 
@@ -89,11 +90,8 @@ bool kh_parse_name(const char *name, size_t *base_len, uint64_t *id)
 	}
 	if (!best || end - best > 20 || (size_t)(end - name) >= KH_BASE_LEN)
 		return false;
-	for (p = best; p < end; p++) {
-		if (v > (UINT64_MAX - (*p - '0')) / 10)
-			return false;
-		v = v * 10 + (*p - '0');
-	}
+	if (kh_parse_dec(best, end - best, UINT64_MAX, &v))
+		return false;
 	*base_len = end - name;
 	*id = v;
 	return true;
@@ -383,7 +381,7 @@ static int set_cmp_base(const void *a, const void *b)
 /* Every capture in the directory, one set per base name, with its size. */
 int kh_store_scan(struct kh_store *st, struct kh_set **sets, size_t *n)
 {
-	struct kh_set *s = NULL, *t;
+	struct kh_set *s = NULL;
 	size_t cap = 0, cnt = 0, i, j, blen;
 	struct dirent *de;
 	struct stat sb;
@@ -402,14 +400,9 @@ int kh_store_scan(struct kh_store *st, struct kh_set **sets, size_t *n)
 		if (fstatat(st->dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) ||
 		    !S_ISREG(sb.st_mode))
 			continue;
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 64;
-			t = realloc(s, cap * sizeof(*s));
-			if (!t) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			s = t;
+		if (KH_GROW(s, cnt, cap, 64)) {
+			ret = -ENOMEM;
+			goto out;
 		}
 		memcpy(s[cnt].base, de->d_name, blen);
 		s[cnt].base[blen] = '\0';
