@@ -520,6 +520,28 @@ int kh_parse_json_only(int argc, char **argv, bool *json,
 	return 0;
 }
 
+int kh_parse_status(int argc, char **argv, struct kh_status_opts *so,
+		    struct kh_parse_err *pe)
+{
+	const char *v;
+	int i;
+
+	memset(so, 0, sizeof(*so));
+	memset(pe, 0, sizeof(*pe));
+	for (i = 0; i < argc; i++) {
+		if (kh_is_json_opt(argv[i])) {
+			so->json = true;
+		} else if (opt_is(argv[i], "--dir", &v)) {
+			if (opt_take(argc, argv, &i, "--dir", v, so->dir != NULL,
+				     &so->dir, pe))
+				return -1;
+		} else {
+			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
+		}
+	}
+	return 0;
+}
+
 static void metric_list(char *buf, size_t len)
 {
 	size_t off = 0;

@@ -341,6 +341,12 @@ static int pull_one(struct kh_puller *p, const struct kh_capture_sum *listed)
 	err = write_files(p, &cap, name, sizeof(name));
 	if (!err)
 		err = kh_store_sync(&p->store);
+	/* counted before the acknowledgement: status shows every one */
+	if (!err && partial) {
+		err = kh_store_add_partial(&p->store);
+		if (err)
+			snprintf(name, sizeof(name), "%s", KH_LOCK_NAME);
+	}
 	if (err) {
 		p->nr_failed++;
 		kh_err("writing %s%s%s: %s; capture %" PRIu64 " left queued",
