@@ -47,6 +47,7 @@
 #include "kselftest_harness.h"
 #include "kholmes.h"
 #include "kt.h"
+#include "ctld.h"
 
 #define FLT_ROOT	"/tmp/khm-faults"
 #define FLT_WAIT_MS	15000	/* a capture taken and queued, under TCG on a busy host */
@@ -389,61 +390,6 @@ static void flt_stop(struct flt *t)
 
 /* ------------------------------------------------------------------ */
 
-static void log_tail(struct __test_metadata *_metadata, const char *log)
-{
-	char *text = khm_slurp(log, NULL);
-	size_t n;
-
-	if (!text)
-		return;
-	n = strlen(text);
-	TH_LOG("log: %s", khm_oneline(text + (n > 1500 ? n - 1500 : 0)));
-	free(text);
-}
-
-/* Every file of capture @id written (.txt last), and it is not queued. */
-static bool delivered(const char *dir, long long id)
-{
-	struct json_object *e;
-
-	if (khm_capture_path(dir, id, ".txt", NULL, 0) < 1 ||
-	    khm_capture_path(dir, id, ".json", NULL, 0) < 1 ||
-	    khm_capture_path(dir, id, ".folded", NULL, 0) < 1)
-		return false;
-	e = khm_capture_find(id);
-	json_object_put(e);
-	return !e;
-}
-
-static bool wait_delivered(const char *dir, const long long *ids, int n,
-			   int timeout_ms)
-{
-	long long end = kt_now_ms() + timeout_ms;
-	int i;
-
-	do {
-		for (i = 0; i < n && delivered(dir, ids[i]); i++)
-			;
-		if (i == n)
-			return true;
-		kt_sleep_ms(100);
-	} while (kt_now_ms() < end);
-	return false;
-}
-
-static long long wait_status(const char *key, long long want, int timeout_ms)
-{
-	long long end = kt_now_ms() + timeout_ms, v;
-
-	do {
-		v = kt_status(key);
-		if (v >= want)
-			return v;
-		kt_sleep_ms(20);
-	} while (kt_now_ms() < end);
-	return v;
-}
-
 FIXTURE(flt) {
 	struct kt_state state;
 	struct json_object *config;
@@ -512,7 +458,7 @@ TEST_F_TIMEOUT(flt, poisoned_capture_then_good_ones, 120)
 	for (i = 0; i < 3; i++) {
 		ids[i] = khm_capture(self->wl.pid, NULL);
 		ASSERT_LT(0, ids[i]);
-		ASSERT_EQ(c0 + i + 1, wait_status("captures", c0 + i + 1,
+		ASSERT_EQ(c0 + i + 1, ctld_wait_status("captures", c0 + i + 1,
 						  FLT_WAIT_MS));
 	}
 
@@ -522,11 +468,11 @@ TEST_F_TIMEOUT(flt, poisoned_capture_then_good_ones, 120)
 	snprintf(prom, sizeof(prom), FLT_ROOT "/%s.prom", _metadata->name);
 	ASSERT_EQ(0, flt_start(&self->t, self->log, NULL, "daemon", "--dir",
 			       self->dir, "--prom-file", prom, NULL))
-		log_tail(_metadata, self->log);
-	EXPECT_TRUE(wait_delivered(self->dir, ids + 1, 2, FLT_DRAIN_MS))
-		log_tail(_metadata, self->log);
-	EXPECT_TRUE(wait_delivered(self->dir, ids, 1, FLT_PARTIAL_MS))
-		log_tail(_metadata, self->log);
+		ctld_log_tail(self->log);
+	EXPECT_TRUE(ctld_wait_delivered(self->dir, ids + 1, 2, FLT_DRAIN_MS))
+		ctld_log_tail(self->log);
+	EXPECT_TRUE(ctld_wait_delivered(self->dir, ids, 1, FLT_PARTIAL_MS))
+		ctld_log_tail(self->log);
 	EXPECT_EQ(FLT_TRIES, atomic_load(&self->t.poisoned));
 	EXPECT_EQ(0, atomic_load(&self->t.errors));
 
@@ -600,7 +546,7 @@ TEST_F_TIMEOUT(flt, silent_module_times_out, 60)
 	t0 = kt_now_ms();
 	ASSERT_EQ(0, flt_start(&self->t, self->log, FLT_TIMEOUT_S, "status",
 			       NULL))
-		log_tail(_metadata, self->log);
+		ctld_log_tail(self->log);
 	status = flt_wait(&self->t, 15000);
 	took = kt_now_ms() - t0;
 	EXPECT_NE(-1, status) TH_LOG("status still waiting after 15 s");
@@ -630,7 +576,7 @@ TEST_F_TIMEOUT(flt, silent_module_daemon_stops, 60)
 	self->t.mode = FLT_SILENT;
 	ASSERT_EQ(0, flt_start(&self->t, self->log, FLT_TIMEOUT_S, "daemon",
 			       "--dir", self->dir, NULL))
-		log_tail(_metadata, self->log);
+		ctld_log_tail(self->log);
 	/* two requests given up: the hello at start, then the list */
 	end = kt_now_ms() + 20000;
 	while (kt_now_ms() < end && atomic_load(&self->t.swallowed) < 2)
