@@ -27,6 +27,7 @@
 #include "kselftest_harness.h"
 #include "kholmes.h"
 #include "kt.h"
+#include "ctld.h"
 
 #define HST_ROOT	"/tmp/khm-hostile"
 #define HST_NOBODY	65534
@@ -87,18 +88,6 @@ static int daemon_term(pid_t pid)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	return -1;
-}
-
-static void log_tail(struct __test_metadata *_metadata, const char *log)
-{
-	char *text = khm_slurp(log, NULL);
-	size_t n;
-
-	if (!text)
-		return;
-	n = strlen(text);
-	TH_LOG("daemon log: %s", khm_oneline(text + (n > 1500 ? n - 1500 : 0)));
-	free(text);
 }
 
 static int copy_file(const char *from, const char *to, mode_t mode)
@@ -251,7 +240,7 @@ TEST_F_TIMEOUT(hst, fifo_in_place_of_deleted_binary, 400)
 		while (stat(self->dir, &sb) && kt_now_ms() < end)
 			kt_sleep_ms(100);
 	}
-	ASSERT_EQ(0, stat(self->dir, &sb)) log_tail(_metadata, self->log);
+	ASSERT_EQ(0, stat(self->dir, &sb)) ctld_log_tail(self->log);
 	EXPECT_EQ(0750, sb.st_mode & 07777);
 
 	/* written (its unwinding has a budget of 30 s), and acknowledged */
@@ -267,7 +256,7 @@ TEST_F_TIMEOUT(hst, fifo_in_place_of_deleted_binary, 400)
 			if (!done)
 				kt_sleep_ms(100);
 		}
-		EXPECT_TRUE(done) log_tail(_metadata, self->log);
+		EXPECT_TRUE(done) ctld_log_tail(self->log);
 	}
 	/* its files 0640, the lock 0600 */
 	if (khm_capture_path(self->dir, id, ".txt", path, sizeof(path)) == 1) {

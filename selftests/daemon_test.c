@@ -35,6 +35,7 @@
 #include "kselftest_harness.h"
 #include "kholmes.h"
 #include "kt.h"
+#include "ctld.h"
 
 #define DMN_ROOT	"/tmp/khm-daemon"
 #define DMN_WAIT_MS	15000	/* a capture taken and queued, under TCG on a busy host */
@@ -142,66 +143,6 @@ static void daemon_kill(pid_t *pid)
 		waitpid(*pid, NULL, 0);
 	}
 	*pid = -1;
-}
-
-/*
- * Wait until @dir holds a .txt, .json and .folded of each of the @n
- * captures @ids, and none of them is queued any more.
- */
-static bool wait_delivered(const char *dir, const long long *ids, int n,
-			   int timeout_ms)
-{
-	static const char * const exts[] = { ".txt", ".json", ".folded" };
-	long long end = kt_now_ms() + timeout_ms;
-	struct json_object *e;
-	int i, missing;
-	size_t x;
-
-	do {
-		missing = 0;
-		for (i = 0; i < n && !missing; i++) {
-			for (x = 0; x < sizeof(exts) / sizeof(exts[0]); x++)
-				if (khm_capture_path(dir, ids[i], exts[x],
-						     NULL, 0) < 1)
-					missing++;
-		}
-		for (i = 0; i < n && !missing; i++) {
-			e = khm_capture_find(ids[i]);
-			if (e)
-				missing++;
-			json_object_put(e);
-		}
-		if (!missing)
-			return true;
-		kt_sleep_ms(100);
-	} while (kt_now_ms() < end);
-	return false;
-}
-
-/* Wait until status @key has moved to at least @want. Its last value. */
-static long long wait_status(const char *key, long long want, int timeout_ms)
-{
-	long long end = kt_now_ms() + timeout_ms, v;
-
-	do {
-		v = kt_status(key);
-		if (v >= want)
-			return v;
-		kt_sleep_ms(20);
-	} while (kt_now_ms() < end);
-	return v;
-}
-
-static void log_tail(struct __test_metadata *_metadata, const char *log)
-{
-	char *text = khm_slurp(log, NULL);
-	size_t n;
-
-	if (!text)
-		return;
-	n = strlen(text);
-	TH_LOG("daemon log: %s", khm_oneline(text + (n > 1500 ? n - 1500 : 0)));
-	free(text);
 }
 
 /* ------------------------------------------------------------------ */
@@ -380,7 +321,7 @@ TEST_F_TIMEOUT(dmn, sigkill_loop_loses_nothing, 180)
 
 		t0 = kt_now_ms();
 		self->daemon = daemon_start(self->dir, self->log, NULL);
-		ASSERT_LT(0, self->daemon) log_tail(_metadata, self->log);
+		ASSERT_LT(0, self->daemon) ctld_log_tail(self->log);
 		kt_sleep_ms(ms);
 		lived += kt_now_ms() - t0;
 		daemon_kill(&self->daemon);
@@ -400,8 +341,8 @@ TEST_F_TIMEOUT(dmn, sigkill_loop_loses_nothing, 180)
 
 	self->daemon = daemon_start(self->dir, self->log, NULL);
 	ASSERT_LT(0, self->daemon);
-	EXPECT_TRUE(wait_delivered(self->dir, ids, n, DMN_DRAIN_MS))
-		log_tail(_metadata, self->log);
+	EXPECT_TRUE(ctld_wait_delivered(self->dir, ids, n, DMN_DRAIN_MS))
+		ctld_log_tail(self->log);
 	status = daemon_term(self->daemon);
 	self->daemon = -1;
 	EXPECT_TRUE(status != -1 && WIFEXITED(status) && !WEXITSTATUS(status))
@@ -457,7 +398,7 @@ TEST_F_TIMEOUT(dmn, queued_while_down_delivered_on_start, 60)
 	for (i = 0; i < 5; i++) {
 		ids[i] = khm_capture(self->wl.pid, NULL);
 		ASSERT_LT(0, ids[i]);
-		ASSERT_EQ(c0 + i + 1, wait_status("captures", c0 + i + 1,
+		ASSERT_EQ(c0 + i + 1, ctld_wait_status("captures", c0 + i + 1,
 						  DMN_WAIT_MS));
 	}
 	EXPECT_EQ(d0 + 2, kt_status("captures-dropped"));
@@ -465,8 +406,8 @@ TEST_F_TIMEOUT(dmn, queued_while_down_delivered_on_start, 60)
 
 	self->daemon = daemon_start(self->dir, self->log, NULL);
 	ASSERT_LT(0, self->daemon);
-	EXPECT_TRUE(wait_delivered(self->dir, ids + 2, 3, DMN_DRAIN_MS))
-		log_tail(_metadata, self->log);
+	EXPECT_TRUE(ctld_wait_delivered(self->dir, ids + 2, 3, DMN_DRAIN_MS))
+		ctld_log_tail(self->log);
 	status = daemon_term(self->daemon);
 	self->daemon = -1;
 	EXPECT_TRUE(status != -1 && WIFEXITED(status) && !WEXITSTATUS(status))
@@ -522,8 +463,8 @@ TEST_F_TIMEOUT(dmn, readonly_dir_retried, 90)
 	free(log);
 
 	ASSERT_EQ(0, mount(NULL, self->dir, NULL, MS_REMOUNT, "size=16m"));
-	EXPECT_TRUE(wait_delivered(self->dir, &id, 1, DMN_DRAIN_MS))
-		log_tail(_metadata, self->log);
+	EXPECT_TRUE(ctld_wait_delivered(self->dir, &id, 1, DMN_DRAIN_MS))
+		ctld_log_tail(self->log);
 	EXPECT_EQ(1, khm_capture_path(self->dir, id, ".txt", NULL, 0));
 	EXPECT_EQ(1, khm_capture_path(self->dir, id, ".json", NULL, 0));
 	EXPECT_EQ(1, khm_capture_path(self->dir, id, ".folded", NULL, 0));
@@ -565,8 +506,8 @@ TEST_F_TIMEOUT(dmn, exec_gets_report_path, 60)
 		ids[i] = khm_capture(self->wl.pid, NULL);
 		ASSERT_LT(0, ids[i]);
 	}
-	ASSERT_TRUE(wait_delivered(self->dir, ids, 2, DMN_DRAIN_MS))
-		log_tail(_metadata, self->log);
+	ASSERT_TRUE(ctld_wait_delivered(self->dir, ids, 2, DMN_DRAIN_MS))
+		ctld_log_tail(self->log);
 	/* the hook runs after the files are there: give it a moment */
 	end = kt_now_ms() + 5000;
 	do {
@@ -576,7 +517,7 @@ TEST_F_TIMEOUT(dmn, exec_gets_report_path, 60)
 			break;
 		kt_sleep_ms(50);
 	} while (kt_now_ms() < end);
-	ASSERT_NE(NULL, got) log_tail(_metadata, self->log);
+	ASSERT_NE(NULL, got) ctld_log_tail(self->log);
 	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(1, khm_capture_path(self->dir, ids[i], ".txt", path,
 					      sizeof(path)));
@@ -610,8 +551,8 @@ TEST_F_TIMEOUT(dmn, rotation_keeps_newest, 90)
 	for (i = 0; i < 4; i++) {
 		ids[i] = khm_capture(self->wl.pid, NULL);
 		ASSERT_LT(0, ids[i]);
-		ASSERT_TRUE(wait_delivered(self->dir, &ids[i], 1, DMN_DRAIN_MS))
-			log_tail(_metadata, self->log);
+		ASSERT_TRUE(ctld_wait_delivered(self->dir, &ids[i], 1, DMN_DRAIN_MS))
+			ctld_log_tail(self->log);
 	}
 	status = daemon_term(self->daemon);
 	self->daemon = -1;

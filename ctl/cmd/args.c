@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "util.h"
 #include "metrics.h"
 
 #define BIT(n)	(1U << (n))
@@ -44,30 +45,6 @@ const struct kh_keyword kh_watch_keys[] = {
 	{ NULL }
 };
 
-static int parse_digits(const char *s, size_t len, uint64_t max,
-			uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (!len)
-		return -EINVAL;
-	if (s[0] == '-')
-		return len > 1 && s[1] >= '0' && s[1] <= '9' ? -EDOM : -EINVAL;
-	for (i = 0; i < len; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-	for (i = 0; i < len; i++) {
-		unsigned int d = s[i] - '0';
-
-		if (v > max / 10 || (v == max / 10 && d > max % 10))
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
-
 /*
  * Decimal digits only: no sign, no blanks, no base prefix, so that what
  * the user typed is exactly what the kernel is sent. Returns 0, -EINVAL
@@ -77,7 +54,7 @@ int kh_parse_u64(const char *word, uint64_t max, uint64_t *out)
 {
 	if (!word)
 		return -EINVAL;
-	return parse_digits(word, strlen(word), max, out);
+	return kh_parse_dec(word, strlen(word), max, out);
 }
 
 int kh_parse_u32(const char *word, uint32_t *out)
@@ -97,7 +74,7 @@ int kh_parse_u32_unit(const char *word, const char *unit, uint32_t *out)
 	len = strlen(word);
 	if (ulen && len > ulen && !strcmp(word + len - ulen, unit))
 		len -= ulen;
-	ret = parse_digits(word, len, UINT32_MAX, &v);
+	ret = kh_parse_dec(word, len, UINT32_MAX, &v);
 	if (!ret)
 		*out = v;
 	return ret;
@@ -539,6 +516,28 @@ int kh_parse_json_only(int argc, char **argv, bool *json,
 		if (!kh_is_json_opt(argv[i]))
 			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
 		*json = true;
+	}
+	return 0;
+}
+
+int kh_parse_status(int argc, char **argv, struct kh_status_opts *so,
+		    struct kh_parse_err *pe)
+{
+	const char *v;
+	int i;
+
+	memset(so, 0, sizeof(*so));
+	memset(pe, 0, sizeof(*pe));
+	for (i = 0; i < argc; i++) {
+		if (kh_is_json_opt(argv[i])) {
+			so->json = true;
+		} else if (opt_is(argv[i], "--dir", &v)) {
+			if (opt_take(argc, argv, &i, "--dir", v, so->dir != NULL,
+				     &so->dir, pe))
+				return -1;
+		} else {
+			return perr(pe, KH_PE_KEYWORD, argv[i], NULL, 0);
+		}
 	}
 	return 0;
 }

@@ -105,6 +105,12 @@ struct kh_profile_arg {
 	bool json;
 };
 
+/* status [--dir DIR] */
+struct kh_status_opts {
+	const char *dir;			/* NULL: not given */
+	bool json;
+};
+
 struct kh_pull_opts {
 	const char *dir;
 	uint32_t max_files;			/* captures kept, 0: no limit */
@@ -133,5 +139,7 @@ int kh_parse_pull(int argc, char **argv, bool daemon, struct kh_pull_opts *po,
 		  struct kh_parse_err *pe);
 int kh_parse_json_only(int argc, char **argv, bool *json,
 		       struct kh_parse_err *pe);
+int kh_parse_status(int argc, char **argv, struct kh_status_opts *so,
+		    struct kh_parse_err *pe);
 
 #endif

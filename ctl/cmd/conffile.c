@@ -13,6 +13,7 @@
 #include "args.h"
 #include "conffile.h"
 #include "metrics.h"
+#include "util.h"
 
 #define BIT(n)	(1U << (n))
 
@@ -348,15 +349,8 @@ static int span_add(struct kh_conf_map *map, struct nl_msg *msg,
 
 	if (!map)
 		return 0;
-	if (map->n == map->cap) {
-		size_t cap = map->cap ? 2 * map->cap : 32;
-
-		s = realloc(map->s, cap * sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		map->s = s;
-		map->cap = cap;
-	}
+	if (KH_GROW(map->s, map->n, map->cap, 32))
+		return -ENOMEM;
 	s = &map->s[map->n++];
 	s->start = offset(msg, a);
 	s->end = s->start + nla_total_size(nla_len(a));

@@ -40,6 +40,7 @@
 #include "prom.h"
 #include "pull.h"
 #include "subcommands.h"
+#include "util.h"
 
 #define RESYNC_MS		5000	/* pull even without an event */
 #define BACKOFF_MAX_S		60
@@ -108,14 +109,6 @@ static void usage(FILE *f)
 		"  priorities when stderr is the journal.\n");
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ hooks */
 
 static void hook_start(struct daemon *d, struct hook *h, uint64_t id,
@@ -143,7 +136,7 @@ static void hook_start(struct daemon *d, struct hook *h, uint64_t id,
 		_exit(127);
 	}
 	*h = (struct hook){ .pid = pid, .id = id,
-			    .deadline = now_ms() + HOOK_TIMEOUT_MS };
+			    .deadline = kh_now_ms() + HOOK_TIMEOUT_MS };
 }
 
 static struct hook *hook_free(struct daemon *d)
@@ -180,7 +173,7 @@ static void hooks_run(struct daemon *d)
 			       h->id, WTERMSIG(st));
 		h->pid = 0;
 	}
-	now = now_ms();
+	now = kh_now_ms();
 	for (i = 0; i < HOOKS_MAX; i++) {
 		h = &d->hooks[i];
 		if (!h->pid || h->killed || now < h->deadline)
@@ -306,7 +299,7 @@ static void prom_refresh(struct daemon *d)
 
 	if (!d->o.prom_file)
 		return;
-	d->prom_at = now_ms() + PROM_MS;
+	d->prom_at = kh_now_ms() + PROM_MS;
 	if (d->connected)
 		pr.up = !kh_nl_call(&d->p.nl,
 				    kh_nl_msg(&d->p.nl, KHOLMES_CMD_GET_STATUS, 0),
@@ -455,7 +448,7 @@ static void backoff(struct daemon *d)
 	d->backoff_s = d->backoff_s ? 2 * d->backoff_s : 1;
 	if (d->backoff_s > BACKOFF_MAX_S)
 		d->backoff_s = BACKOFF_MAX_S;
-	d->retry_at = now_ms() + d->backoff_s * 1000;
+	d->retry_at = kh_now_ms() + d->backoff_s * 1000;
 	kh_log(LOG_WARNING, "retrying in %u s", d->backoff_s);
 }
 
@@ -471,7 +464,7 @@ static void pull(struct daemon *d)
 		if (!err)
 			err = -EIO;
 	}
-	d->resync_at = now_ms() + RESYNC_MS;
+	d->resync_at = kh_now_ms() + RESYNC_MS;
 	if (!err) {
 		d->backoff_s = 0;
 		return;
@@ -511,7 +504,7 @@ static int apply_config(struct daemon *d)
 
 static int wait_ms(const struct daemon *d)
 {
-	uint64_t now = now_ms(), t = d->resync_at, h = hooks_deadline(d);
+	uint64_t now = kh_now_ms(), t = d->resync_at, h = hooks_deadline(d);
 	int pt;
 
 	if ((d->need_pull || !d->connected) && d->retry_at < t)
@@ -534,12 +527,12 @@ static int run(struct daemon *d)
 	int n, err;
 
 	while (!d->stop) {
-		if (!d->connected && now_ms() >= d->retry_at &&
+		if (!d->connected && kh_now_ms() >= d->retry_at &&
 		    connect_all(d))
 			backoff(d);
 		if (d->connected && (d->need_apply || d->reload))
 			apply_config(d);
-		if (d->connected && d->need_pull && now_ms() >= d->retry_at) {
+		if (d->connected && d->need_pull && kh_now_ms() >= d->retry_at) {
 			pull(d);
 			continue;
 		}
@@ -564,11 +557,11 @@ static int run(struct daemon *d)
 		hooks_run(d);
 		if (d->post)
 			kh_post_run(d->post);
-		if (d->o.prom_file && now_ms() >= d->prom_at)
+		if (d->o.prom_file && kh_now_ms() >= d->prom_at)
 			prom_refresh(d);
-		if (now_ms() >= d->resync_at) {
+		if (kh_now_ms() >= d->resync_at) {
 			d->need_pull = true;
-			d->resync_at = now_ms() + RESYNC_MS;
+			d->resync_at = kh_now_ms() + RESYNC_MS;
 		}
 	}
 	return KH_EXIT_OK;
@@ -621,14 +614,12 @@ static int open_post(struct daemon *d)
 static int set_group(struct daemon *d)
 {
 	struct group *gr;
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
 	if (!d->o.group)
 		return 0;
-	errno = 0;
-	v = strtoul(d->o.group, &end, 10);
-	if (*d->o.group && !*end && !errno && v < (gid_t)-1) {
+	/* (gid_t)-1 is no group: chown() would leave the group as it is */
+	if (!kh_parse_u64(d->o.group, (gid_t)-1 - 1, &v)) {
 		d->p.store.gid = v;
 	} else {
 		gr = getgrnam(d->o.group);

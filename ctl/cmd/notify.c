@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "notify.h"
+#include "util.h"
 
 int kh_notify(const char *state)
 {
@@ -54,11 +55,9 @@ int kh_notify(const char *state)
 /* RELOADING=1 carries the time of the reload, as systemd 253 asks. */
 int kh_notify_reloading(void)
 {
-	struct timespec ts;
 	char buf[96];
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(buf, sizeof(buf), "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
-		 (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+		 kh_now_us());
 	return kh_notify(buf);
 }

@@ -9,6 +9,7 @@
 #include "nl.h"
 #include "out.h"
 #include "subcommands.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -32,22 +33,14 @@ struct procs {
 static int procs_cb(struct nlmsghdr *nlh, void *arg)
 {
 	struct procs *ps = arg;
-	struct kh_proc *p;
 	struct nlattr *a;
 	int rem;
 
 	kh_for_each_attr(a, nlh, rem) {
 		if (nla_type(a) != KHOLMES_A_PROC)
 			continue;
-		if (ps->n == ps->cap) {
-			size_t cap = ps->cap ? 2 * ps->cap : 256;
-
-			p = realloc(ps->p, cap * sizeof(*p));
-			if (!p)
-				return -ENOMEM;
-			ps->p = p;
-			ps->cap = cap;
-		}
+		if (KH_GROW(ps->p, ps->n, ps->cap, 256))
+			return -ENOMEM;
 		if (kh_decode_proc(a, &ps->p[ps->n]))
 			return -EBADMSG;
 		ps->n++;

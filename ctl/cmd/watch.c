@@ -8,6 +8,7 @@
 #include "nl.h"
 #include "out.h"
 #include "subcommands.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -23,17 +24,14 @@ static void usage(FILE *f)
 static int watch_cb(struct nlmsghdr *nlh, void *arg)
 {
 	struct kh_watch *w = arg;
-	struct kh_watch_entry *e;
 	struct nlattr *a;
 	int rem;
 
 	kh_for_each_attr(a, nlh, rem) {
 		if (nla_type(a) != KHOLMES_A_WATCH)
 			continue;
-		e = realloc(w->e, (w->n + 1) * sizeof(*e));
-		if (!e)
+		if (kh_grow_implied(&w->e, w->n, sizeof(*w->e)))
 			return -ENOMEM;
-		w->e = e;
 		if (kh_decode_watch(a, &w->e[w->n]))
 			return -EBADMSG;
 		w->n++;

@@ -632,6 +632,22 @@ void kh_status_text(FILE *f, const struct kh_status *st)
 	fputc('\n', f);
 }
 
+void kh_dir_status_text(FILE *f, const char *dir, uint64_t partial)
+{
+	char buf[4096];
+
+	kh_text_clean(buf, sizeof(buf), dir);
+	fprintf(f, KEY_FMT "%s\n", "capture-dir", buf);
+	fprintf(f, KEY_FMT "%" PRIu64 "\n", "captures-partial", partial);
+}
+
+void kh_dir_status_json(json_object *o, const char *dir, uint64_t partial)
+{
+	json_object_object_add(o, "capture-dir", kh_json_string(dir));
+	json_object_object_add(o, "captures-partial",
+			       json_object_new_uint64(partial));
+}
+
 /*
  * Aligned columns without holding the whole table: cell() is asked for
  * every cell twice, once to measure and once to print. Row 0 is the header.

@@ -50,6 +50,9 @@ json_object *kh_capture_sum_json(const struct kh_capture_sum *s);
 json_object *kh_captures_json(const struct kh_capture_sum *s, size_t n);
 
 void kh_status_text(FILE *f, const struct kh_status *st);
+/* What status adds of a capture directory: its path, its partial captures */
+void kh_dir_status_text(FILE *f, const char *dir, uint64_t partial);
+void kh_dir_status_json(json_object *o, const char *dir, uint64_t partial);
 void kh_config_text(FILE *f, const struct kh_config *cfg);
 void kh_rules_text(FILE *f, const struct kh_rule *rules, size_t n);
 void kh_watch_text(FILE *f, const struct kh_watch *w);

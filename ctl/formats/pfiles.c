@@ -10,10 +10,9 @@
 
 #include "fmt.h"
 #include "pfiles.h"
-#include "pprof.h"
 #include "report.h"
+#include "writers.h"
 
-#define JSON_FILE_FLAGS	(JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
 /* A report this large is not one of ours: leave it alone. */
 #define TXT_MAX		(256 << 20)
 
@@ -159,28 +158,6 @@ static int write_txt(FILE *f, void *arg)
 	return kh_report_profile_txt(f, t->cap);
 }
 
-static int write_json(FILE *f, void *arg)
-{
-	json_object *o = kh_report_json(arg);
-
-	if (!o)
-		return -ENOMEM;
-	fputs(json_object_to_json_string_ext(o, JSON_FILE_FLAGS), f);
-	fputc('\n', f);
-	json_object_put(o);
-	return 0;
-}
-
-static int write_folded(FILE *f, void *arg)
-{
-	return kh_report_folded(f, arg);
-}
-
-static int write_pprof(FILE *f, void *arg)
-{
-	return kh_pprof_write(f, arg);
-}
-
 /*
  * Writes a profile capture's files into st, the .txt last; the caller
  * fsyncs the directory, then acknowledges. 0, or a negative errno with
@@ -189,14 +166,6 @@ static int write_pprof(FILE *f, void *arg)
 int kh_profile_write(struct kh_store *st, const struct kh_capture *cap,
 		     struct kh_files *out, char *failed, size_t len)
 {
-	static const struct {
-		const char *ext;
-		kh_write_fn fn;
-	} files[] = {
-		{ "json", write_json },
-		{ "folded", write_folded },
-		{ "pb.gz", write_pprof },
-	};
 	const char *kind = kh_profile_kind_name(cap->prof.kind);
 	struct txt_arg t = { .cap = cap };
 	char name[KH_FILE_LEN];
@@ -211,10 +180,10 @@ int kh_profile_write(struct kh_store *st, const struct kh_capture *cap,
 		snprintf(failed, len, ".");
 		return err;
 	}
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+	for (i = 0; i < KH_NR_FORMATS; i++) {
 		snprintf(name, sizeof(name), "%s.%s.%s", out->base, kind,
-			 files[i].ext);
-		err = kh_store_write(st, name, files[i].fn, (void *)cap);
+			 kh_formats[i].ext);
+		err = kh_store_write(st, name, kh_formats[i].fn, (void *)cap);
 		if (err)
 			goto fail;
 		snprintf(out->name[out->n++], KH_FILE_LEN, "%s", name);

@@ -11,6 +11,7 @@
 #include "pprof.h"
 #include "profile.pb-c.h"
 #include "report.h"
+#include "util.h"
 
 typedef Perftools__Profiles__Profile pb_profile;
 typedef Perftools__Profiles__ValueType pb_value_type;
@@ -114,19 +115,8 @@ static uint64_t *ht_get(struct htab *h, const char *key, bool *fresh)
  * fills); 0 or -ENOMEM, and then item is the caller's to free.
  */
 #define APPEND(arr, n, capn, item) ({					\
-	int __ret = 0;							\
+	int __ret = KH_GROW(arr, n, capn, 16);				\
 									\
-	if ((n) == (capn)) {						\
-		size_t __c = (capn) ? 2 * (capn) : 16;			\
-		typeof(arr) __q = realloc((arr), __c * sizeof(*(arr)));	\
-									\
-		if (__q) {						\
-			(arr) = __q;					\
-			(capn) = __c;					\
-		} else {						\
-			__ret = -ENOMEM;				\
-		}							\
-	}								\
 	if (!__ret)							\
 		(arr)[(n)++] = (item);					\
 	__ret;								\
@@ -463,7 +453,6 @@ err:
 static int add_label(struct pp *pp, pb_sample *s, const char *key,
 		     const char *sval, int64_t num)
 {
-	pb_label **labels;
 	pb_label *l = malloc(sizeof(*l));
 
 	if (!l)
@@ -478,28 +467,24 @@ static int add_label(struct pp *pp, pb_sample *s, const char *key,
 		free(l);
 		return -ENOMEM;
 	}
-	/* three labels: the array grows one at a time */
-	labels = realloc(s->label, (s->n_label + 1) * sizeof(*labels));
-	if (!labels) {
+	if (kh_grow_implied(&s->label, s->n_label, sizeof(*s->label))) {
 		free(l);
 		return -ENOMEM;
 	}
-	s->label = labels;
 	s->label[s->n_label++] = l;
 	return 0;
 }
 
 static int add_comment(struct pp *pp, const char *text)
 {
-	int64_t *c, i = str(pp, text);
+	int64_t i = str(pp, text);
 
 	if (i < 0)
 		return -ENOMEM;
-	c = realloc(pp->prof->comment, (pp->prof->n_comment + 1) * sizeof(*c));
-	if (!c)
+	if (kh_grow_implied(&pp->prof->comment, pp->prof->n_comment,
+			    sizeof(*pp->prof->comment)))
 		return -ENOMEM;
-	c[pp->prof->n_comment++] = i;
-	pp->prof->comment = c;
+	pp->prof->comment[pp->prof->n_comment++] = i;
 	return 0;
 }
 

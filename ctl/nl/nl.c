@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -12,6 +13,7 @@
 #include "module.h"
 #include "nl.h"
 #include "out.h"
+#include "util.h"
 
 /* Room for the largest request: a watch on a cgroup path of maximal length. */
 #define KH_NL_REQ_SIZE		(2 * KHOLMES_CGROUP_PATH_MAX)
@@ -21,8 +23,9 @@
  * eventually rather than spin, and say so.
  */
 #define KH_DUMP_TRIES		100
-/* SO_RCVTIMEO of every request socket */
+/* SO_RCVTIMEO of every request socket; KHOLMESCTL_NL_TIMEOUT sets another */
 #define KH_NL_TIMEOUT_S		30
+#define KH_NL_TIMEOUT_MAX_S	3600
 
 struct kh_req {
 	struct kh_nl *nl;
@@ -32,6 +35,18 @@ struct kh_req {
 	bool done;
 	bool intr;
 };
+
+/* The wait for the module, in seconds: the environment's, if it is one. */
+static unsigned int timeout_s(void)
+{
+	const char *env = getenv("KHOLMESCTL_NL_TIMEOUT");
+	uint64_t v;
+
+	if (!env || kh_parse_dec(env, strlen(env), KH_NL_TIMEOUT_MAX_S, &v) ||
+	    !v)
+		return KH_NL_TIMEOUT_S;
+	return v;
+}
 
 static void set_msg(struct kh_nl *nl, const char *msg)
 {
@@ -177,8 +192,8 @@ static int run(struct kh_nl *nl, struct kh_req *rq)
 		if (ret == -NLE_AGAIN && !rq->err) {
 			/* SO_RCVTIMEO: the socket is given up, not waited on */
 			snprintf(nl->msg, sizeof(nl->msg),
-				 "no answer from the module within %d s",
-				 KH_NL_TIMEOUT_S);
+				 "no answer from the module within %u s",
+				 timeout_s());
 			rq->err = -EIO;
 		} else if (ret < 0 && !rq->err) {
 			set_msg(nl, nl_geterror(ret));
@@ -298,7 +313,7 @@ int kh_nl_dump_u64(struct kh_nl *nl, uint8_t cmd, int attr, uint64_t val,
 
 int kh_nl_connect(struct kh_nl *nl)
 {
-	struct timeval tv = { .tv_sec = KH_NL_TIMEOUT_S };
+	struct timeval tv = { .tv_sec = timeout_s() };
 	int one = 1, ret;
 
 	memset(nl, 0, sizeof(*nl));

@@ -7,6 +7,7 @@
 
 #include "decode.h"
 #include "stream.h"
+#include "util.h"
 
 static const struct nla_policy map_policy[KHOLMES_MAP_MAX + 1] = {
 	[KHOLMES_MAP_START]	= { .type = NLA_U64 },
@@ -167,19 +168,9 @@ static int nomem(struct kh_stream *s)
  * Grows *p, which holds n elements of size sz, to hold one more. Capacity
  * is implied by n (8, then powers of two), so no field keeps it.
  */
-static int grow(void **p, size_t n, size_t sz)
+static int grow(void *p, size_t n, size_t sz)
 {
-	size_t cap;
-	void *q;
-
-	if (n && (n < 8 || (n & (n - 1))))
-		return 0;
-	cap = n ? 2 * n : 8;
-	q = realloc(*p, cap * sz);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	return 0;
+	return kh_grow_implied(p, n, sz);
 }
 
 static int on_capture(struct kh_stream *s, struct nlattr *a)
@@ -218,7 +209,7 @@ static int on_mapping(struct kh_stream *s, struct nlattr *a)
 		return refuse(s, "a mapping that ends before it starts");
 	if (cap->nr_maps >= KH_MAX_MAPS)
 		return refuse(s, "more than %d mappings", KH_MAX_MAPS);
-	if (grow((void **)&cap->maps, cap->nr_maps, sizeof(*cap->maps)))
+	if (grow(&cap->maps, cap->nr_maps, sizeof(*cap->maps)))
 		return nomem(s);
 	m = &cap->maps[cap->nr_maps];
 	memset(m, 0, sizeof(*m));
@@ -307,7 +298,7 @@ static int on_thread(struct kh_stream *s, struct nlattr *a)
 		s->cur = -1;
 		return refuse(s, "more than %d threads", KHOLMES_MAX_THREADS_MAX);
 	}
-	if (grow((void **)&cap->threads, cap->nr_threads,
+	if (grow(&cap->threads, cap->nr_threads,
 		 sizeof(*cap->threads)))
 		return nomem(s);
 	t = &cap->threads[cap->nr_threads];
@@ -374,7 +365,7 @@ static int on_kstack(struct kh_stream *s, struct nlattr *a)
 		if (t->nr_kframes >= KH_MAX_KFRAMES)
 			return refuse(s, "thread %u: more than %d kernel frames",
 				      t->tid, KH_MAX_KFRAMES);
-		if (grow((void **)&t->kframes, t->nr_kframes,
+		if (grow(&t->kframes, t->nr_kframes,
 			 sizeof(*t->kframes)))
 			return nomem(s);
 		frame = strdup(nla_get_string(f));
@@ -462,7 +453,7 @@ static int on_pstack(struct kh_stream *s, struct nlattr *a)
 			      nla_len(u));
 	if (p->nr_pstacks >= KH_MAX_PSTACKS)
 		return refuse(s, "more than %d profile stacks", KH_MAX_PSTACKS);
-	if (grow((void **)&p->pstacks, p->nr_pstacks, sizeof(*p->pstacks)))
+	if (grow(&p->pstacks, p->nr_pstacks, sizeof(*p->pstacks)))
 		return nomem(s);
 	ps = &p->pstacks[p->nr_pstacks++];
 	memset(ps, 0, sizeof(*ps));
@@ -480,7 +471,7 @@ static int on_pstack(struct kh_stream *s, struct nlattr *a)
 		if (ps->nr_kframes >= KH_MAX_KFRAMES)
 			return refuse(s, "a profile stack of more than %d kernel frames",
 				      KH_MAX_KFRAMES);
-		if (grow((void **)&ps->kframes, ps->nr_kframes,
+		if (grow(&ps->kframes, ps->nr_kframes,
 			 sizeof(*ps->kframes)))
 			return nomem(s);
 		frame = strdup(nla_get_string(f));
@@ -503,7 +494,7 @@ static int on_consumer(struct kh_stream *s, struct nlattr *a)
 		return refuse(s, "a malformed consumer record");
 	if (cap->nr_consumers >= KH_MAX_CONSUMERS)
 		return refuse(s, "more than %d consumers", KH_MAX_CONSUMERS);
-	if (grow((void **)&cap->consumers, cap->nr_consumers,
+	if (grow(&cap->consumers, cap->nr_consumers,
 		 sizeof(*cap->consumers)))
 		return nomem(s);
 	c = &cap->consumers[cap->nr_consumers];

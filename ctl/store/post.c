@@ -33,6 +33,7 @@
 #include "out.h"
 #include "post.h"
 #include "store.h"
+#include "util.h"
 
 /*
  * libcurl is loaded when an uploader is opened, not linked: kholmesctl runs
@@ -234,20 +235,7 @@ static int get_str(char *dst, size_t len, const char *v, size_t vlen)
 
 static int get_u64(uint64_t *out, const char *v, size_t vlen, uint64_t max)
 {
-	uint64_t x = 0;
-	size_t i;
-
-	if (!vlen || vlen > 20)
-		return -EINVAL;
-	for (i = 0; i < vlen; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -EINVAL;
-		if (x > (max - (v[i] - '0')) / 10)
-			return -EINVAL;
-		x = x * 10 + (v[i] - '0');
-	}
-	*out = x;
-	return 0;
+	return kh_parse_dec(v, vlen, max, out) ? -EINVAL : 0;
 }
 
 /*
@@ -399,14 +387,6 @@ struct src {
 	int fd;
 	curl_off_t off, size;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static size_t src_read(char *buf, size_t size, size_t nitems, void *arg)
 {
@@ -673,7 +653,7 @@ static void failed(struct kh_post *p, struct entry *e, const char *why)
 	p->streak++;
 	delay = kh_backoff_ms(p->streak, p->o.backoff_min_ms,
 			      p->o.backoff_max_ms, rand_r(&p->seed));
-	p->gate_ms = now_ms() + delay;
+	p->gate_ms = kh_now_ms() + delay;
 	/* behind the others: one the server always refuses blocks no one */
 	i = find(p, e);
 	if (i < p->n) {
@@ -721,7 +701,7 @@ static void starts(struct kh_post *p)
 	size_t i = 0;
 	int err;
 
-	while (i < p->n && p->inflight < p->o.parallel && now_ms() >= p->gate_ms) {
+	while (i < p->n && p->inflight < p->o.parallel && kh_now_ms() >= p->gate_ms) {
 		struct entry *e = p->q[i];
 
 		if (e->easy) {
@@ -781,7 +761,7 @@ int kh_post_timeout_ms(const struct kh_post *p)
 
 	if (p->n <= p->inflight || p->inflight >= p->o.parallel)
 		return -1;
-	now = now_ms();
+	now = kh_now_ms();
 	if (p->gate_ms <= now)
 		return 0;
 	return p->gate_ms - now > INT_MAX ? INT_MAX : (int)(p->gate_ms - now);
@@ -829,17 +809,10 @@ static bool temp_name(const char *name)
 
 static int push(struct kh_post *p, const struct kh_upload *u)
 {
-	struct entry *e, **q;
+	struct entry *e;
 
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 64;
-
-		q = realloc(p->q, cap * sizeof(*q));
-		if (!q)
-			return -ENOMEM;
-		p->q = q;
-		p->cap = cap;
-	}
+	if (KH_GROW(p->q, p->n, p->cap, 64))
+		return -ENOMEM;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -950,7 +923,7 @@ int kh_post_open(struct kh_post **pp, int dirfd, const struct kh_post_opts *o)
 		p->o.backoff_max_ms = p->o.backoff_min_ms;
 	if (!p->o.parallel)
 		p->o.parallel = PARALLEL;
-	p->seed = getpid() ^ (unsigned int)now_ms();
+	p->seed = getpid() ^ (unsigned int)kh_now_ms();
 	p->spoolfd = -1;
 	p->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
 	p->url = strdup(o->url);

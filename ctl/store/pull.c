@@ -9,17 +9,13 @@
 #include "decode.h"
 #include "fmt.h"
 #include "out.h"
-#include "pprof.h"
 #include "pull.h"
 #include "report.h"
 #include "stream.h"
 #include "subcommands.h"
 #include "unwind.h"
-
-#define JSON_FILE_FLAGS	(JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
-
-/* .txt last: a tool that waits for it finds the others */
-static const char *const exts[] = { ".json", ".folded", ".pb.gz", ".txt" };
+#include "util.h"
+#include "writers.h"
 
 struct sums {
 	struct kh_capture_sum *s;
@@ -37,23 +33,15 @@ struct sums {
 static int list_cb(struct nlmsghdr *nlh, void *arg)
 {
 	struct sums *ss = arg;
-	struct kh_capture_sum *s;
 	struct nlattr *a;
 	int rem;
 
 	kh_for_each_attr(a, nlh, rem) {
 		if (nla_type(a) != KHOLMES_A_CAPTURE || ss->err)
 			continue;
-		if (ss->n == ss->cap) {
-			size_t cap = ss->cap ? 2 * ss->cap : 64;
-
-			s = realloc(ss->s, cap * sizeof(*s));
-			if (!s) {
-				ss->err = -ENOMEM;
-				continue;
-			}
-			ss->s = s;
-			ss->cap = cap;
+		if (KH_GROW(ss->s, ss->n, ss->cap, 64)) {
+			ss->err = -ENOMEM;
+			continue;
 		}
 		switch (kh_decode_list_entry(a, &ss->s[ss->n])) {
 		case 0:
@@ -134,37 +122,6 @@ static int ack(struct kh_puller *p, uint64_t id)
 	}
 	return kh_nl_call(&p->nl, msg, NULL, NULL);
 }
-
-static int write_txt(FILE *f, void *arg)
-{
-	return kh_report_txt(f, arg);
-}
-
-static int write_folded(FILE *f, void *arg)
-{
-	return kh_report_folded(f, arg);
-}
-
-static int write_json(FILE *f, void *arg)
-{
-	json_object *o = kh_report_json(arg);
-
-	if (!o)
-		return -ENOMEM;
-	fputs(json_object_to_json_string_ext(o, JSON_FILE_FLAGS), f);
-	fputc('\n', f);
-	json_object_put(o);
-	return 0;
-}
-
-static int write_pprof(FILE *f, void *arg)
-{
-	return kh_pprof_write(f, arg);
-}
-
-static const kh_write_fn writers[] = {
-	write_json, write_folded, write_pprof, write_txt,
-};
 
 /* A failure logged once per capture: the daemon retries every few seconds. */
 static bool quiet(struct kh_puller *p, uint64_t id)
@@ -280,9 +237,12 @@ static int write_files(struct kh_puller *p, const struct kh_capture *cap,
 		return kh_profile_write(&p->store, cap, fs, name, len);
 	memset(fs, 0, sizeof(*fs));
 	err = kh_capture_base(fs->base, sizeof(fs->base), &cap->sum);
-	for (i = 0; !err && i < sizeof(exts) / sizeof(exts[0]); i++) {
-		snprintf(name, len, "%s%s", fs->base, exts[i]);
-		err = kh_store_write(&p->store, name, writers[i], (void *)cap);
+	/* .txt last: a tool that waits for it finds the others */
+	for (i = 0; !err && i <= KH_NR_FORMATS; i++) {
+		snprintf(name, len, "%s.%s", fs->base,
+			 i < KH_NR_FORMATS ? kh_formats[i].ext : "txt");
+		err = kh_store_write(&p->store, name, i < KH_NR_FORMATS ?
+				     kh_formats[i].fn : kh_write_txt, (void *)cap);
 		if (!err)
 			snprintf(fs->name[fs->n++], KH_FILE_LEN, "%s", name);
 	}
@@ -381,6 +341,12 @@ static int pull_one(struct kh_puller *p, const struct kh_capture_sum *listed)
 	err = write_files(p, &cap, name, sizeof(name));
 	if (!err)
 		err = kh_store_sync(&p->store);
+	/* counted before the acknowledgement: status shows every one */
+	if (!err && partial) {
+		err = kh_store_add_partial(&p->store);
+		if (err)
+			snprintf(name, sizeof(name), "%s", KH_LOCK_NAME);
+	}
 	if (err) {
 		p->nr_failed++;
 		kh_err("writing %s%s%s: %s; capture %" PRIu64 " left queued",

@@ -13,6 +13,7 @@
 
 #include "fmt.h"
 #include "store.h"
+#include "util.h"
 
 #define TEMP_MARK	".tmp."
 
@@ -89,11 +90,8 @@ bool kh_parse_name(const char *name, size_t *base_len, uint64_t *id)
 	}
 	if (!best || end - best > 20 || (size_t)(end - name) >= KH_BASE_LEN)
 		return false;
-	for (p = best; p < end; p++) {
-		if (v > (UINT64_MAX - (*p - '0')) / 10)
-			return false;
-		v = v * 10 + (*p - '0');
-	}
+	if (kh_parse_dec(best, end - best, UINT64_MAX, &v))
+		return false;
 	*base_len = end - name;
 	*id = v;
 	return true;
@@ -212,6 +210,98 @@ void kh_store_close(struct kh_store *st)
 		close(st->dirfd);
 	st->dirfd = -1;
 	st->lockfd = -1;
+}
+
+/*
+ * DIR/.lock also holds what the directory has seen that its files do not
+ * say, for `kholmesctl status --dir`: "partial N", the captures written
+ * as far as they went (not read whole after KH_PULL_TRIES). N is written
+ * at a fixed width, so that each update overwrites the last in place.
+ */
+#define PARTIAL_KEY	"partial "
+#define PARTIAL_MAX	64
+
+static int partial_parse(const char *buf, size_t len, uint64_t *n)
+{
+	size_t klen = strlen(PARTIAL_KEY);
+
+	*n = 0;
+	/* a lock file of before the count, or of a directory without one */
+	if (!len)
+		return 0;
+	if (len < klen + 2 || memcmp(buf, PARTIAL_KEY, klen) ||
+	    buf[len - 1] != '\n')
+		return -EBADMSG;
+	return kh_parse_dec(buf + klen, len - klen - 1, UINT64_MAX, n) ?
+	       -EBADMSG : 0;
+}
+
+static int partial_read(int fd, uint64_t *n)
+{
+	char buf[PARTIAL_MAX];
+	ssize_t len = pread(fd, buf, sizeof(buf), 0);
+
+	if (len < 0)
+		return -errno;
+	if (len == sizeof(buf))
+		return -EBADMSG;
+	return partial_parse(buf, len, n);
+}
+
+/* One more partial capture, counted durably in DIR/.lock. */
+int kh_store_add_partial(struct kh_store *st)
+{
+	char buf[PARTIAL_MAX];
+	uint64_t n;
+	int len, err;
+
+	if (st->lockfd < 0)
+		return -EROFS;
+	err = partial_read(st->lockfd, &n);
+	/* a count that cannot be read starts again rather than stop us */
+	if (err == -EBADMSG)
+		n = 0;
+	else if (err)
+		return err;
+	if (n < UINT64_MAX)
+		n++;
+	len = snprintf(buf, sizeof(buf), PARTIAL_KEY "%020" PRIu64 "\n", n);
+	if (pwrite(st->lockfd, buf, len, 0) != len)
+		return errno ? -errno : -EIO;
+	if (ftruncate(st->lockfd, len) || fsync(st->lockfd))
+		return -errno;
+	return 0;
+}
+
+/*
+ * The count of DIR/.lock, read without taking the lock (a daemon holds
+ * it). A missing lock file counts 0. 0 or a negative errno.
+ */
+int kh_store_read_partial(const char *dir, uint64_t *n)
+{
+	struct stat sb;
+	int dfd, fd, err;
+
+	*n = 0;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	fd = openat(dfd, KH_LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	close(dfd);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	if (fstat(fd, &sb))
+		err = -errno;
+	else if (!S_ISREG(sb.st_mode))
+		err = -EBADMSG;
+	else
+		err = partial_read(fd, n);
+	close(fd);
+	return err;
 }
 
 /*
@@ -383,7 +473,7 @@ static int set_cmp_base(const void *a, const void *b)
 /* Every capture in the directory, one set per base name, with its size. */
 int kh_store_scan(struct kh_store *st, struct kh_set **sets, size_t *n)
 {
-	struct kh_set *s = NULL, *t;
+	struct kh_set *s = NULL;
 	size_t cap = 0, cnt = 0, i, j, blen;
 	struct dirent *de;
 	struct stat sb;
@@ -402,14 +492,9 @@ int kh_store_scan(struct kh_store *st, struct kh_set **sets, size_t *n)
 		if (fstatat(st->dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) ||
 		    !S_ISREG(sb.st_mode))
 			continue;
-		if (cnt == cap) {
-			cap = cap ? 2 * cap : 64;
-			t = realloc(s, cap * sizeof(*s));
-			if (!t) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			s = t;
+		if (KH_GROW(s, cnt, cap, 64)) {
+			ret = -ENOMEM;
+			goto out;
 		}
 		memcpy(s[cnt].base, de->d_name, blen);
 		s[cnt].base[blen] = '\0';

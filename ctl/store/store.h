@@ -5,7 +5,8 @@
  * again (after a crash before its acknowledgement) gives the same names.
  * Each file appears whole or not at all: written under a temporary name,
  * fsynced, renamed, and the directory fsynced before the capture is
- * acknowledged. One writer per directory, by flock() on DIR/.lock. The
+ * acknowledged. One writer per directory, by flock() on DIR/.lock, which
+ * also counts the captures written as far as they went ("partial N"). The
  * files are 0640 (KH_CAPTURE_MODE), of root's group or the one set.
  */
 #ifndef KHOLMESCTL_STORE_H
@@ -24,6 +25,8 @@
 #define KH_BASE_LEN		96
 
 #define KH_LOCK_NAME		".lock"
+/* kholmesd.service's --dir: what status reads when given no --dir */
+#define KH_DEFAULT_DIR		"/var/lib/kholmes/captures"
 #define KH_CAPTURE_MODE		0640
 /* A directory others could write into: said as such, not as an errno. */
 #define KH_ENOTOURS		EPERM
@@ -67,6 +70,9 @@ struct kh_set {
 	bool remove;			/* kh_rotate_plan()'s verdict */
 	bool undelivered;		/* removed while pending */
 };
+
+int kh_store_add_partial(struct kh_store *st);
+int kh_store_read_partial(const char *dir, uint64_t *n);
 
 int kh_store_scan(struct kh_store *st, struct kh_set **sets, size_t *n);
 size_t kh_rotate_plan(struct kh_set *sets, size_t n, uint64_t max_sets,

@@ -443,6 +443,37 @@ TEST(pull_opts)
 	EXPECT_EQ(KH_PE_MISSING, pe.kind);
 }
 
+/* status [--dir DIR]: the directory whose partial captures it shows */
+TEST(status_opts)
+{
+	struct kh_status_opts so;
+	struct kh_parse_err pe;
+
+	ASSERT_EQ(0, kh_parse_status(0, NULL, &so, &pe));
+	EXPECT_EQ(NULL, so.dir);
+	EXPECT_FALSE(so.json);
+	ASSERT_EQ(0, kh_parse_status(ARGC("--dir", "/d", "-j"),
+				     ARGV("--dir", "/d", "-j"), &so, &pe));
+	EXPECT_STREQ("/d", so.dir);
+	EXPECT_TRUE(so.json);
+	ASSERT_EQ(0, kh_parse_status(ARGC("--dir=/e"), ARGV("--dir=/e"), &so,
+				     &pe));
+	EXPECT_STREQ("/e", so.dir);
+	ASSERT_EQ(-1, kh_parse_status(ARGC("--dir"), ARGV("--dir"), &so, &pe));
+	EXPECT_EQ(KH_PE_MISSING, pe.kind);
+	ASSERT_EQ(-1, kh_parse_status(ARGC("--dir="), ARGV("--dir="), &so, &pe));
+	EXPECT_EQ(KH_PE_MISSING, pe.kind);
+	ASSERT_EQ(-1, kh_parse_status(ARGC("--dir", "a", "--dir", "b"),
+				      ARGV("--dir", "a", "--dir", "b"), &so, &pe));
+	EXPECT_EQ(KH_PE_TWICE, pe.kind);
+	ASSERT_EQ(-1, kh_parse_status(ARGC("--directory", "a"),
+				      ARGV("--directory", "a"), &so, &pe));
+	EXPECT_EQ(KH_PE_KEYWORD, pe.kind);
+	EXPECT_STREQ("--directory", pe.word);
+	ASSERT_EQ(-1, kh_parse_status(ARGC("show"), ARGV("show"), &so, &pe));
+	EXPECT_EQ(KH_PE_KEYWORD, pe.kind);
+}
+
 TEST(daemon_opts)
 {
 	struct kh_pull_opts po;

@@ -226,6 +226,29 @@ TEST(status_text)
 	free(buf);
 }
 
+/* status's lines of a capture directory, text and JSON */
+TEST(dir_status)
+{
+	json_object *o = json_object_new_object();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	f = open_memstream(&buf, &len);
+	ASSERT_NE(NULL, f);
+	kh_dir_status_text(f, "/var/lib/kholmes/captures", 18446744073709551615ULL);
+	fclose(f);
+	EXPECT_STREQ("capture-dir      /var/lib/kholmes/captures\n"
+		     "captures-partial 18446744073709551615\n", buf);
+	free(buf);
+	ASSERT_NE(NULL, o);
+	kh_dir_status_json(o, "/d", 3);
+	EXPECT_STREQ("{\"capture-dir\":\"/d\",\"captures-partial\":3}",
+		     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
 TEST(config_json)
 {
 	struct kh_config cfg = { .interval_ms = 10, .window = 64,

@@ -253,6 +253,57 @@ TEST_F(dir, one_writer)
 	ASSERT_EQ(0, kh_store_open(&self->st, self->path));
 }
 
+/*
+ * The count of partial captures in DIR/.lock: 0 before any, one more per
+ * kh_store_add_partial(), durable across a reopen, readable while the
+ * lock is held; a lock file of another content is no count.
+ */
+TEST_F(dir, partial_count)
+{
+	char path[128];
+	uint64_t n = 99;
+	char *text;
+	int fd;
+
+	EXPECT_EQ(0, kh_store_read_partial(self->path, &n));
+	EXPECT_EQ(0U, n);
+	ASSERT_EQ(0, kh_store_add_partial(&self->st));
+	ASSERT_EQ(0, kh_store_add_partial(&self->st));
+	EXPECT_EQ(0, kh_store_read_partial(self->path, &n));
+	EXPECT_EQ(2U, n);
+	text = slurp(self->path, KH_LOCK_NAME);
+	ASSERT_NE(NULL, text);
+	EXPECT_STREQ("partial 00000000000000000002\n", text);
+	free(text);
+	/* across a restart of the writer */
+	kh_store_close(&self->st);
+	ASSERT_EQ(0, kh_store_open(&self->st, self->path));
+	ASSERT_EQ(0, kh_store_add_partial(&self->st));
+	EXPECT_EQ(0, kh_store_read_partial(self->path, &n));
+	EXPECT_EQ(3U, n);
+	/* junk: no count to show; the next partial capture starts again */
+	snprintf(path, sizeof(path), "%s/%s", self->path, KH_LOCK_NAME);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(4, write(fd, "12x\n", 4));
+	close(fd);
+	EXPECT_EQ(-EBADMSG, kh_store_read_partial(self->path, &n));
+	ASSERT_EQ(0, kh_store_add_partial(&self->st));
+	EXPECT_EQ(0, kh_store_read_partial(self->path, &n));
+	EXPECT_EQ(1U, n);
+	/* no directory, no lock file */
+	EXPECT_EQ(-ENOENT, kh_store_read_partial("/nonexistent/kh", &n));
+	kh_store_close(&self->st);
+	ASSERT_EQ(0, unlink(path));
+	EXPECT_EQ(0, kh_store_read_partial(self->path, &n));
+	EXPECT_EQ(0U, n);
+	/* a symlink in its place is not followed */
+	ASSERT_EQ(0, symlink("/etc/hostname", path));
+	EXPECT_EQ(-ELOOP, kh_store_read_partial(self->path, &n));
+	ASSERT_EQ(0, unlink(path));
+	ASSERT_EQ(0, kh_store_open(&self->st, self->path));
+}
+
 static void set(struct kh_set *s, const char *base, uint64_t id,
 		uint64_t bytes)
 {

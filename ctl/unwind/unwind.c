@@ -15,6 +15,7 @@
 #include <gelf.h>
 
 #include "unwind.h"
+#include "util.h"
 
 #define DELETED	" (deleted)"
 /* The only place debug files are looked for: root's, by build-id. */
@@ -43,14 +44,6 @@ struct kh_unw {
 	bool expired;			/* spent: no more lookups */
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The budget for unwinding and symbolizing one capture is spent: what was
  * resolved stays, the rest keeps its mapping and file offset, and the
@@ -60,7 +53,7 @@ static bool spent(struct kh_unw *u)
 {
 	if (u->expired)
 		return true;
-	if (mono_ms() < u->deadline)
+	if (kh_now_ms() < u->deadline)
 		return false;
 	u->expired = true;
 	snprintf(u->cap->unwind_err, sizeof(u->cap->unwind_err),
@@ -470,17 +463,11 @@ static const Dwfl_Thread_Callbacks thread_cbs = {
 	.set_initial_registers = set_initial_registers,
 };
 
-/* Capacity is implied by n, as in stream.c: 8, then powers of two. */
+/* Capacity is implied by n: 8, then powers of two. */
 static int push_frame(struct kh_ustack *us, uint64_t pc, bool activation)
 {
-	struct kh_uframe *f;
-
-	if (!us->n || (us->n >= 8 && !(us->n & (us->n - 1)))) {
-		f = realloc(us->f, (us->n ? 2 * us->n : 8) * sizeof(*f));
-		if (!f)
-			return -ENOMEM;
-		us->f = f;
-	}
+	if (kh_grow_implied(&us->f, us->n, sizeof(*us->f)))
+		return -ENOMEM;
 	us->f[us->n++] = (struct kh_uframe){ .pc = pc, .activation = activation,
 					     .map = -1 };
 	return 0;
@@ -673,7 +660,7 @@ int kh_unwind(struct kh_capture *cap)
 	size_t i;
 	int ret;
 
-	u.deadline = mono_ms() + kh_unwind_budget_ms;
+	u.deadline = kh_now_ms() + kh_unwind_budget_ms;
 	elf_version(EV_CURRENT);
 	u.dwfl = dwfl_begin(&dwfl_cbs);
 	if (!u.dwfl) {
