@@ -339,4 +339,172 @@ TEST_F(child, garbage)
 		EXPECT_EQ(-1, t->dwarf.f[0].map);
 }
 
+/* An address in a mapping that is not executable ([heap], [stack], data). */
+static uint64_t non_exec_addr(const struct kh_capture *cap)
+{
+	size_t i;
+
+	for (i = 0; i < cap->nr_maps; i++)
+		if (!(cap->maps[i].prot & KHOLMES_MAP_X))
+			return cap->maps[i].start + 0x158;
+	return 0;
+}
+
+/*
+ * Issue 15 point 2: a frame-pointer walk through code without frame
+ * pointers reads return addresses from whatever rbp holds; the first one
+ * outside every executable mapping ends the walk, in a capture's thread
+ * and in a profile's stack alike.
+ */
+TEST_F(child, junk_frames_end_the_walk)
+{
+	struct kh_thread *t = &self->cap.threads[0];
+	uint64_t junk = non_exec_addr(&self->cap), *u;
+	struct kh_pstack *ps;
+	size_t i;
+
+	ASSERT_NE(0, junk);
+	u = realloc(t->uframes, 3 * sizeof(*u));
+	ASSERT_NE(NULL, u);
+	t->uframes = u;
+	u[1] = junk;
+	u[2] = 0x110100000001ULL;
+	t->nr_uframes = 3;
+	self->cap.prof.present = true;
+	self->cap.prof.pstacks = calloc(2, sizeof(*ps));
+	ASSERT_NE(NULL, self->cap.prof.pstacks);
+	self->cap.prof.nr_pstacks = 2;
+	for (i = 0; i < 2; i++) {
+		ps = &self->cap.prof.pstacks[i];
+		ps->count = 1;
+		ps->upcs = malloc(3 * sizeof(*ps->upcs));
+		ASSERT_NE(NULL, ps->upcs);
+		ps->upcs[0] = t->uregs[KHOLMES_UREG_IP];
+		ps->upcs[1] = i ? 0x110100000001ULL : junk;
+		ps->upcs[2] = t->uregs[KHOLMES_UREG_IP];
+		ps->nr_upcs = 3;
+	}
+	ASSERT_EQ(0, kh_unwind(&self->cap));
+	EXPECT_EQ(1U, t->fp.n);
+	EXPECT_NE(NULL, strstr(t->fp.stop, "executable"));
+	for (i = 0; i < 2; i++) {
+		ps = &self->cap.prof.pstacks[i];
+		EXPECT_EQ(1U, ps->user.n);
+		EXPECT_NE(NULL, strstr(ps->user.stop, "executable"));
+	}
+	/* real return addresses stay: a walk of two pcs in the binary */
+	EXPECT_EQ(2U, kh_fp_len(&self->cap, (uint64_t[]){
+		t->uregs[KHOLMES_UREG_IP], t->uregs[KHOLMES_UREG_IP] }, 2));
+}
+
+/*
+ * Profile samples with a stack copy: counted by the kernel in a stack
+ * whose frame-pointer walk stops in libc (the pc alone), each is unwound
+ * by CFI to the caller's caller, and moves to a stack of those frames with
+ * the same kernel frames. A sample without a copy stays where it was.
+ */
+TEST_F(child, profile_samples_unwound)
+{
+	struct kh_thread *t = &self->cap.threads[0];
+	struct kh_profile *p = &self->cap.prof;
+	struct kh_pstack *ps, *dw = NULL, *fp = NULL;
+	size_t i;
+
+	p->present = true;
+	p->pstacks = calloc(1, sizeof(*p->pstacks));
+	p->psamples = calloc(2, sizeof(*p->psamples));
+	ASSERT_NE(NULL, p->pstacks);
+	ASSERT_NE(NULL, p->psamples);
+	p->nr_pstacks = 1;
+	ps = &p->pstacks[0];
+	ps->count = 3;
+	ps->has_id = true;
+	ps->id = 7;
+	ps->upcs = malloc(sizeof(*ps->upcs));
+	ps->kframes = calloc(1, sizeof(*ps->kframes));
+	ASSERT_NE(NULL, ps->upcs);
+	ASSERT_NE(NULL, ps->kframes);
+	ps->upcs[0] = t->uregs[KHOLMES_UREG_IP];
+	ps->nr_upcs = 1;
+	ps->kframes[0] = strdup("hrtimer_nanosleep+0x1/0x2");
+	ps->nr_kframes = 1;
+	p->nr_psamples = 2;
+	for (i = 0; i < 2; i++) {
+		struct kh_psample *s = &p->psamples[i];
+
+		s->stack = 7;
+		s->has_uregs = true;
+		memcpy(s->uregs, t->uregs, sizeof(s->uregs));
+		s->sp = t->ustack_sp;
+		s->len = s->valid = t->ustack_valid;
+		s->data = malloc(s->len);
+		ASSERT_NE(NULL, s->data);
+		memcpy(s->data, t->ustack, s->len);
+	}
+	ASSERT_EQ(0, kh_unwind(&self->cap));
+	EXPECT_EQ(2U, p->unwound);
+	ASSERT_EQ(2U, p->nr_pstacks);
+	for (i = 0; i < p->nr_pstacks; i++) {
+		if (p->pstacks[i].dwarf)
+			dw = &p->pstacks[i];
+		else
+			fp = &p->pstacks[i];
+	}
+	ASSERT_NE(NULL, dw);
+	ASSERT_NE(NULL, fp);
+	EXPECT_EQ(2U, dw->count);
+	EXPECT_EQ(1U, fp->count);
+	EXPECT_EQ(1U, fp->user.n);
+	ASSERT_EQ(1U, dw->nr_kframes);
+	EXPECT_STREQ("hrtimer_nanosleep+0x1/0x2", dw->kframes[0]);
+	if (find_func(&dw->user, "khtest_outer") < 0)
+		dump(_metadata, &self->cap, &dw->user);
+	EXPECT_LT(find_func(&dw->user, "khtest_blocked_in_nanosleep"),
+		  find_func(&dw->user, "khtest_outer"));
+	EXPECT_LT(0, find_func(&dw->user, "khtest_blocked_in_nanosleep"));
+}
+
+/* Every sample unwound: the frame-pointer stack they left goes. */
+TEST_F(child, profile_stack_emptied_goes)
+{
+	struct kh_thread *t = &self->cap.threads[0];
+	struct kh_profile *p = &self->cap.prof;
+	struct kh_psample *s;
+	struct kh_pstack *ps;
+
+	p->present = true;
+	p->pstacks = calloc(1, sizeof(*p->pstacks));
+	p->psamples = calloc(2, sizeof(*p->psamples));
+	ASSERT_NE(NULL, p->pstacks);
+	ASSERT_NE(NULL, p->psamples);
+	p->nr_pstacks = 1;
+	ps = &p->pstacks[0];
+	ps->count = 1;
+	ps->has_id = true;
+	ps->upcs = malloc(sizeof(*ps->upcs));
+	ASSERT_NE(NULL, ps->upcs);
+	ps->upcs[0] = t->uregs[KHOLMES_UREG_IP];
+	ps->nr_upcs = 1;
+	/* the second names a stack that is not there, the first one twice */
+	p->nr_psamples = 2;
+	s = &p->psamples[0];
+	s->has_uregs = true;
+	memcpy(s->uregs, t->uregs, sizeof(s->uregs));
+	s->sp = t->ustack_sp;
+	s->len = s->valid = t->ustack_valid;
+	s->data = malloc(s->len);
+	ASSERT_NE(NULL, s->data);
+	memcpy(s->data, t->ustack, s->len);
+	p->psamples[1] = *s;
+	p->psamples[1].data = malloc(s->len);
+	ASSERT_NE(NULL, p->psamples[1].data);
+	memcpy(p->psamples[1].data, s->data, s->len);
+	ASSERT_EQ(0, kh_unwind(&self->cap));
+	EXPECT_EQ(1U, p->unwound);
+	ASSERT_EQ(1U, p->nr_pstacks);
+	EXPECT_TRUE(p->pstacks[0].dwarf);
+	EXPECT_EQ(1U, p->pstacks[0].count);
+	EXPECT_LT(0, find_func(&p->pstacks[0].user, "khtest_outer"));
+}
+
 TEST_HARNESS_MAIN
