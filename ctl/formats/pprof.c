@@ -187,7 +187,9 @@ static int add_sample_type(struct pp *pp, const char *type, const char *unit)
 	return 0;
 }
 
-static uint64_t function(struct pp *pp, const char *name, const char *file)
+/* sys_name: the name as in the binary (mangled), NULL if the same. */
+static uint64_t function(struct pp *pp, const char *name, const char *sys_name,
+			 const char *file)
 {
 	pb_function *fn;
 	uint64_t *v;
@@ -208,9 +210,9 @@ static uint64_t function(struct pp *pp, const char *name, const char *file)
 	perftools__profiles__function__init(fn);
 	fn->id = pp->prof->n_function + 1;
 	fn->name = str(pp, name);
-	fn->system_name = fn->name;
+	fn->system_name = sys_name ? str(pp, sys_name) : fn->name;
 	fn->filename = str(pp, file);
-	if (fn->name < 0 || fn->filename < 0) {
+	if (fn->name < 0 || fn->system_name < 0 || fn->filename < 0) {
 		free(fn);
 		return 0;
 	}
@@ -368,7 +370,7 @@ static uint64_t user_location(struct pp *pp, const struct kh_uframe *f)
 			return 0;
 	}
 	if (f->func) {
-		fn = function(pp, f->func, m ? m->path : "");
+		fn = function(pp, f->func, f->sys_name, m ? m->path : "");
 		if (!fn)
 			return 0;
 	}
@@ -404,7 +406,7 @@ static uint64_t kernel_location(struct pp *pp, const char *frame)
 			 mod + 1);
 	else
 		snprintf(file, sizeof(file), "%s", KH_PPROF_KERNEL_MAP);
-	fn = function(pp, name, file);
+	fn = function(pp, name, NULL, file);
 	if (!fn)
 		return 0;
 	addr = KH_PPROF_KERNEL_BASE + pp->nkernel++ * KH_PPROF_KERNEL_STEP;
@@ -423,7 +425,7 @@ static uint64_t empty_location(struct pp *pp)
 		return 0;
 	if (!fresh)
 		return *v;
-	fn = function(pp, "[no stack]", "");
+	fn = function(pp, "[no stack]", NULL, "");
 	if (!fn)
 		return 0;
 	return add_location(pp, v, new_location(pp, 0, 0, fn));

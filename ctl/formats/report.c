@@ -1113,6 +1113,7 @@ static json_object *frame_json(const struct kh_capture *cap,
 		return NULL;
 	add(o, "pc", hex_addr(fr->pc));
 	add(o, "func", fr->func ? kh_json_string(fr->func) : NULL);
+	add(o, "system-name", fr->sys_name ? kh_json_string(fr->sys_name) : NULL);
 	add(o, "offset", fr->func ? json_object_new_uint64(fr->func_off) : NULL);
 	add(o, "path", m ? kh_json_string(m->path) : NULL);
 	add(o, "file-offset", m ? json_object_new_uint64(fr->file_off) : NULL);

@@ -131,7 +131,8 @@ struct kh_uframe {
 	bool activation;			/* exact pc, not a return address */
 	int map;				/* index in maps, -1: in none */
 	uint64_t file_off;			/* pc as an offset in map's file */
-	char *func;				/* NULL: not symbolized */
+	char *func;				/* NULL: not symbolized; demangled */
+	char *sys_name;				/* as in the binary, if mangled */
 	uint64_t func_off;
 };
 

@@ -102,8 +102,10 @@ static void ustack_free(struct kh_ustack *us)
 {
 	size_t i;
 
-	for (i = 0; i < us->n; i++)
+	for (i = 0; i < us->n; i++) {
 		free(us->f[i].func);
+		free(us->f[i].sys_name);
+	}
 	free(us->f);
 	memset(us, 0, sizeof(*us));
 }

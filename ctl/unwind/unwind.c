@@ -14,6 +14,7 @@
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 
+#include "demangle.h"
 #include "unwind.h"
 
 #define DELETED	" (deleted)"
@@ -559,6 +560,7 @@ static int symbolize(struct kh_unw *u, struct kh_uframe *f)
 	const char *name;
 	GElf_Off off;
 	GElf_Sym sym;
+	char *d;
 
 	f->map = kh_map_find(u->cap, look);
 	if (f->map < 0)
@@ -577,6 +579,12 @@ static int symbolize(struct kh_unw *u, struct kh_uframe *f)
 	f->func = strndup(name, strcspn(name, "@"));
 	if (!f->func)
 		return -ENOMEM;
+	/* C++ and Rust names as their source spells them; the mangled kept */
+	d = kh_demangle(f->func);
+	if (d) {
+		f->sys_name = f->func;
+		f->func = d;
+	}
 	f->func_off = off + (f->pc - look);
 	return 0;
 }
@@ -654,8 +662,10 @@ static void pstack_drop(struct kh_pstack *ps)
 		free(ps->kframes[i]);
 	free(ps->kframes);
 	free(ps->upcs);
-	for (i = 0; i < ps->user.n; i++)
+	for (i = 0; i < ps->user.n; i++) {
 		free(ps->user.f[i].func);
+		free(ps->user.f[i].sys_name);
+	}
 	free(ps->user.f);
 }
 
