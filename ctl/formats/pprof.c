@@ -611,8 +611,11 @@ static int comments(struct pp *pp)
 			 ", after capture %" PRIu64 " (%s)", cap->sum.profile_of,
 			 kh_trigger_name(&cap->sum));
 	err = add_comment(pp, buf);
-	if (!err)
-		err = add_comment(pp, "user frames: the kernel's frame-pointer walk at each sample; code without frame pointers shows its leaf and what the walk reaches");
+	if (!err) {
+		snprintf(buf, sizeof(buf), "user frames: %" PRIu64 " samples unwound by CFI (libdw) over a copy of the stack, the rest by the kernel's frame-pointer walk, which shows only the leaf of code without frame pointers",
+			 p->unwound);
+		err = add_comment(pp, buf);
+	}
 	if (!err && p->flags & KHOLMES_PROFILE_F_EXITED)
 		err = add_comment(pp, "ended early: the process exited");
 	if (!err && p->flags & KHOLMES_PROFILE_F_UNLOADED)
