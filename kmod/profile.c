@@ -45,6 +45,7 @@
 #define KHM_PSTACKS		1024	/* distinct stacks a profile keeps */
 #define KHM_PROFILE_POLL_MS	200	/* how soon an exit ends a profile */
 #define KHM_KFRAMES_CUT		"[kernel frames cut: record full]"
+#define KHM_PCOPIES_MAX		(64UL << 20)	/* bytes of stack copies at most */
 
 struct khm_pstack {
 	u32 hash;
@@ -424,13 +425,14 @@ static void khm_prof_work(struct work_struct *work)
 /*
  * The pool of stack copies: one slot per sample expected (hz x seconds on
  * every online CPU, for a cpu profile), within a quarter of max-queue-kb,
- * where the capture will be queued. Without it (user-stack-kb 0, no
+ * where the capture will be queued, and KHM_PCOPIES_MAX. Without it (user-stack-kb 0, no
  * memory) the profile has frame-pointer walks only.
  */
 static void khm_prof_pool(struct khm_profile *p, enum kholmes_profile_kind kind,
 			  u32 seconds, u32 hz)
 {
-	u64 bytes = (u64)khm_cfg.max_queue_kb * 1024 / 4, want;
+	u64 bytes = min_t(u64, (u64)khm_cfg.max_queue_kb * 1024 / 4,
+			  KHM_PCOPIES_MAX), want;
 
 	p->copy_bytes = min_t(u32, khm_cfg.user_stack_kb,
 			      KHOLMES_PROFILE_COPY_KB_MAX) * 1024;
