@@ -425,8 +425,8 @@ static void khm_prof_work(struct work_struct *work)
 /*
  * The pool of stack copies: one slot per sample expected (hz x seconds on
  * every online CPU, for a cpu profile), within a quarter of max-queue-kb,
- * where the capture will be queued, and KHM_PCOPIES_MAX. Without it (user-stack-kb 0, no
- * memory) the profile has frame-pointer walks only.
+ * where the capture will be queued, and KHM_PCOPIES_MAX. Without it
+ * (user-stack-kb 0, no memory) the profile has frame-pointer walks only.
  */
 static void khm_prof_pool(struct khm_profile *p, enum kholmes_profile_kind kind,
 			  u32 seconds, u32 hz)
