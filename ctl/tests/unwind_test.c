@@ -16,7 +16,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -505,6 +510,166 @@ TEST_F(child, profile_stack_emptied_goes)
 	EXPECT_TRUE(p->pstacks[0].dwarf);
 	EXPECT_EQ(1U, p->pstacks[0].count);
 	EXPECT_LT(0, find_func(&p->pstacks[0].user, "khtest_outer"));
+}
+
+/*
+ * A debuginfod server of one file on 127.0.0.1: GET
+ * /buildid/<hex>/debuginfo for want, 404 for anything else. Counts the
+ * files it served in *served (shared memory). Runs until killed.
+ */
+static void serve_debuginfo(int lfd, const char *want, const char *file,
+			    int *served)
+{
+	char req[1024], head[256];
+	struct stat st;
+	ssize_t n;
+	int c, fd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (;;) {
+		c = accept(lfd, NULL, NULL);
+		if (c < 0)
+			continue;
+		n = read(c, req, sizeof(req) - 1);
+		req[n > 0 ? n : 0] = '\0';
+		fd = strstr(req, want) ? open(file, O_RDONLY) : -1;
+		if (fd >= 0 && !fstat(fd, &st)) {
+			n = snprintf(head, sizeof(head),
+				     "HTTP/1.1 200 OK\r\nContent-Length: %lld\r\nConnection: close\r\n\r\n",
+				     (long long)st.st_size);
+			if (write(c, head, n) == n) {
+				while ((n = read(fd, req, sizeof(req))) > 0)
+					if (write(c, req, n) != n)
+						break;
+				__atomic_add_fetch(served, 1, __ATOMIC_SEQ_CST);
+			}
+		} else {
+			n = snprintf(head, sizeof(head),
+				     "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+			if (write(c, head, n) != n)
+				n = 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		close(c);
+	}
+}
+
+/* A profile of one sample at pc, with this process's maps, exe as path. */
+static void stripped_profile(struct __test_metadata *_metadata,
+			     struct kh_capture *cap, const char *self_exe,
+			     const char *stripped, uint64_t pc)
+{
+	uint64_t stack_end = 0;
+	struct kh_pstack *ps;
+	size_t i;
+
+	memset(cap, 0, sizeof(*cap));
+	cap->sum.id = 1;
+	cap->sum.pid = getpid();
+	ASSERT_EQ(0, read_maps(getpid(), cap, &stack_end));
+	for (i = 0; i < cap->nr_maps; i++) {
+		if (strcmp(cap->maps[i].path, self_exe))
+			continue;
+		free(cap->maps[i].path);
+		cap->maps[i].path = strdup(stripped);
+		ASSERT_NE(NULL, cap->maps[i].path);
+	}
+	cap->prof.present = true;
+	cap->prof.pstacks = calloc(1, sizeof(*ps));
+	ASSERT_NE(NULL, cap->prof.pstacks);
+	cap->prof.nr_pstacks = 1;
+	ps = &cap->prof.pstacks[0];
+	ps->count = 1;
+	ps->upcs = malloc(sizeof(*ps->upcs));
+	ASSERT_NE(NULL, ps->upcs);
+	ps->upcs[0] = pc;
+	ps->nr_upcs = 1;
+}
+
+/*
+ * Issue 15 point 4: a binary stripped of its symbols (this test binary,
+ * by objcopy) is symbolized from its debug file, which a debuginfod server
+ * on 127.0.0.1 serves by build-id, when $DEBUGINFOD_URLS names it; without
+ * it the frame stays unsymbolized (file and offset). (Fails with
+ * find_debuginfo looking under /usr/lib/debug only.)
+ */
+TEST(debuginfod_symbolizes_stripped)
+{
+	char dir[] = "/tmp/khm-dbgd-XXXXXX", exe[1024], stripped[1100];
+	char debug[1100], cmd[5000], want[64], env[64], cache[1100];
+	uint64_t pc = (uint64_t)(uintptr_t)khtest_outer + 4;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t salen = sizeof(sa);
+	struct kh_mapping m = { 0 };
+	struct kh_capture cap;
+	int lfd, *served, i;
+	pid_t server;
+	ssize_t len;
+
+	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ASSERT_LT(0, len);
+	exe[len] = '\0';
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(stripped, sizeof(stripped), "%s/stripped", dir);
+	snprintf(debug, sizeof(debug), "%s/stripped.debug", dir);
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "objcopy --only-keep-debug %s %s && objcopy --strip-all %s %s",
+		 exe, debug, exe, stripped);
+	if (system(cmd))
+		SKIP(return, "objcopy could not strip a copy of this binary");
+	elf_version(EV_CURRENT);
+	m.path = exe;
+	build_id_of(&m);
+	ASSERT_LT(0, m.build_id_len);
+	len = snprintf(want, sizeof(want), "/buildid/");
+	for (i = 0; i < m.build_id_len; i++)
+		len += snprintf(want + len, sizeof(want) - len, "%02x",
+				m.build_id[i]);
+
+	/* stripped and no server: the frame keeps its file and offset */
+	unsetenv("DEBUGINFOD_URLS");
+	stripped_profile(_metadata, &cap, exe, stripped, pc);
+	ASSERT_EQ(0, kh_unwind(&cap));
+	ASSERT_EQ(1U, cap.prof.pstacks[0].user.n);
+	EXPECT_EQ(NULL, cap.prof.pstacks[0].user.f[0].func);
+	EXPECT_LE(0, cap.prof.pstacks[0].user.f[0].map);
+	kh_capture_free(&cap);
+
+	served = mmap(NULL, sizeof(*served), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, served);
+	*served = 0;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sa, sizeof(sa)));
+	ASSERT_EQ(0, listen(lfd, 8));
+	ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&sa, &salen));
+	server = fork();
+	ASSERT_LE(0, server);
+	if (!server) {
+		serve_debuginfo(lfd, want, debug, served);
+		_exit(0);
+	}
+	close(lfd);
+	snprintf(env, sizeof(env), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+	setenv("DEBUGINFOD_URLS", env, 1);
+	setenv("DEBUGINFOD_CACHE_PATH", cache, 1);
+	setenv("DEBUGINFOD_TIMEOUT", "10", 1);
+	stripped_profile(_metadata, &cap, exe, stripped, pc);
+	ASSERT_EQ(0, kh_unwind(&cap));
+	ASSERT_EQ(1U, cap.prof.pstacks[0].user.n);
+	EXPECT_STREQ("khtest_outer", cap.prof.pstacks[0].user.f[0].func ?:
+				     "(none)") TH_LOG("%s", cap.unwind_err);
+	EXPECT_LE(1, *served);
+	kh_capture_free(&cap);
+	kill(server, SIGKILL);
+	waitpid(server, NULL, 0);
+	unsetenv("DEBUGINFOD_URLS");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	EXPECT_EQ(0, system(cmd));
 }
 
 TEST_HARNESS_MAIN

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -220,9 +221,53 @@ static int find_elf(Dwfl_Module *dmod, void **userdata, const char *name,
 	return -1;
 }
 
+typedef debuginfod_client *(*debuginfod_begin_fn)(void);
+typedef int (*debuginfod_find_fn)(debuginfod_client *client,
+				  const unsigned char *build_id, int len,
+				  char **path);
+
 /*
- * Dwfl_Callbacks.find_debuginfo: DEBUG_ROOT/.build-id/xx/yyyy.debug, and
- * nowhere else. libdw's standard search also looks next to the file and
+ * The debug file from the debuginfod servers of $DEBUGINFOD_URLS, by
+ * build-id, with libdebuginfod (loaded when first needed: a host without
+ * it, or without the variable, looks nowhere). Its timeouts are its own
+ * ($DEBUGINFOD_TIMEOUT); files are cached in $DEBUGINFOD_CACHE_PATH or the
+ * user's cache. One client for the process, as kholmesctl is one thread.
+ */
+static int debuginfod_fd(const unsigned char *id, int len, char **path)
+{
+	static debuginfod_find_fn find;
+	static debuginfod_client *client;
+	static bool tried;
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	debuginfod_begin_fn begin;
+	void *h;
+	int fd;
+
+	if (!urls || !*urls)
+		return -1;
+	if (!tried) {
+		tried = true;
+		h = dlopen("libdebuginfod.so.1", RTLD_LAZY | RTLD_LOCAL);
+		begin = h ? (debuginfod_begin_fn)dlsym(h, "debuginfod_begin") :
+			    NULL;
+		find = h ? (debuginfod_find_fn)dlsym(h, "debuginfod_find_debuginfo") :
+			   NULL;
+		client = begin && find ? begin() : NULL;
+	}
+	if (!client)
+		return -1;
+	fd = find(client, id, len, path);
+	if (fd < 0) {
+		*path = NULL;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Dwfl_Callbacks.find_debuginfo: DEBUG_ROOT/.build-id/xx/yyyy.debug, then
+ * debuginfod when $DEBUGINFOD_URLS names servers, and nowhere else. (A
+ * custom find_debuginfo is all libdwfl asks for a module's symbols.) libdw's standard search also looks next to the file and
  * in its .debug directory, which the user who owns the file controls.
  * libdwfl checks that what is found has the module's build-id.
  */
@@ -253,7 +298,7 @@ static int find_debuginfo(Dwfl_Module *dmod, void **userdata,
 	snprintf(path + off, sizeof(path) - off, ".debug");
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return debuginfod_fd(id, len, debuginfo_file_name);
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return -1;
