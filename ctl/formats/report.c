@@ -961,8 +961,9 @@ int kh_report_profile_txt(FILE *f, const struct kh_capture *cap)
 	fprintf(f, KEY "%" PRIu64 " (not counted: the module's table of distinct stacks was full)\n",
 		"lost:", p->lost);
 	fprintf(f, KEY "%zu distinct", "stacks:", p->nr_pstacks);
-	if (p->nr_pstacks != p->stacks)
-		fprintf(f, " (%" PRIu32 " announced)", p->stacks);
+	if ((p->received ? p->received : p->nr_pstacks) != p->stacks)
+		fprintf(f, " (%" PRIu32 " announced, %zu received)", p->stacks,
+			p->received);
 	fputc('\n', f);
 	if (!cpu)
 		txt_memory(f, cap);

@@ -216,6 +216,7 @@ struct kh_profile {
 	uint64_t copies_lost;			/* samples with none */
 	struct kh_pstack *pstacks;
 	size_t nr_pstacks;
+	size_t received;			/* KHOLMES_A_PSTACK records decoded */
 	struct kh_psample *psamples;
 	size_t nr_psamples;
 	/* filled by kh_unwind() */

@@ -481,6 +481,7 @@ static int on_pstack(struct kh_stream *s, struct nlattr *a)
 	if (grow((void **)&p->pstacks, p->nr_pstacks, sizeof(*p->pstacks)))
 		return nomem(s);
 	ps = &p->pstacks[p->nr_pstacks++];
+	p->received++;
 	memset(ps, 0, sizeof(*ps));
 	ps->count = nla_get_u32(tb[KHOLMES_PSTACK_COUNT]);
 	ps->has_id = tb[KHOLMES_PSTACK_ID];
