@@ -232,6 +232,20 @@ done
 emit profile samples "$(kstat profile-samples)"
 emit profile handler-ns "$(kstat profile-ns)"
 
+# 6a. The same profile with no stack copy (user_stack_kb=0): the cost per
+# sample of the frame-pointer walk alone, beside the copy's above.
+load interval_ms=1000 profiles=0 user_stack_kb=0
+"$J" cpu 600000000 >/tmp/prof &
+p=$!
+kill -STOP "$p"
+kholmesctl profile pid "$p" seconds 20 >/dev/null
+kill -CONT "$p"
+wait "$p"
+sleep 1
+kholmesctl pull --dir /tmp/profiles >/dev/null 2>&1
+emit profile-fp samples "$(kstat profile-samples)"
+emit profile-fp handler-ns "$(kstat profile-ns)"
+
 if rmmod kholmes; then
 	echo "KHM-RMMOD-OK"
 else

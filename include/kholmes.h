@@ -97,7 +97,11 @@
  *	A profile's capture (KHOLMES_CAPTURE_F_PROFILE) streams, after its
  *	KHOLMES_A_CAPTURE record, one KHOLMES_A_PROFILE record, the
  *	process's mappings as at the end, then one KHOLMES_A_PSTACK record
- *	per distinct stack seen, with its count. After a detection of cpu
+ *	per distinct stack seen, with its count, then, for the samples that
+ *	have one, a KHOLMES_A_PSAMPLE record and the copy of the top of the
+ *	user stack in KHOLMES_A_PSAMPLE_STACK records (user-stack-kb per
+ *	sample, at most KHOLMES_PROFILE_COPY_KB_MAX, within a share of
+ *	max-queue-kb). After a detection of cpu
  *	(a cpu profile) or rss, rss-pct or majflt (a page-fault profile) the
  *	module starts one by itself, tied to the detection's capture by
  *	KHOLMES_CAPTURE_PROFILE_OF.
@@ -161,6 +165,7 @@
 #define KHOLMES_PROFILE_HZ_MAX		1000
 #define KHOLMES_FAULT_PERIOD_MAX	1000000
 #define KHOLMES_PROFILE_FRAMES		32
+#define KHOLMES_PROFILE_COPY_KB_MAX	16
 #define KHOLMES_TOP_CONSUMERS		10
 
 enum kholmes_profile_kind {
@@ -254,6 +259,8 @@ enum kholmes_attr {
 	KHOLMES_A_PSTACK,		/* nest: enum kholmes_pstack_attr */
 	KHOLMES_A_CONSUMER,		/* nest: enum kholmes_consumer_attr */
 	KHOLMES_A_REPLACE_WATCH,	/* flag: apply replaces the watch scope */
+	KHOLMES_A_PSAMPLE,		/* nest: enum kholmes_psample_attr */
+	KHOLMES_A_PSAMPLE_STACK,	/* nest: enum kholmes_ustack_attr */
 	__KHOLMES_A_MAX
 };
 
@@ -509,6 +516,9 @@ enum kholmes_profile_attr {
 	KHOLMES_PROFILE_START_RSS_ANON,	/* u64: bytes at the start */
 	KHOLMES_PROFILE_START_RSS_FILE,	/* u64 */
 	KHOLMES_PROFILE_START_VM,	/* u64: bytes mapped at the start */
+	KHOLMES_PROFILE_COPY_BYTES,	/* u32: user stack copied per sample */
+	KHOLMES_PROFILE_COPIES,		/* u64: KHOLMES_A_PSAMPLE records sent */
+	KHOLMES_PROFILE_COPIES_LOST,	/* u64: samples whose copy was not kept */
 	__KHOLMES_PROFILE_MAX
 };
 
@@ -520,10 +530,31 @@ enum kholmes_pstack_attr {
 	KHOLMES_PSTACK_COUNT,		/* u32: samples with this stack */
 	KHOLMES_PSTACK_UFRAMES,		/* binary: u64 user pcs, leaf first */
 	KHOLMES_PSTACK_KFRAME,		/* string, repeated: kernel frames */
+	KHOLMES_PSTACK_ID,		/* u32: named by KHOLMES_PSAMPLE_STACK */
 	__KHOLMES_PSTACK_MAX
 };
 
 #define KHOLMES_PSTACK_MAX (__KHOLMES_PSTACK_MAX - 1)
+
+/*
+ * One sample of a profile with a copy of its user stack, for the
+ * controller to unwind with the binaries' CFI. It was also counted in
+ * the stack KHOLMES_PSAMPLE_STACK (the KHOLMES_PSTACK_ID of a
+ * KHOLMES_A_PSTACK record sent before it), whose user frames are the
+ * frame-pointer walk. The bytes follow in KHOLMES_A_PSAMPLE_STACK
+ * records (KHOLMES_USTACK_OFFSET and _DATA; no TID), in address order.
+ */
+enum kholmes_psample_attr {
+	KHOLMES_PSAMPLE_UNSPEC,
+	KHOLMES_PSAMPLE_PAD,
+	KHOLMES_PSAMPLE_STACK,		/* u32: KHOLMES_PSTACK_ID it was counted in */
+	KHOLMES_PSAMPLE_UREGS,		/* binary: KHOLMES_NR_UREGS u64 */
+	KHOLMES_PSAMPLE_SP,		/* u64: user address of the copy's first byte */
+	KHOLMES_PSAMPLE_LEN,		/* u32: bytes copied */
+	__KHOLMES_PSAMPLE_MAX
+};
+
+#define KHOLMES_PSAMPLE_MAX (__KHOLMES_PSAMPLE_MAX - 1)
 
 /* A top consumer of CPU in a rundelay capture: who took the CPU. */
 enum kholmes_consumer_attr {

@@ -240,7 +240,7 @@ bool khm_task_rss(struct task_struct *task, u64 *anon, u64 *file, u64 *vm)
 	return mm;
 }
 
-static void khm_regs_to_user(const struct pt_regs *regs, u64 *u)
+void khm_regs_to_user(const struct pt_regs *regs, u64 *u)
 {
 	u[KHOLMES_UREG_AX] = regs->ax;
 	u[KHOLMES_UREG_DX] = regs->dx;
@@ -262,7 +262,7 @@ static void khm_regs_to_user(const struct pt_regs *regs, u64 *u)
 }
 
 /* Page by page, so that a stack shorter than asked still gives its top. */
-static size_t khm_copy_ustack_nofault(u8 *buf, size_t cap, unsigned long sp)
+size_t khm_copy_ustack_nofault(u8 *buf, size_t cap, unsigned long sp)
 {
 	size_t got = 0, n;
 
@@ -604,7 +604,13 @@ static bool khm_collect_maps(struct mm_struct *mm, struct khm_ctx *x,
 		bool stack = vma->vm_start <= mm->start_stack &&
 			     vma->vm_end >= mm->start_stack;
 
-		if (!vma->vm_file && !heap && !stack)
+		bool anon_x = !vma->vm_file && (vma->vm_flags & VM_EXEC);
+
+		/*
+		 * Executable anonymous memory too ([vdso], JIT code): a user
+		 * frame outside every executable mapping is junk.
+		 */
+		if (!vma->vm_file && !heap && !stack && !anon_x)
 			continue;
 		if (x->nmaps == KHM_MAPS_MAX) {
 			x->maps_trunc = true;
@@ -618,7 +624,13 @@ static bool khm_collect_maps(struct mm_struct *mm, struct khm_ctx *x,
 			  (vma->vm_flags & VM_EXEC ? KHOLMES_MAP_X : 0) |
 			  (vma->vm_flags & VM_SHARED ? KHOLMES_MAP_SHARED : 0);
 		if (!vma->vm_file) {
-			khm_map_path(m, heap ? "[heap]" : "[stack]");
+			if (heap || stack)
+				p = heap ? "[heap]" : "[stack]";
+			else if (vma->vm_ops && vma->vm_ops->name)
+				p = vma->vm_ops->name(vma);
+			else
+				p = NULL;
+			khm_map_path(m, p ?: "[anon]");
 			continue;
 		}
 		m->pgoff = (u64)vma->vm_pgoff << PAGE_SHIFT;

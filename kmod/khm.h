@@ -11,6 +11,7 @@
 #include <kholmes_rule.h>
 
 struct genl_info;
+struct pt_regs;
 struct netlink_ext_ack;
 struct task_struct;
 struct sk_buff;
@@ -202,6 +203,8 @@ void khm_capture_profile(u64 id, struct pid *pid,
 			 u32 kind, const struct khm_rec *profile,
 			 const struct khm_rec *maps, u32 nmaps, const char *comm);
 int khm_capture_maps(struct pid *pid, struct khm_rec *r, char *comm);
+void khm_regs_to_user(const struct pt_regs *regs, u64 *u);
+size_t khm_copy_ustack_nofault(u8 *buf, size_t cap, unsigned long sp);
 int khm_capture_init(void);
 void khm_capture_uninit(void);
 int khm_capture_request(struct pid *pid, u64 start_ns,

@@ -16,8 +16,13 @@
  * fault: it walks kernel frames with stack_trace_save() and user frames by
  * frame pointers with copy_from_user_nofault(), and counts the stack in a
  * fixed table under a raw spinlock. Code built without frame pointers
- * shows its leaf and what the walk reaches; a DWARF copy per sample would
- * cost too much at this rate.
+ * (most of a distribution) shows only its leaf that way, so the handler
+ * also keeps, as perf record --call-graph dwarf does, the sample's user
+ * registers and a copy of the top of its user stack (user-stack-kb, at
+ * most KHOLMES_PROFILE_COPY_KB_MAX) in a pool allocated at the start and
+ * bounded by a quarter of max-queue-kb; the controller unwinds each copy
+ * with the binaries' CFI. A sample past the pool keeps its frame-pointer
+ * walk only, and is counted in KHOLMES_PROFILE_COPIES_LOST.
  */
 #include <linux/cpumask.h>
 #include <linux/jhash.h>
@@ -40,6 +45,7 @@
 #define KHM_PSTACKS		1024	/* distinct stacks a profile keeps */
 #define KHM_PROFILE_POLL_MS	200	/* how soon an exit ends a profile */
 #define KHM_KFRAMES_CUT		"[kernel frames cut: record full]"
+#define KHM_PCOPIES_MAX		(64UL << 20)	/* bytes of stack copies at most */
 
 struct khm_pstack {
 	u32 hash;
@@ -48,6 +54,15 @@ struct khm_pstack {
 	u8 nu;
 	unsigned long k[KHOLMES_PROFILE_FRAMES];
 	u64 u[KHOLMES_PROFILE_FRAMES];
+};
+
+/* A sample's user registers and stack copy, in the profile's pool. */
+struct khm_psample {
+	u32 stack;		/* its slot in the table */
+	u32 len;		/* bytes of data copied */
+	u64 sp;
+	u64 regs[KHOLMES_NR_UREGS];
+	u8 data[];
 };
 
 struct khm_profile {
@@ -72,6 +87,13 @@ struct khm_profile {
 	u64 handler_ns;
 	u32 nstacks;
 	struct khm_pstack *table;
+	/* the stack copies: copies_max slots of stride bytes */
+	u8 *copies;
+	size_t stride;
+	u32 copy_bytes;
+	u32 copies_max;
+	atomic_t ncopies;	/* slots taken, may run past copies_max */
+	atomic_t copies_failed;	/* sp unreadable: nothing copied */
 	bool finishing;		/* under khm_lock: its work is ending it */
 	/* the target's mappings and comm from the first poll, for its end */
 	bool snapped;
@@ -96,11 +118,13 @@ static bool khm_prof_read(void *ctx, __u64 addr, __u64 out[2])
 	return !copy_from_user_nofault(out, (const void __user *)addr, 16);
 }
 
-static void khm_prof_count(struct khm_profile *p, struct khm_pstack *s)
+/* Count the stack; returns its slot in the table, -1 if it was lost. */
+static int khm_prof_count(struct khm_profile *p, struct khm_pstack *s)
 {
 	struct khm_pstack *e;
 	unsigned long flags;
 	u32 i, slot;
+	int ret = -1;
 
 	s->hash = jhash(s->k, s->nk * sizeof(s->k[0]),
 			jhash(s->u, s->nu * sizeof(s->u[0]), s->nk ^ s->nu));
@@ -115,18 +139,53 @@ static void khm_prof_count(struct khm_profile *p, struct khm_pstack *s)
 			*e = *s;
 			e->count = 1;
 			p->nstacks++;
+			ret = slot;
 			goto out;
 		}
 		if (e->hash == s->hash && e->nk == s->nk && e->nu == s->nu &&
 		    !memcmp(e->k, s->k, s->nk * sizeof(s->k[0])) &&
 		    !memcmp(e->u, s->u, s->nu * sizeof(s->u[0]))) {
 			e->count++;
+			ret = slot;
 			goto out;
 		}
 	}
 	p->lost++;
 out:
 	raw_spin_unlock_irqrestore(&p->lock, flags);
+	return ret;
+}
+
+/*
+ * Keep the sample's user registers and the top of its user stack in the
+ * next free slot of the pool. copy_from_user_nofault() takes no fault and
+ * no lock, so it is safe here in hard interrupt context; a page not
+ * present ends the copy there.
+ */
+static void khm_prof_copy(struct khm_profile *p, const struct pt_regs *uregs,
+			  int stack)
+{
+	struct khm_psample *c;
+	int i;
+
+	i = atomic_inc_return(&p->ncopies) - 1;
+	if (i < 0 || i >= p->copies_max)
+		return;
+	c = (struct khm_psample *)(p->copies + (size_t)i * p->stride);
+	c->stack = stack;
+	khm_regs_to_user(uregs, c->regs);
+	c->sp = uregs->sp;
+	c->len = khm_copy_ustack_nofault(c->data, p->copy_bytes, uregs->sp);
+	if (!c->len)
+		atomic_inc(&p->copies_failed);
+}
+
+/* Slots filled: every handler has returned when this is read. */
+static u32 khm_prof_ncopies(struct khm_profile *p)
+{
+	int n = atomic_read(&p->ncopies);
+
+	return n < 0 ? p->copies_max : min_t(u32, n, p->copies_max);
 }
 
 static void khm_prof_handler(struct perf_event *event,
@@ -137,6 +196,7 @@ static void khm_prof_handler(struct perf_event *event,
 	struct pt_regs *uregs = NULL;
 	struct khm_pstack s;
 	bool fault, trunc;
+	int slot;
 	u64 t0;
 	u32 i;
 
@@ -162,7 +222,9 @@ static void khm_prof_handler(struct perf_event *event,
 	if (uregs)
 		s.nu = khe_fp_walk(uregs->ip, uregs->bp, khm_prof_read, NULL,
 				   s.u, ARRAY_SIZE(s.u), &fault, &trunc);
-	khm_prof_count(p, &s);
+	slot = khm_prof_count(p, &s);
+	if (uregs && p->copies && slot >= 0)
+		khm_prof_copy(p, uregs, slot);
 	/* racy but only read at the end, after the events are gone */
 	p->handler_ns += local_clock() - t0;
 }
@@ -199,6 +261,7 @@ static void khm_prof_free(struct khm_profile *p)
 	khm_rec_release(&p->maps);
 	khm_free(p->events, array_size(nr_cpu_ids, sizeof(*p->events)));
 	khm_free(p->table, array_size(KHM_PSTACKS, sizeof(*p->table)));
+	khm_free(p->copies, array_size(p->copies_max, p->stride));
 	put_pid(p->pid);
 	khm_free(p, sizeof(*p));
 }
@@ -206,10 +269,12 @@ static void khm_prof_free(struct khm_profile *p)
 static void khm_prof_write(struct khm_rec *r, struct khm_profile *p,
 			   u64 duration, char *sym)
 {
+	u32 i, j, ncopies = khm_prof_ncopies(p);
 	const struct khm_pstack *e;
+	const struct khm_psample *c;
 	const char *f;
 	size_t nest;
-	u32 i, j;
+	u64 nlost;
 
 	nest = khm_rec_nest_start(r, KHOLMES_A_PROFILE);
 	khm_rec_u32(r, KHOLMES_PROFILE_KIND, p->kind);
@@ -224,6 +289,13 @@ static void khm_prof_write(struct khm_rec *r, struct khm_profile *p,
 	khm_rec_u64(r, KHOLMES_PROFILE_START_RSS_ANON, p->start_rss_anon);
 	khm_rec_u64(r, KHOLMES_PROFILE_START_RSS_FILE, p->start_rss_file);
 	khm_rec_u64(r, KHOLMES_PROFILE_START_VM, p->start_vm);
+	/* samples with no copy: past the pool, or nothing readable at sp */
+	nlost = p->samples - p->lost > ncopies ?
+		p->samples - p->lost - ncopies : 0;
+	nlost += atomic_read(&p->copies_failed);
+	khm_rec_u32(r, KHOLMES_PROFILE_COPY_BYTES, p->copies ? p->copy_bytes : 0);
+	khm_rec_u64(r, KHOLMES_PROFILE_COPIES, ncopies);
+	khm_rec_u64(r, KHOLMES_PROFILE_COPIES_LOST, p->copies ? nlost : 0);
 	khm_rec_nest_end(r, nest);
 
 	for (i = 0; i < KHM_PSTACKS; i++) {
@@ -232,6 +304,7 @@ static void khm_prof_write(struct khm_rec *r, struct khm_profile *p,
 			continue;
 		nest = khm_rec_nest_start(r, KHOLMES_A_PSTACK);
 		khm_rec_u32(r, KHOLMES_PSTACK_COUNT, e->count);
+		khm_rec_u32(r, KHOLMES_PSTACK_ID, i);
 		khm_rec_put(r, KHOLMES_PSTACK_UFRAMES, e->u,
 			    e->nu * sizeof(e->u[0]));
 		for (j = 0; j < e->nk; j++) {
@@ -251,6 +324,26 @@ static void khm_prof_write(struct khm_rec *r, struct khm_profile *p,
 			khm_rec_str(r, KHOLMES_PSTACK_KFRAME, f);
 		}
 		khm_rec_nest_end(r, nest);
+	}
+
+	for (i = 0; i < ncopies; i++) {
+		c = (const struct khm_psample *)(p->copies + (size_t)i * p->stride);
+		if (!c->len)
+			continue;
+		nest = khm_rec_nest_start(r, KHOLMES_A_PSAMPLE);
+		khm_rec_u32(r, KHOLMES_PSAMPLE_STACK, c->stack);
+		khm_rec_put(r, KHOLMES_PSAMPLE_UREGS, c->regs, sizeof(c->regs));
+		khm_rec_u64(r, KHOLMES_PSAMPLE_SP, c->sp);
+		khm_rec_u32(r, KHOLMES_PSAMPLE_LEN, c->len);
+		khm_rec_nest_end(r, nest);
+		for (j = 0; j < c->len; j += KHOLMES_USTACK_CHUNK) {
+			nest = khm_rec_nest_start(r, KHOLMES_A_PSAMPLE_STACK);
+			khm_rec_u32(r, KHOLMES_USTACK_OFFSET, j);
+			khm_rec_put(r, KHOLMES_USTACK_DATA, c->data + j,
+				    min_t(u32, KHOLMES_USTACK_CHUNK,
+					  c->len - j));
+			khm_rec_nest_end(r, nest);
+		}
 	}
 }
 
@@ -330,6 +423,35 @@ static void khm_prof_work(struct work_struct *work)
 }
 
 /*
+ * The pool of stack copies: one slot per sample expected (hz x seconds on
+ * every online CPU, for a cpu profile), within a quarter of max-queue-kb,
+ * where the capture will be queued, and KHM_PCOPIES_MAX. Without it
+ * (user-stack-kb 0, no memory) the profile has frame-pointer walks only.
+ */
+static void khm_prof_pool(struct khm_profile *p, enum kholmes_profile_kind kind,
+			  u32 seconds, u32 hz)
+{
+	u64 bytes = min_t(u64, (u64)khm_cfg.max_queue_kb * 1024 / 4,
+			  KHM_PCOPIES_MAX), want;
+
+	p->copy_bytes = min_t(u32, khm_cfg.user_stack_kb,
+			      KHOLMES_PROFILE_COPY_KB_MAX) * 1024;
+	if (!p->copy_bytes)
+		return;
+	p->stride = ALIGN(sizeof(struct khm_psample) + p->copy_bytes, 8);
+	want = bytes / p->stride;
+	if (kind == KHOLMES_PROFILE_CPU)
+		want = min_t(u64, want,
+			     (u64)seconds * hz * num_online_cpus());
+	p->copies_max = min_t(u64, want, INT_MAX / 2);
+	if (!p->copies_max)
+		return;
+	p->copies = khm_alloc(array_size(p->copies_max, p->stride));
+	if (!p->copies)
+		p->copies_max = 0;
+}
+
+/*
  * Start a profile of the process behind pid. Called with khm_lock held
  * (config and the one running profile). Returns the capture id it will
  * have in *id, -EBUSY while another profile runs.
@@ -385,6 +507,7 @@ int khm_profile_start(struct pid *pid, enum kholmes_profile_kind kind,
 	p->profile_of = profile_of;
 	khm_task_rss(task, &p->start_rss_anon, &p->start_rss_file,
 		     &p->start_vm);
+	khm_prof_pool(p, kind, seconds, hz);
 	put_task_struct(task);
 	task = NULL;
 

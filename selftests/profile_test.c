@@ -20,6 +20,9 @@
  *    message (2 for a malformed command line), nothing left running;
  *  - a target that exits mid-profile ends it early, flagged, files
  *    written; rmmod while a profile runs, and the module comes back;
+ *  - perl (Debian's, no frame pointers): at least 95 % of a CPU profile's
+ *    samples reach main, unwound from stack copies by CFI, and no user
+ *    frame lies outside an executable mapping (issue 15);
  *  - last, every .pb.gz written is a gzip holding a protobuf Profile, and
  *    every profile's hottest stack is logged (go tool pprof runs on the
  *    host, in ctl/tests and `make demo`, not here).
@@ -548,6 +551,168 @@ TEST_F_TIMEOUT(prof, cpu_profile_manual_two_threads, PROF_TIMEOUT)
 	EXPECT_EQ(3, khm_json_int(f.prof, "seconds"));
 	EXPECT_NE(NULL, strstr(f.txt, "requested with kholmesctl profile"));
 	check_cpu_profile(_metadata, &f, 2, cpus);
+	prof_files_free(&f);
+}
+
+/* Start argv from $PATH, killed with the test however it ends; -1 on error. */
+static pid_t prof_spawn(char *const argv[])
+{
+	pid_t parent = getpid(), pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid)
+		return pid;
+	kt_die_with(parent);
+	execvp(argv[0], argv);
+	_exit(127);
+}
+
+/* The mapping of a capture's .json holding addr, or NULL. */
+static struct json_object *mapping_of(struct json_object *maps,
+				      unsigned long long addr)
+{
+	size_t i;
+
+	for (i = 0; i < array_len(maps); i++) {
+		struct json_object *m = json_object_array_get_idx(maps, i);
+		const char *a = khm_json_str(m, "start"), *b = khm_json_str(m, "end");
+
+		if (a && b && strtoull(a, NULL, 16) <= addr &&
+		    addr < strtoull(b, NULL, 16))
+			return m;
+	}
+	return NULL;
+}
+
+/*
+ * User frames of a profile's .json outside every executable mapping
+ * (the leaf at its pc, a caller at its return address minus one).
+ */
+static int junk_frames(struct __test_metadata *_metadata,
+		       const struct prof_files *f, int *frames)
+{
+	struct json_object *maps = khm_json_get(f->json, "mappings");
+	struct json_object *st = khm_json_get(f->prof, "stacks");
+	size_t i, j;
+	int junk = 0;
+
+	*frames = 0;
+	for (i = 0; i < array_len(st); i++) {
+		struct json_object *u = khm_json_get(
+			json_object_array_get_idx(st, i), "ustack");
+
+		for (j = 0; j < array_len(u); j++) {
+			struct json_object *fr = json_object_array_get_idx(u, j);
+			const char *pc = khm_json_str(fr, "pc");
+			unsigned long long a = pc ? strtoull(pc, NULL, 16) : 0;
+			struct json_object *m = mapping_of(maps, j ? a - 1 : a);
+			const char *perms = m ? khm_json_str(m, "perms") : NULL;
+
+			(*frames)++;
+			if (perms && perms[2] == 'x')
+				continue;
+			if (junk++ < 5)
+				TH_LOG("junk frame %s in %s", json_str(fr),
+				       m ? json_str(m) : "no mapping");
+		}
+	}
+	return junk;
+}
+
+/*
+ * Issue 15: Debian's perl has no frame pointers. A CPU profile of it
+ * spinning unwinds each sample's stack copy with its CFI: at least 95 %
+ * of the samples reach main, and no user frame lies outside an executable
+ * mapping (the frame-pointer walk read junk there: "[heap]+0x2d158").
+ */
+TEST_F_TIMEOUT(prof, perl_whole_stacks, PROF_TIMEOUT)
+{
+	char *argv[] = { "perl", "-e", "1 while 1", NULL };
+	long long id, total, with, ns0, n0, ns1, n1;
+	struct json_object *pc;
+	struct prof_files f;
+	char top[512];
+	int ret, junk, frames;
+
+	if (access("/usr/bin/perl", X_OK) && access("/bin/perl", X_OK))
+		SKIP(return, "no perl in the VM (KHM_EXTRA_BINS)");
+	self->wl.pid = prof_spawn(argv);
+	ASSERT_LT(0, self->wl.pid);
+	/* perl spins once it has parsed its one line */
+	kt_sleep_ms(300);
+	ns0 = kt_status("profile-ns");
+	n0 = kt_status("profile-samples");
+	id = profile_start(&ret, NULL, "pid %d seconds 2 hz 99",
+			   (int)self->wl.pid);
+	ASSERT_LT(0, id) TH_LOG("exit %d", ret);
+	pc = khm_capture_wait(id, 15000);
+	ASSERT_NE(NULL, pc);
+	json_object_put(pc);
+	ns1 = kt_status("profile-ns");
+	n1 = kt_status("profile-samples");
+	kill(self->wl.pid, SIGKILL);
+	ASSERT_EQ(0, khm_pull(self->dir));
+	prof_files_load(_metadata, self->dir, id, "cpu", &f);
+	folded_stats(f.folded, "main", &total, &with, top, sizeof(top));
+	TH_LOG("perl: %lld of %lld samples reach main; unwound by CFI %lld, copies %lld, no copy %lld; %lld ns a sample in the handler; hottest: %s",
+	       with, total, khm_json_int(f.prof, "unwound-dwarf"),
+	       khm_json_int(f.prof, "stack-copies"),
+	       khm_json_int(f.prof, "stack-copies-lost"),
+	       n1 > n0 ? (ns1 - ns0) / (n1 - n0) : -1, top);
+	EXPECT_LT(50, total);
+	EXPECT_LE(total * 95, with * 100);
+	EXPECT_LT(0, khm_json_int(f.prof, "unwound-dwarf"));
+	junk = junk_frames(_metadata, &f, &frames);
+	EXPECT_LT(0, frames);
+	EXPECT_EQ(0, junk);
+	prof_files_free(&f);
+}
+
+/*
+ * Issue 15 point 2, on the frame-pointer walk alone (user-stack-kb 0):
+ * perl's walk reads return addresses from an rbp that holds data, and
+ * those ended up as frames ("[heap]+0x2d158", "0x110100000001"); now the
+ * first one outside every executable mapping ends the walk. Also logs the
+ * handler's cost per sample of this path, beside perl_whole_stacks'.
+ */
+TEST_F_TIMEOUT(prof, perl_fp_walk_no_junk, PROF_TIMEOUT)
+{
+	char *argv[] = { "perl", "-e", "1 while 1", NULL };
+	long long id, total, with, ns0, n0, ns1, n1;
+	struct json_object *pc;
+	struct prof_files f;
+	int ret, junk, frames;
+
+	if (access("/usr/bin/perl", X_OK) && access("/bin/perl", X_OK))
+		SKIP(return, "no perl in the VM (KHM_EXTRA_BINS)");
+	ASSERT_EQ(0, kt_ctl("config set user-stack-kb 0"));
+	self->wl.pid = prof_spawn(argv);
+	ASSERT_LT(0, self->wl.pid);
+	kt_sleep_ms(300);
+	ns0 = kt_status("profile-ns");
+	n0 = kt_status("profile-samples");
+	id = profile_start(&ret, NULL, "pid %d seconds 2 hz 99",
+			   (int)self->wl.pid);
+	ASSERT_LT(0, id) TH_LOG("exit %d", ret);
+	pc = khm_capture_wait(id, 15000);
+	ASSERT_NE(NULL, pc);
+	json_object_put(pc);
+	ns1 = kt_status("profile-ns");
+	n1 = kt_status("profile-samples");
+	kill(self->wl.pid, SIGKILL);
+	ASSERT_EQ(0, khm_pull(self->dir));
+	prof_files_load(_metadata, self->dir, id, "cpu", &f);
+	folded_stats(f.folded, "main", &total, &with, NULL, 0);
+	TH_LOG("perl, frame pointers only: %lld of %lld samples reach main; %lld ns a sample in the handler",
+	       with, total, n1 > n0 ? (ns1 - ns0) / (n1 - n0) : -1);
+	EXPECT_EQ(0, khm_json_int(f.prof, "unwound-dwarf"));
+	EXPECT_EQ(0, khm_json_int(f.prof, "stack-copy-bytes"));
+	EXPECT_LT(50, total);
+	junk = junk_frames(_metadata, &f, &frames);
+	EXPECT_LT(0, frames);
+	EXPECT_EQ(0, junk);
 	prof_files_free(&f);
 }
 

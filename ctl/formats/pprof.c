@@ -177,7 +177,9 @@ static int add_sample_type(struct pp *pp, const char *type, const char *unit)
 	return 0;
 }
 
-static uint64_t function(struct pp *pp, const char *name, const char *file)
+/* sys_name: the name as in the binary (mangled), NULL if the same. */
+static uint64_t function(struct pp *pp, const char *name, const char *sys_name,
+			 const char *file)
 {
 	pb_function *fn;
 	uint64_t *v;
@@ -198,9 +200,9 @@ static uint64_t function(struct pp *pp, const char *name, const char *file)
 	perftools__profiles__function__init(fn);
 	fn->id = pp->prof->n_function + 1;
 	fn->name = str(pp, name);
-	fn->system_name = fn->name;
+	fn->system_name = sys_name ? str(pp, sys_name) : fn->name;
 	fn->filename = str(pp, file);
-	if (fn->name < 0 || fn->filename < 0) {
+	if (fn->name < 0 || fn->system_name < 0 || fn->filename < 0) {
 		free(fn);
 		return 0;
 	}
@@ -358,7 +360,7 @@ static uint64_t user_location(struct pp *pp, const struct kh_uframe *f)
 			return 0;
 	}
 	if (f->func) {
-		fn = function(pp, f->func, m ? m->path : "");
+		fn = function(pp, f->func, f->sys_name, m ? m->path : "");
 		if (!fn)
 			return 0;
 	}
@@ -394,7 +396,7 @@ static uint64_t kernel_location(struct pp *pp, const char *frame)
 			 mod + 1);
 	else
 		snprintf(file, sizeof(file), "%s", KH_PPROF_KERNEL_MAP);
-	fn = function(pp, name, file);
+	fn = function(pp, name, NULL, file);
 	if (!fn)
 		return 0;
 	addr = KH_PPROF_KERNEL_BASE + pp->nkernel++ * KH_PPROF_KERNEL_STEP;
@@ -413,7 +415,7 @@ static uint64_t empty_location(struct pp *pp)
 		return 0;
 	if (!fresh)
 		return *v;
-	fn = function(pp, "[no stack]", "");
+	fn = function(pp, "[no stack]", NULL, "");
 	if (!fn)
 		return 0;
 	return add_location(pp, v, new_location(pp, 0, 0, fn));
@@ -594,8 +596,11 @@ static int comments(struct pp *pp)
 			 ", after capture %" PRIu64 " (%s)", cap->sum.profile_of,
 			 kh_trigger_name(&cap->sum));
 	err = add_comment(pp, buf);
-	if (!err)
-		err = add_comment(pp, "user frames: the kernel's frame-pointer walk at each sample; code without frame pointers shows its leaf and what the walk reaches");
+	if (!err) {
+		snprintf(buf, sizeof(buf), "user frames: %" PRIu64 " samples unwound by CFI (libdw) over a copy of the stack, the rest by the kernel's frame-pointer walk, which shows only the leaf of code without frame pointers",
+			 p->unwound);
+		err = add_comment(pp, buf);
+	}
 	if (!err && p->flags & KHOLMES_PROFILE_F_EXITED)
 		err = add_comment(pp, "ended early: the process exited");
 	if (!err && p->flags & KHOLMES_PROFILE_F_UNLOADED)

@@ -781,6 +781,25 @@ static double pct(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * part / whole : 0;
 }
 
+/* Which walk the user frames come from, and for how many samples. */
+static void txt_unwound(FILE *f, const struct kh_profile *p)
+{
+	if (p->copy_bytes)
+		fprintf(f, KEY "%" PRIu64 " samples by CFI (libdw) over a %" PRIu32 "-byte copy of\n"
+			"            the stack, as perf record --call-graph dwarf does; %" PRIu64 " with\n"
+			"            no copy (pool or queue full, stack unreadable) and %" PRIu64 " whose\n"
+			"            CFI walk was shorter keep the kernel's frame-pointer walk\n",
+			"unwound:", p->unwound, p->copy_bytes, p->copies_lost,
+			p->copies > p->unwound ? p->copies - p->unwound : 0);
+	else
+		fputs("unwound:    by the kernel's frame-pointer walk only (user-stack-kb 0):\n"
+		      "            code built without frame pointers (Debian's libc, most\n"
+		      "            distribution libraries) shows its leaf and what the walk\n"
+		      "            reaches past it\n", f);
+	fputs("note:       a frame-pointer walk ends at a return address outside every\n"
+	      "            executable mapping; kernel frames are exact\n", f);
+}
+
 static void txt_top(FILE *f, const struct kh_capture *cap, uint64_t total)
 {
 	struct kh_topfn *top;
@@ -942,18 +961,15 @@ int kh_report_profile_txt(FILE *f, const struct kh_capture *cap)
 	fprintf(f, KEY "%" PRIu64 " (not counted: the module's table of distinct stacks was full)\n",
 		"lost:", p->lost);
 	fprintf(f, KEY "%zu distinct", "stacks:", p->nr_pstacks);
-	if (p->nr_pstacks != p->stacks)
-		fprintf(f, " (%" PRIu32 " announced)", p->stacks);
+	if ((p->received ? p->received : p->nr_pstacks) != p->stacks)
+		fprintf(f, " (%" PRIu32 " announced, %zu received)", p->stacks,
+			p->received);
 	fputc('\n', f);
 	if (!cpu)
 		txt_memory(f, cap);
 	fprintf(f, KEY ".%s.pb.gz (go tool pprof -top), .%s.folded (flame graphs), .%s.json\n",
 		"files:", kind, kind, kind);
-	fputs("note:       user frames come from the kernel's frame-pointer walk at each\n"
-	      "            sample: code built without frame pointers (Debian's libc, most\n"
-	      "            distribution libraries) shows its leaf and what the walk reaches\n"
-	      "            past it, and a leaf function that sets up no frame hides its\n"
-	      "            caller; kernel frames are exact\n", f);
+	txt_unwound(f, p);
 	txt_top(f, cap, total);
 	return ferror(f) ? -EIO : 0;
 }
@@ -1098,6 +1114,7 @@ static json_object *frame_json(const struct kh_capture *cap,
 		return NULL;
 	add(o, "pc", hex_addr(fr->pc));
 	add(o, "func", fr->func ? kh_json_string(fr->func) : NULL);
+	add(o, "system-name", fr->sys_name ? kh_json_string(fr->sys_name) : NULL);
 	add(o, "offset", fr->func ? json_object_new_uint64(fr->func_off) : NULL);
 	add(o, "path", m ? kh_json_string(m->path) : NULL);
 	add(o, "file-offset", m ? json_object_new_uint64(fr->file_off) : NULL);
@@ -1248,6 +1265,8 @@ static json_object *pstacks_json(const struct kh_capture *cap)
 		if (!o)
 			break;
 		add(o, "count", json_object_new_uint64(ps[i]->count));
+		add(o, "unwinder", json_object_new_string(ps[i]->dwarf ? "dwarf" :
+								      "fp"));
 		k = json_object_new_array();
 		for (j = 0; k && j < ps[i]->nr_kframes; j++)
 			json_object_array_add(k, kh_json_string(ps[i]->kframes[j]));
@@ -1289,6 +1308,10 @@ static json_object *profile_json(const struct kh_capture *cap)
 	add(o, "busy-cpus", cpu && exp ? kh_json_fixed(p->samples *
 		KHOLMES_VALUE_SCALE / exp) : NULL);
 	add(o, "lost", json_object_new_uint64(p->lost));
+	add(o, "stack-copy-bytes", json_object_new_uint64(p->copy_bytes));
+	add(o, "stack-copies", json_object_new_uint64(p->copies));
+	add(o, "stack-copies-lost", json_object_new_uint64(p->copies_lost));
+	add(o, "unwound-dwarf", json_object_new_uint64(p->unwound));
 	add(o, "nr-stacks", json_object_new_uint64(p->nr_pstacks));
 	add(o, "rss-start", rss_json(p->start_rss_anon, p->start_rss_file));
 	add(o, "rss-end", cap->has_rss ? rss_json(cap->rss_anon, cap->rss_file) :

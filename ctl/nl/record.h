@@ -131,7 +131,8 @@ struct kh_uframe {
 	bool activation;			/* exact pc, not a return address */
 	int map;				/* index in maps, -1: in none */
 	uint64_t file_off;			/* pc as an offset in map's file */
-	char *func;				/* NULL: not symbolized */
+	char *func;				/* NULL: not symbolized; demangled */
+	char *sys_name;				/* as in the binary, if mangled */
 	uint64_t func_off;
 };
 
@@ -174,11 +175,25 @@ struct kh_thread {
 /* One distinct stack of a profile and how many samples had it. */
 struct kh_pstack {
 	uint32_t count;
+	bool has_id;
+	uint32_t id;				/* KHOLMES_PSTACK_ID */
+	bool dwarf;				/* upcs: CFI over stack copies */
 	uint64_t *upcs;				/* frame-pointer walk, leaf first */
 	size_t nr_upcs;
 	char **kframes;				/* innermost first */
 	size_t nr_kframes;
 	struct kh_ustack user;			/* upcs symbolized, by kh_unwind() */
+};
+
+/* A sample with its user registers and stack copy (KHOLMES_A_PSAMPLE). */
+struct kh_psample {
+	uint32_t stack;				/* KHOLMES_PSTACK_ID */
+	bool has_uregs;
+	uint64_t uregs[KHOLMES_NR_UREGS];
+	uint64_t sp;
+	uint32_t len;				/* announced */
+	uint32_t valid;				/* bytes from sp received */
+	uint8_t *data;
 };
 
 /* KHOLMES_A_PROFILE and its KHOLMES_A_PSTACK records. */
@@ -196,8 +211,16 @@ struct kh_profile {
 	uint64_t start_rss_anon;
 	uint64_t start_rss_file;
 	uint64_t start_vm;
+	uint32_t copy_bytes;			/* stack copied per sample */
+	uint64_t copies;			/* samples sent with a copy */
+	uint64_t copies_lost;			/* samples with none */
 	struct kh_pstack *pstacks;
 	size_t nr_pstacks;
+	size_t received;			/* KHOLMES_A_PSTACK records decoded */
+	struct kh_psample *psamples;
+	size_t nr_psamples;
+	/* filled by kh_unwind() */
+	uint64_t unwound;			/* samples whose CFI walk is shown */
 };
 
 /* A top consumer of CPU, in a rundelay capture. */

@@ -66,6 +66,14 @@ static const struct nla_policy pstack_policy[KHOLMES_PSTACK_MAX + 1] = {
 	[KHOLMES_PSTACK_COUNT]		= { .type = NLA_U32 },
 	[KHOLMES_PSTACK_UFRAMES]	= { .type = NLA_UNSPEC },
 	[KHOLMES_PSTACK_KFRAME]		= { .type = NLA_STRING },
+	[KHOLMES_PSTACK_ID]		= { .type = NLA_U32 },
+};
+
+static const struct nla_policy psample_policy[KHOLMES_PSAMPLE_MAX + 1] = {
+	[KHOLMES_PSAMPLE_STACK]		= { .type = NLA_U32 },
+	[KHOLMES_PSAMPLE_UREGS]		= { .type = NLA_UNSPEC },
+	[KHOLMES_PSAMPLE_SP]		= { .type = NLA_U64 },
+	[KHOLMES_PSAMPLE_LEN]		= { .type = NLA_U32 },
 };
 
 static const struct nla_policy consumer_policy[KHOLMES_CONSUMER_MAX + 1] = {
@@ -95,8 +103,10 @@ static void ustack_free(struct kh_ustack *us)
 {
 	size_t i;
 
-	for (i = 0; i < us->n; i++)
+	for (i = 0; i < us->n; i++) {
 		free(us->f[i].func);
+		free(us->f[i].sys_name);
+	}
 	free(us->f);
 	memset(us, 0, sizeof(*us));
 }
@@ -121,6 +131,9 @@ void kh_capture_free(struct kh_capture *cap)
 	for (i = 0; i < cap->prof.nr_pstacks; i++)
 		pstack_free(&cap->prof.pstacks[i]);
 	free(cap->prof.pstacks);
+	for (i = 0; i < cap->prof.nr_psamples; i++)
+		free(cap->prof.psamples[i].data);
+	free(cap->prof.psamples);
 	for (i = 0; i < cap->nr_consumers; i++)
 		free(cap->consumers[i].cgroup);
 	free(cap->consumers);
@@ -429,6 +442,9 @@ static int on_profile(struct kh_stream *s, struct nlattr *a)
 	GET(start_rss_anon, KHOLMES_PROFILE_START_RSS_ANON, u64);
 	GET(start_rss_file, KHOLMES_PROFILE_START_RSS_FILE, u64);
 	GET(start_vm, KHOLMES_PROFILE_START_VM, u64);
+	GET(copy_bytes, KHOLMES_PROFILE_COPY_BYTES, u32);
+	GET(copies, KHOLMES_PROFILE_COPIES, u64);
+	GET(copies_lost, KHOLMES_PROFILE_COPIES_LOST, u64);
 #undef GET
 	return 0;
 }
@@ -456,8 +472,12 @@ static int on_pstack(struct kh_stream *s, struct nlattr *a)
 	if (grow(&p->pstacks, p->nr_pstacks, sizeof(*p->pstacks)))
 		return nomem(s);
 	ps = &p->pstacks[p->nr_pstacks++];
+	p->received++;
 	memset(ps, 0, sizeof(*ps));
 	ps->count = nla_get_u32(tb[KHOLMES_PSTACK_COUNT]);
+	ps->has_id = tb[KHOLMES_PSTACK_ID];
+	if (ps->has_id)
+		ps->id = nla_get_u32(tb[KHOLMES_PSTACK_ID]);
 	if (n) {
 		ps->upcs = malloc(n * sizeof(uint64_t));
 		if (!ps->upcs)
@@ -479,6 +499,71 @@ static int on_pstack(struct kh_stream *s, struct nlattr *a)
 			return nomem(s);
 		ps->kframes[ps->nr_kframes++] = frame;
 	}
+	return 0;
+}
+
+/* A sample with a stack copy; its bytes follow in PSAMPLE_STACK records. */
+static int on_psample(struct kh_stream *s, struct nlattr *a)
+{
+	struct nlattr *tb[KHOLMES_PSAMPLE_MAX + 1];
+	struct kh_profile *p = &s->cap->prof;
+	struct kh_psample *ps;
+	struct nlattr *r;
+	uint32_t len;
+
+	if (nla_parse_nested(tb, KHOLMES_PSAMPLE_MAX, a, psample_policy) ||
+	    !tb[KHOLMES_PSAMPLE_STACK] || !tb[KHOLMES_PSAMPLE_SP] ||
+	    !tb[KHOLMES_PSAMPLE_LEN])
+		return refuse(s, "a malformed profile sample record");
+	r = tb[KHOLMES_PSAMPLE_UREGS];
+	len = nla_get_u32(tb[KHOLMES_PSAMPLE_LEN]);
+	if (!r || nla_len(r) != sizeof(ps->uregs))
+		return refuse(s, "a profile sample without its registers");
+	if (len > KH_MAX_USTACK ||
+	    nla_get_u64(tb[KHOLMES_PSAMPLE_SP]) + len <
+	    nla_get_u64(tb[KHOLMES_PSAMPLE_SP]))
+		return refuse(s, "a profile sample of %u stack bytes", len);
+	if (p->nr_psamples >= KH_MAX_PSAMPLES)
+		return refuse(s, "more than %d profile samples", KH_MAX_PSAMPLES);
+	if (grow((void **)&p->psamples, p->nr_psamples, sizeof(*p->psamples)))
+		return nomem(s);
+	ps = &p->psamples[p->nr_psamples];
+	memset(ps, 0, sizeof(*ps));
+	ps->stack = nla_get_u32(tb[KHOLMES_PSAMPLE_STACK]);
+	memcpy(ps->uregs, nla_data(r), sizeof(ps->uregs));
+	ps->has_uregs = true;
+	ps->sp = nla_get_u64(tb[KHOLMES_PSAMPLE_SP]);
+	ps->len = len;
+	if (len) {
+		ps->data = calloc(1, len);
+		if (!ps->data)
+			return nomem(s);
+	}
+	p->nr_psamples++;
+	return 0;
+}
+
+static int on_psample_stack(struct kh_stream *s, struct nlattr *a)
+{
+	struct nlattr *tb[KHOLMES_USTACK_MAX + 1];
+	struct kh_profile *p = &s->cap->prof;
+	struct kh_psample *ps;
+	uint32_t off, len;
+
+	if (nla_parse_nested(tb, KHOLMES_USTACK_MAX, a, ustack_policy) ||
+	    !tb[KHOLMES_USTACK_DATA] || !tb[KHOLMES_USTACK_OFFSET])
+		return refuse(s, "a malformed profile sample stack record");
+	if (!p->nr_psamples)
+		return refuse(s, "profile sample stack bytes of no sample");
+	ps = &p->psamples[p->nr_psamples - 1];
+	off = nla_get_u32(tb[KHOLMES_USTACK_OFFSET]);
+	len = nla_len(tb[KHOLMES_USTACK_DATA]);
+	if (!ps->data || off > ps->len || len > ps->len - off)
+		return refuse(s, "profile sample stack bytes %u..%u of %u", off,
+			      off + len, ps->len);
+	memcpy(ps->data + off, nla_data(tb[KHOLMES_USTACK_DATA]), len);
+	if (off <= ps->valid && off + len > ps->valid)
+		ps->valid = off + len;
 	return 0;
 }
 
@@ -530,6 +615,8 @@ int kh_stream_attr(struct kh_stream *s, struct nlattr *a)
 	case KHOLMES_A_USTACK:
 	case KHOLMES_A_PROFILE:
 	case KHOLMES_A_PSTACK:
+	case KHOLMES_A_PSAMPLE:
+	case KHOLMES_A_PSAMPLE_STACK:
 	case KHOLMES_A_CONSUMER:
 		break;
 	default:
@@ -550,6 +637,10 @@ int kh_stream_attr(struct kh_stream *s, struct nlattr *a)
 		return on_profile(s, a);
 	case KHOLMES_A_PSTACK:
 		return on_pstack(s, a);
+	case KHOLMES_A_PSAMPLE:
+		return on_psample(s, a);
+	case KHOLMES_A_PSAMPLE_STACK:
+		return on_psample_stack(s, a);
 	default:
 		return on_consumer(s, a);
 	}

@@ -53,6 +53,16 @@ __attribute__((noinline, used)) int khtest_pprof_other(int n)
 	return khtest_pprof_caller(z) * 3;
 }
 
+/* A C++ template instance's name, as a C++ compiler would emit it. */
+__attribute__((noinline, used)) int khtest_pprof_templated(int n)
+	__asm__("_ZN6khtest3hotIiEEiT_");
+__attribute__((noinline, used)) int khtest_pprof_templated(int n)
+{
+	volatile int x = n;
+
+	return x * 7;
+}
+
 static uint64_t in(void *fn)
 {
 	return (uint64_t)(uintptr_t)fn + 8;
@@ -415,6 +425,52 @@ TEST(capture_decoded)
  * A period the kernel sent as a u64, times a count: a product past
  * INT64_MAX is pprof's largest value, not a signed overflow (UBSan).
  */
+/* Issue 15: the name demangled, the mangled one kept as system_name. */
+TEST(demangled_names)
+{
+	const uint64_t u[] = { in(khtest_pprof_templated), in(khtest_pprof_other) };
+	const Perftools__Profiles__Function *fn = NULL;
+	Perftools__Profiles__Profile *p;
+	struct kh_capture cap;
+	struct kh_pstack *ps;
+	uint8_t *buf;
+	size_t len, i;
+
+	profile(_metadata, &cap, 150);
+	/* symbolize again, with stack 1 in the template instance */
+	for (i = 0; i < cap.prof.nr_pstacks; i++) {
+		struct kh_ustack *us = &cap.prof.pstacks[i].user;
+		size_t j;
+
+		for (j = 0; j < us->n; j++) {
+			free(us->f[j].func);
+			free(us->f[j].sys_name);
+		}
+		free(us->f);
+		memset(us, 0, sizeof(*us));
+	}
+	ps = &cap.prof.pstacks[1];
+	free(ps->upcs);
+	ps->upcs = pcs(u, 2);
+	ps->nr_upcs = 2;
+	ASSERT_EQ(0, kh_unwind(&cap));
+	ASSERT_NE(NULL, ps->user.f[0].func);
+	EXPECT_STREQ("int khtest::hot<int>(int)", ps->user.f[0].func);
+	EXPECT_STREQ("_ZN6khtest3hotIiEEiT_", ps->user.f[0].sys_name ?: "(none)");
+	EXPECT_EQ(NULL, ps->user.f[1].sys_name);
+	ASSERT_EQ(0, kh_pprof_encode(&cap, &buf, &len));
+	p = decode(buf, len);
+	ASSERT_NE(NULL, p);
+	for (i = 0; i < p->n_function; i++)
+		if (!strcmp(s(p, p->function[i]->name), "int khtest::hot<int>(int)"))
+			fn = p->function[i];
+	ASSERT_NE(NULL, fn);
+	EXPECT_STREQ("_ZN6khtest3hotIiEEiT_", s(p, fn->system_name));
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	free(buf);
+	kh_capture_free(&cap);
+}
+
 TEST(huge_period_saturates)
 {
 	Perftools__Profiles__Profile *p;

@@ -16,7 +16,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -337,6 +342,334 @@ TEST_F(child, garbage)
 	EXPECT_GE(1U, t->dwarf.n);
 	if (t->dwarf.n)
 		EXPECT_EQ(-1, t->dwarf.f[0].map);
+}
+
+/* An address in a mapping that is not executable ([heap], [stack], data). */
+static uint64_t non_exec_addr(const struct kh_capture *cap)
+{
+	size_t i;
+
+	for (i = 0; i < cap->nr_maps; i++)
+		if (!(cap->maps[i].prot & KHOLMES_MAP_X))
+			return cap->maps[i].start + 0x158;
+	return 0;
+}
+
+/*
+ * Issue 15 point 2: a frame-pointer walk through code without frame
+ * pointers reads return addresses from whatever rbp holds; the first one
+ * outside every executable mapping ends the walk, in a capture's thread
+ * and in a profile's stack alike.
+ */
+TEST_F(child, junk_frames_end_the_walk)
+{
+	struct kh_thread *t = &self->cap.threads[0];
+	uint64_t junk = non_exec_addr(&self->cap), *u;
+	struct kh_pstack *ps;
+	size_t i;
+
+	ASSERT_NE(0, junk);
+	u = realloc(t->uframes, 3 * sizeof(*u));
+	ASSERT_NE(NULL, u);
+	t->uframes = u;
+	u[1] = junk;
+	u[2] = 0x110100000001ULL;
+	t->nr_uframes = 3;
+	self->cap.prof.present = true;
+	self->cap.prof.pstacks = calloc(2, sizeof(*ps));
+	ASSERT_NE(NULL, self->cap.prof.pstacks);
+	self->cap.prof.nr_pstacks = 2;
+	for (i = 0; i < 2; i++) {
+		ps = &self->cap.prof.pstacks[i];
+		ps->count = 1;
+		ps->upcs = malloc(3 * sizeof(*ps->upcs));
+		ASSERT_NE(NULL, ps->upcs);
+		ps->upcs[0] = t->uregs[KHOLMES_UREG_IP];
+		ps->upcs[1] = i ? 0x110100000001ULL : junk;
+		ps->upcs[2] = t->uregs[KHOLMES_UREG_IP];
+		ps->nr_upcs = 3;
+	}
+	ASSERT_EQ(0, kh_unwind(&self->cap));
+	EXPECT_EQ(1U, t->fp.n);
+	EXPECT_NE(NULL, strstr(t->fp.stop, "executable"));
+	for (i = 0; i < 2; i++) {
+		ps = &self->cap.prof.pstacks[i];
+		EXPECT_EQ(1U, ps->user.n);
+		EXPECT_NE(NULL, strstr(ps->user.stop, "executable"));
+	}
+	/* real return addresses stay: a walk of two pcs in the binary */
+	EXPECT_EQ(2U, kh_fp_len(&self->cap, (uint64_t[]){
+		t->uregs[KHOLMES_UREG_IP], t->uregs[KHOLMES_UREG_IP] }, 2));
+}
+
+/*
+ * Profile samples with a stack copy: counted by the kernel in a stack
+ * whose frame-pointer walk stops in libc (the pc alone), each is unwound
+ * by CFI to the caller's caller, and moves to a stack of those frames with
+ * the same kernel frames. A sample without a copy stays where it was.
+ */
+TEST_F(child, profile_samples_unwound)
+{
+	struct kh_thread *t = &self->cap.threads[0];
+	struct kh_profile *p = &self->cap.prof;
+	struct kh_pstack *ps, *dw = NULL, *fp = NULL;
+	size_t i;
+
+	p->present = true;
+	p->pstacks = calloc(1, sizeof(*p->pstacks));
+	p->psamples = calloc(2, sizeof(*p->psamples));
+	ASSERT_NE(NULL, p->pstacks);
+	ASSERT_NE(NULL, p->psamples);
+	p->nr_pstacks = 1;
+	ps = &p->pstacks[0];
+	ps->count = 3;
+	ps->has_id = true;
+	ps->id = 7;
+	ps->upcs = malloc(sizeof(*ps->upcs));
+	ps->kframes = calloc(1, sizeof(*ps->kframes));
+	ASSERT_NE(NULL, ps->upcs);
+	ASSERT_NE(NULL, ps->kframes);
+	ps->upcs[0] = t->uregs[KHOLMES_UREG_IP];
+	ps->nr_upcs = 1;
+	ps->kframes[0] = strdup("hrtimer_nanosleep+0x1/0x2");
+	ps->nr_kframes = 1;
+	p->nr_psamples = 2;
+	for (i = 0; i < 2; i++) {
+		struct kh_psample *s = &p->psamples[i];
+
+		s->stack = 7;
+		s->has_uregs = true;
+		memcpy(s->uregs, t->uregs, sizeof(s->uregs));
+		s->sp = t->ustack_sp;
+		s->len = s->valid = t->ustack_valid;
+		s->data = malloc(s->len);
+		ASSERT_NE(NULL, s->data);
+		memcpy(s->data, t->ustack, s->len);
+	}
+	ASSERT_EQ(0, kh_unwind(&self->cap));
+	EXPECT_EQ(2U, p->unwound);
+	ASSERT_EQ(2U, p->nr_pstacks);
+	for (i = 0; i < p->nr_pstacks; i++) {
+		if (p->pstacks[i].dwarf)
+			dw = &p->pstacks[i];
+		else
+			fp = &p->pstacks[i];
+	}
+	ASSERT_NE(NULL, dw);
+	ASSERT_NE(NULL, fp);
+	EXPECT_EQ(2U, dw->count);
+	EXPECT_EQ(1U, fp->count);
+	EXPECT_EQ(1U, fp->user.n);
+	ASSERT_EQ(1U, dw->nr_kframes);
+	EXPECT_STREQ("hrtimer_nanosleep+0x1/0x2", dw->kframes[0]);
+	if (find_func(&dw->user, "khtest_outer") < 0)
+		dump(_metadata, &self->cap, &dw->user);
+	EXPECT_LT(find_func(&dw->user, "khtest_blocked_in_nanosleep"),
+		  find_func(&dw->user, "khtest_outer"));
+	EXPECT_LT(0, find_func(&dw->user, "khtest_blocked_in_nanosleep"));
+}
+
+/* Every sample unwound: the frame-pointer stack they left goes. */
+TEST_F(child, profile_stack_emptied_goes)
+{
+	struct kh_thread *t = &self->cap.threads[0];
+	struct kh_profile *p = &self->cap.prof;
+	struct kh_psample *s;
+	struct kh_pstack *ps;
+
+	p->present = true;
+	p->pstacks = calloc(1, sizeof(*p->pstacks));
+	p->psamples = calloc(2, sizeof(*p->psamples));
+	ASSERT_NE(NULL, p->pstacks);
+	ASSERT_NE(NULL, p->psamples);
+	p->nr_pstacks = 1;
+	ps = &p->pstacks[0];
+	ps->count = 1;
+	ps->has_id = true;
+	ps->upcs = malloc(sizeof(*ps->upcs));
+	ASSERT_NE(NULL, ps->upcs);
+	ps->upcs[0] = t->uregs[KHOLMES_UREG_IP];
+	ps->nr_upcs = 1;
+	/* the second names a stack that is not there, the first one twice */
+	p->nr_psamples = 2;
+	s = &p->psamples[0];
+	s->has_uregs = true;
+	memcpy(s->uregs, t->uregs, sizeof(s->uregs));
+	s->sp = t->ustack_sp;
+	s->len = s->valid = t->ustack_valid;
+	s->data = malloc(s->len);
+	ASSERT_NE(NULL, s->data);
+	memcpy(s->data, t->ustack, s->len);
+	p->psamples[1] = *s;
+	p->psamples[1].data = malloc(s->len);
+	ASSERT_NE(NULL, p->psamples[1].data);
+	memcpy(p->psamples[1].data, s->data, s->len);
+	ASSERT_EQ(0, kh_unwind(&self->cap));
+	EXPECT_EQ(1U, p->unwound);
+	ASSERT_EQ(1U, p->nr_pstacks);
+	EXPECT_TRUE(p->pstacks[0].dwarf);
+	EXPECT_EQ(1U, p->pstacks[0].count);
+	EXPECT_LT(0, find_func(&p->pstacks[0].user, "khtest_outer"));
+}
+
+/*
+ * A debuginfod server of one file on 127.0.0.1: GET
+ * /buildid/<hex>/debuginfo for want, 404 for anything else. Counts the
+ * files it served in *served (shared memory). Runs until killed.
+ */
+static void serve_debuginfo(int lfd, const char *want, const char *file,
+			    int *served)
+{
+	char req[1024], head[256];
+	struct stat st;
+	ssize_t n;
+	int c, fd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (;;) {
+		c = accept(lfd, NULL, NULL);
+		if (c < 0)
+			continue;
+		n = read(c, req, sizeof(req) - 1);
+		req[n > 0 ? n : 0] = '\0';
+		fd = strstr(req, want) ? open(file, O_RDONLY) : -1;
+		if (fd >= 0 && !fstat(fd, &st)) {
+			n = snprintf(head, sizeof(head),
+				     "HTTP/1.1 200 OK\r\nContent-Length: %lld\r\nConnection: close\r\n\r\n",
+				     (long long)st.st_size);
+			if (write(c, head, n) == n) {
+				while ((n = read(fd, req, sizeof(req))) > 0)
+					if (write(c, req, n) != n)
+						break;
+				__atomic_add_fetch(served, 1, __ATOMIC_SEQ_CST);
+			}
+		} else {
+			n = snprintf(head, sizeof(head),
+				     "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+			if (write(c, head, n) != n)
+				n = 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		close(c);
+	}
+}
+
+/* A profile of one sample at pc, with this process's maps, exe as path. */
+static void stripped_profile(struct __test_metadata *_metadata,
+			     struct kh_capture *cap, const char *self_exe,
+			     const char *stripped, uint64_t pc)
+{
+	uint64_t stack_end = 0;
+	struct kh_pstack *ps;
+	size_t i;
+
+	memset(cap, 0, sizeof(*cap));
+	cap->sum.id = 1;
+	cap->sum.pid = getpid();
+	ASSERT_EQ(0, read_maps(getpid(), cap, &stack_end));
+	for (i = 0; i < cap->nr_maps; i++) {
+		if (strcmp(cap->maps[i].path, self_exe))
+			continue;
+		free(cap->maps[i].path);
+		cap->maps[i].path = strdup(stripped);
+		ASSERT_NE(NULL, cap->maps[i].path);
+	}
+	cap->prof.present = true;
+	cap->prof.pstacks = calloc(1, sizeof(*ps));
+	ASSERT_NE(NULL, cap->prof.pstacks);
+	cap->prof.nr_pstacks = 1;
+	ps = &cap->prof.pstacks[0];
+	ps->count = 1;
+	ps->upcs = malloc(sizeof(*ps->upcs));
+	ASSERT_NE(NULL, ps->upcs);
+	ps->upcs[0] = pc;
+	ps->nr_upcs = 1;
+}
+
+/*
+ * Issue 15 point 4: a binary stripped of its symbols (this test binary,
+ * by objcopy) is symbolized from its debug file, which a debuginfod server
+ * on 127.0.0.1 serves by build-id, when $DEBUGINFOD_URLS names it; without
+ * it the frame stays unsymbolized (file and offset). (Fails with
+ * find_debuginfo looking under /usr/lib/debug only.)
+ */
+TEST(debuginfod_symbolizes_stripped)
+{
+	char dir[] = "/tmp/khm-dbgd-XXXXXX", exe[1024], stripped[1100];
+	char debug[1100], cmd[5000], want[64], env[64], cache[1100];
+	uint64_t pc = (uint64_t)(uintptr_t)khtest_outer + 4;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t salen = sizeof(sa);
+	struct kh_mapping m = { 0 };
+	struct kh_capture cap;
+	int lfd, *served, i;
+	pid_t server;
+	ssize_t len;
+
+	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ASSERT_LT(0, len);
+	exe[len] = '\0';
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(stripped, sizeof(stripped), "%s/stripped", dir);
+	snprintf(debug, sizeof(debug), "%s/stripped.debug", dir);
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "objcopy --only-keep-debug %s %s && objcopy --strip-all %s %s",
+		 exe, debug, exe, stripped);
+	if (system(cmd))
+		SKIP(return, "objcopy could not strip a copy of this binary");
+	elf_version(EV_CURRENT);
+	m.path = exe;
+	build_id_of(&m);
+	ASSERT_LT(0, m.build_id_len);
+	len = snprintf(want, sizeof(want), "/buildid/");
+	for (i = 0; i < m.build_id_len; i++)
+		len += snprintf(want + len, sizeof(want) - len, "%02x",
+				m.build_id[i]);
+
+	/* stripped and no server: the frame keeps its file and offset */
+	unsetenv("DEBUGINFOD_URLS");
+	stripped_profile(_metadata, &cap, exe, stripped, pc);
+	ASSERT_EQ(0, kh_unwind(&cap));
+	ASSERT_EQ(1U, cap.prof.pstacks[0].user.n);
+	EXPECT_EQ(NULL, cap.prof.pstacks[0].user.f[0].func);
+	EXPECT_LE(0, cap.prof.pstacks[0].user.f[0].map);
+	kh_capture_free(&cap);
+
+	served = mmap(NULL, sizeof(*served), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, served);
+	*served = 0;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sa, sizeof(sa)));
+	ASSERT_EQ(0, listen(lfd, 8));
+	ASSERT_EQ(0, getsockname(lfd, (struct sockaddr *)&sa, &salen));
+	server = fork();
+	ASSERT_LE(0, server);
+	if (!server) {
+		serve_debuginfo(lfd, want, debug, served);
+		_exit(0);
+	}
+	close(lfd);
+	snprintf(env, sizeof(env), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+	setenv("DEBUGINFOD_URLS", env, 1);
+	setenv("DEBUGINFOD_CACHE_PATH", cache, 1);
+	setenv("DEBUGINFOD_TIMEOUT", "10", 1);
+	stripped_profile(_metadata, &cap, exe, stripped, pc);
+	ASSERT_EQ(0, kh_unwind(&cap));
+	ASSERT_EQ(1U, cap.prof.pstacks[0].user.n);
+	EXPECT_STREQ("khtest_outer", cap.prof.pstacks[0].user.f[0].func ?:
+				     "(none)") TH_LOG("%s", cap.unwind_err);
+	EXPECT_LE(1, *served);
+	kh_capture_free(&cap);
+	kill(server, SIGKILL);
+	waitpid(server, NULL, 0);
+	unsetenv("DEBUGINFOD_URLS");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	EXPECT_EQ(0, system(cmd));
 }
 
 TEST_HARNESS_MAIN

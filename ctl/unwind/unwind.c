@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,6 +15,7 @@
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 
+#include "demangle.h"
 #include "unwind.h"
 #include "util.h"
 
@@ -39,6 +41,7 @@ struct kh_unw {
 	struct kh_mod *mods;		/* by first mapping index */
 	int *mod_of;			/* per mapping: index in mods, -1 */
 	struct kh_thread *cur;		/* the thread being unwound */
+	struct kh_thread *one;		/* a profile sample, as a thread */
 	size_t next;			/* next_thread's cursor */
 	uint64_t deadline;		/* ms, monotonic: the time budget */
 	bool expired;			/* spent: no more lookups */
@@ -211,9 +214,53 @@ static int find_elf(Dwfl_Module *dmod, void **userdata, const char *name,
 	return -1;
 }
 
+typedef debuginfod_client *(*debuginfod_begin_fn)(void);
+typedef int (*debuginfod_find_fn)(debuginfod_client *client,
+				  const unsigned char *build_id, int len,
+				  char **path);
+
 /*
- * Dwfl_Callbacks.find_debuginfo: DEBUG_ROOT/.build-id/xx/yyyy.debug, and
- * nowhere else. libdw's standard search also looks next to the file and
+ * The debug file from the debuginfod servers of $DEBUGINFOD_URLS, by
+ * build-id, with libdebuginfod (loaded when first needed: a host without
+ * it, or without the variable, looks nowhere). Its timeouts are its own
+ * ($DEBUGINFOD_TIMEOUT); files are cached in $DEBUGINFOD_CACHE_PATH or the
+ * user's cache. One client for the process, as kholmesctl is one thread.
+ */
+static int debuginfod_fd(const unsigned char *id, int len, char **path)
+{
+	static debuginfod_find_fn find;
+	static debuginfod_client *client;
+	static bool tried;
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	debuginfod_begin_fn begin;
+	void *h;
+	int fd;
+
+	if (!urls || !*urls)
+		return -1;
+	if (!tried) {
+		tried = true;
+		h = dlopen("libdebuginfod.so.1", RTLD_LAZY | RTLD_LOCAL);
+		begin = h ? (debuginfod_begin_fn)dlsym(h, "debuginfod_begin") :
+			    NULL;
+		find = h ? (debuginfod_find_fn)dlsym(h, "debuginfod_find_debuginfo") :
+			   NULL;
+		client = begin && find ? begin() : NULL;
+	}
+	if (!client)
+		return -1;
+	fd = find(client, id, len, path);
+	if (fd < 0) {
+		*path = NULL;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Dwfl_Callbacks.find_debuginfo: DEBUG_ROOT/.build-id/xx/yyyy.debug, then
+ * debuginfod when $DEBUGINFOD_URLS names servers, and nowhere else. (A
+ * custom find_debuginfo is all libdwfl asks for a module's symbols.) libdw's standard search also looks next to the file and
  * in its .debug directory, which the user who owns the file controls.
  * libdwfl checks that what is found has the module's build-id.
  */
@@ -244,7 +291,7 @@ static int find_debuginfo(Dwfl_Module *dmod, void **userdata,
 	snprintf(path + off, sizeof(path) - off, ".debug");
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return debuginfod_fd(id, len, debuginfo_file_name);
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return -1;
@@ -388,9 +435,11 @@ static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
 static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
 {
 	struct kh_unw *u = arg;
-	struct kh_thread *t = thread_by_tid(u, tid);
+	struct kh_thread *t;
 
 	(void)dwfl;
+	t = u->one && u->one->tid == (uint32_t)tid ? u->one :
+					  thread_by_tid(u, tid);
 	if (!t || !unwindable(t))
 		return false;
 	u->cur = t;
@@ -543,6 +592,7 @@ static int symbolize(struct kh_unw *u, struct kh_uframe *f)
 	const char *name;
 	GElf_Off off;
 	GElf_Sym sym;
+	char *d;
 
 	f->map = kh_map_find(u->cap, look);
 	if (f->map < 0)
@@ -561,6 +611,12 @@ static int symbolize(struct kh_unw *u, struct kh_uframe *f)
 	f->func = strndup(name, strcspn(name, "@"));
 	if (!f->func)
 		return -ENOMEM;
+	/* C++ and Rust names as their source spells them; the mangled kept */
+	d = kh_demangle(f->func);
+	if (d) {
+		f->sys_name = f->func;
+		f->func = d;
+	}
 	f->func_off = off + (f->pc - look);
 	return 0;
 }
@@ -575,14 +631,40 @@ static int symbolize_all(struct kh_unw *u, struct kh_ustack *us)
 	return 0;
 }
 
-static int fp_frames(struct kh_thread *t)
+/*
+ * How many of a frame-pointer walk's pcs are frames: a return address
+ * outside every executable mapping was read from a register that held no
+ * frame pointer (code built without them), and it and what follows are
+ * junk. The leaf is the sampled pc itself and always kept; without
+ * mappings to judge by, everything is.
+ */
+size_t kh_fp_len(const struct kh_capture *cap, const uint64_t *pcs, size_t n)
 {
 	size_t i;
+	int m;
 
-	for (i = 0; i < t->nr_uframes; i++)
+	if (!cap->nr_maps)
+		return n;
+	for (i = 1; i < n; i++) {
+		m = kh_map_find(cap, pcs[i] - 1);
+		if (m < 0 || !(cap->maps[m].prot & KHOLMES_MAP_X))
+			return i;
+	}
+	return n;
+}
+
+#define JUNK_STOP "a return address outside every executable mapping ended the walk"
+
+static int fp_frames(struct kh_capture *cap, struct kh_thread *t)
+{
+	size_t i, n = kh_fp_len(cap, t->uframes, t->nr_uframes);
+
+	for (i = 0; i < n; i++)
 		if (push_frame(&t->fp, t->uframes[i], i == 0))
 			return -ENOMEM;
-	if (t->flags & KHOLMES_THREAD_F_USTACK_FAULT)
+	if (n < t->nr_uframes)
+		snprintf(t->fp.stop, sizeof(t->fp.stop), JUNK_STOP);
+	else if (t->flags & KHOLMES_THREAD_F_USTACK_FAULT)
 		snprintf(t->fp.stop, sizeof(t->fp.stop),
 			 "the frame chain led to unreadable memory");
 	else if (t->flags & KHOLMES_THREAD_F_USTACK_TRUNC)
@@ -591,14 +673,149 @@ static int fp_frames(struct kh_thread *t)
 	return 0;
 }
 
-/* A profile's stack is its frame-pointer walk: the pcs are the frames. */
-static int pstack_frames(struct kh_pstack *ps)
+/* A profile stack's pcs are its frames, the junk cut off. */
+static int pstack_frames(struct kh_capture *cap, struct kh_pstack *ps)
+{
+	size_t i, n = kh_fp_len(cap, ps->upcs, ps->nr_upcs);
+
+	for (i = 0; i < n; i++)
+		if (push_frame(&ps->user, ps->upcs[i], i == 0))
+			return -ENOMEM;
+	if (n < ps->nr_upcs)
+		snprintf(ps->user.stop, sizeof(ps->user.stop), JUNK_STOP);
+	return 0;
+}
+
+static void pstack_drop(struct kh_pstack *ps)
 {
 	size_t i;
 
-	for (i = 0; i < ps->nr_upcs; i++)
-		if (push_frame(&ps->user, ps->upcs[i], i == 0))
+	for (i = 0; i < ps->nr_kframes; i++)
+		free(ps->kframes[i]);
+	free(ps->kframes);
+	free(ps->upcs);
+	for (i = 0; i < ps->user.n; i++) {
+		free(ps->user.f[i].func);
+		free(ps->user.f[i].sys_name);
+	}
+	free(ps->user.f);
+}
+
+/* The stack counted with id, -1: none. */
+static long pstack_by_id(const struct kh_profile *p, uint32_t id, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p->pstacks[i].has_id && p->pstacks[i].id == id)
+			return i;
+	return -1;
+}
+
+/*
+ * Moves one sample from the stack it was counted in (origin) to the one
+ * with the same kernel frames and the user frames its CFI walk found,
+ * made the first time. *origins holds each made stack's origin.
+ */
+static int pstack_move(struct kh_profile *p, size_t first, size_t **origins,
+		       size_t origin, const struct kh_ustack *w)
+{
+	struct kh_pstack *ps, *o;
+	size_t i, j, *no;
+
+	for (i = first; i < p->nr_pstacks; i++) {
+		ps = &p->pstacks[i];
+		if ((*origins)[i - first] != origin || ps->nr_upcs != w->n)
+			continue;
+		for (j = 0; j < w->n && ps->upcs[j] == w->f[j].pc; j++)
+			;
+		if (j == w->n)
+			goto found;
+	}
+	ps = realloc(p->pstacks, (p->nr_pstacks + 1) * sizeof(*ps));
+	if (!ps)
+		return -ENOMEM;
+	p->pstacks = ps;
+	no = realloc(*origins, (p->nr_pstacks + 1 - first) * sizeof(*no));
+	if (!no)
+		return -ENOMEM;
+	*origins = no;
+	o = &p->pstacks[origin];
+	ps = &p->pstacks[p->nr_pstacks];
+	memset(ps, 0, sizeof(*ps));
+	ps->dwarf = true;
+	ps->upcs = malloc((w->n + 1) * sizeof(*ps->upcs));
+	ps->kframes = calloc(o->nr_kframes + 1, sizeof(*ps->kframes));
+	if (!ps->upcs || !ps->kframes) {
+		pstack_drop(ps);
+		return -ENOMEM;
+	}
+	for (j = 0; j < w->n; j++)
+		ps->upcs[j] = w->f[j].pc;
+	ps->nr_upcs = w->n;
+	for (j = 0; j < o->nr_kframes; j++) {
+		ps->kframes[j] = strdup(o->kframes[j]);
+		if (!ps->kframes[j]) {
+			pstack_drop(ps);
 			return -ENOMEM;
+		}
+		ps->nr_kframes++;
+	}
+	(*origins)[p->nr_pstacks - first] = origin;
+	i = p->nr_pstacks++;
+found:
+	p->pstacks[i].count++;
+	p->pstacks[origin].count--;
+	p->unwound++;
+	return 0;
+}
+
+/*
+ * Each profile sample with a stack copy is unwound by CFI, as a capture's
+ * thread is; where that walk is at least as long as the frame-pointer one
+ * of the stack it was counted in, the sample moves to a stack of its own
+ * frames. Stacks left with no sample go.
+ */
+static int unwind_psamples(struct kh_unw *u)
+{
+	struct kh_profile *p = &u->cap->prof;
+	size_t first = p->nr_pstacks, *origins = NULL, i, j, fpn;
+	struct kh_thread t;
+	struct kh_psample *s;
+	long o;
+	int ret = 0;
+
+	for (i = 0; i < p->nr_psamples && !ret; i++) {
+		s = &p->psamples[i];
+		o = pstack_by_id(p, s->stack, first);
+		if (o < 0 || !p->pstacks[o].count || !s->has_uregs)
+			continue;
+		memset(&t, 0, sizeof(t));
+		t.tid = u->cap->sum.pid ? u->cap->sum.pid : 1;
+		t.has_uregs = true;
+		memcpy(t.uregs, s->uregs, sizeof(t.uregs));
+		t.ustack_sp = s->sp;
+		t.ustack = s->data;
+		t.ustack_valid = s->valid;
+		u->one = &t;
+		ret = unwind_dwarf(u, &t);
+		u->one = NULL;
+		fpn = kh_fp_len(u->cap, p->pstacks[o].upcs, p->pstacks[o].nr_upcs);
+		if (!ret && t.dwarf.n && t.dwarf.n >= fpn)
+			ret = pstack_move(p, first, &origins, o, &t.dwarf);
+		free(t.dwarf.f);
+	}
+	free(origins);
+	if (ret)
+		return ret;
+	for (i = 0, j = 0; i < p->nr_pstacks; i++) {
+		if (!p->pstacks[i].count && i < first) {
+			pstack_drop(&p->pstacks[i]);
+			continue;
+		}
+		p->pstacks[j++] = p->pstacks[i];
+	}
+	p->nr_pstacks = j;
 	return 0;
 }
 
@@ -648,9 +865,10 @@ static void set_err(struct kh_capture *cap, const char *what)
 
 /*
  * Fills each thread's dwarf and fp walks, symbolized, and which one to
- * show, and symbolizes each profile stack's user frames. Returns 0, or -ENOMEM; what libdw could not do is said in
- * cap->unwind_err and the walks' stop reasons, and the frames then still
- * carry their mapping and file offset.
+ * show; unwinds each profile sample's stack copy and symbolizes each
+ * profile stack's user frames. Returns 0, or -ENOMEM; what libdw could
+ * not do is said in cap->unwind_err and the walks' stop reasons, and the
+ * frames then still carry their mapping and file offset.
  */
 int kh_unwind(struct kh_capture *cap)
 {
@@ -672,7 +890,7 @@ int kh_unwind(struct kh_capture *cap)
 		if (ret)
 			set_err(cap, "reporting the mappings to libdw");
 	}
-	if (u.dwfl && any_unwindable(cap)) {
+	if (u.dwfl && (any_unwindable(cap) || cap->prof.nr_psamples)) {
 		if (arch_elf(&u))
 			set_err(cap, "describing x86-64 to libdw");
 		else if (!dwfl_attach_state(u.dwfl, u.arch, cap->sum.pid,
@@ -684,7 +902,7 @@ int kh_unwind(struct kh_capture *cap)
 	ret = -ENOMEM;
 	for (i = 0; i < cap->nr_threads; i++) {
 		t = &cap->threads[i];
-		if (fp_frames(t))
+		if (fp_frames(cap, t))
 			goto out;
 		if (attached && unwindable(t) && unwind_dwarf(&u, t))
 			goto out;
@@ -699,8 +917,10 @@ int kh_unwind(struct kh_capture *cap)
 			goto out;
 		t->shown = choose(t);
 	}
+	if (attached && unwind_psamples(&u))
+		goto out;
 	for (i = 0; i < cap->prof.nr_pstacks; i++)
-		if (pstack_frames(&cap->prof.pstacks[i]) ||
+		if (pstack_frames(cap, &cap->prof.pstacks[i]) ||
 		    symbolize_all(&u, &cap->prof.pstacks[i].user))
 			goto out;
 	ret = 0;

@@ -25,5 +25,6 @@ extern unsigned int kh_unwind_budget_ms;
 
 int kh_unwind(struct kh_capture *cap);
 int kh_map_find(const struct kh_capture *cap, uint64_t addr);
+size_t kh_fp_len(const struct kh_capture *cap, const uint64_t *pcs, size_t n);
 
 #endif
