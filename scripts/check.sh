@@ -23,7 +23,9 @@
 # failure record counts as failed, every kernel of selftests/vm/kernels
 # (6.1 cloud, 6.12 cloud, 6.12 rt, debug) must have run, and a skipped case
 # not in selftests/expected-skips counts as failed. Every skipped case is
-# named in the closing summary.
+# named in the closing summary. A VM whose guest the emulator killed (an
+# int3 Oops outside the module, judge.sh's retry file) runs once more, and
+# the summary names it.
 #
 # Every step runs even when an earlier one failed, so one run shows
 # everything that is wrong. Counted are individual test cases (TAP "ok" /
@@ -284,9 +286,10 @@ live() {
 	done
 	echo "$n"
 }
-for v in "${vms[@]}"; do
-	[[ -n $v ]] || continue
-	read -r _ k n list <<<"$v"
+# start_vm KERNEL PART TESTS: one VM runner in the background.
+start_vm() {
+	local k=$1 n=$2 list=$3 vm_env
+
 	while (($(live) >= jobs)); do
 		sleep 1
 	done
@@ -298,8 +301,28 @@ for v in "${vms[@]}"; do
 		"$top/selftests/vm/run-vm.sh" "$k" "$top/build/$k/vm-$n" \
 		>"$logs/vm-$k-$n.log" 2>&1 &
 	vm_pids+=($!)
+}
+for v in "${vms[@]}"; do
+	[[ -n $v ]] || continue
+	read -r _ k n list <<<"$v"
+	start_vm "$k" "$n" "$list"
 done
 # the runners' exit status is in their summary files, read below
+wait
+# A VM whose guest the emulator killed (judge.sh's retry file: an int3
+# Oops outside the module) runs once more; its second run is what counts,
+# and the summary says that it was retried and why.
+retried=()
+for v in "${vms[@]}"; do
+	[[ -n $v ]] || continue
+	read -r _ k n list <<<"$v"
+	f=$top/build/$k/vm-$n/retry
+	[[ -s $f ]] || continue
+	retried+=("  retried $k vm-$n: $(cat "$f") (first run: build/$k/vm-$n.first)")
+	rm -rf "$top/build/$k/vm-$n.first"
+	mv "$top/build/$k/vm-$n" "$top/build/$k/vm-$n.first"
+	start_vm "$k" "$n" "$list"
+done
 wait
 
 tally_args=()
@@ -336,6 +359,7 @@ done <<<"$tally"
 step "summary ($(($(date +%s) - start))s)"
 printf '%s\n' "${summary[@]}"
 ((${#said[@]})) && printf '%s\n' "${said[@]}"
+((${#retried[@]})) && printf '%s\n' "${retried[@]}"
 # What failed inside the VMs, repeated here so that the tail of a log names
 # the cases (the full TAP is in build/<kernel>/vm-<n>/<test>.tap).
 for k in "${kernels[@]}"; do

@@ -72,7 +72,7 @@ failed_count() {
 }
 
 echo "TAP version 13"
-echo "1..15"
+echo "1..17"
 
 d=$tmp/clean
 console "$d"
@@ -104,6 +104,35 @@ if ((jrc != 0)) && [[ -s $d/failures && $(failed_count "$d") -ge 1 ]] &&
 else
 	not_ok "judge: a splat naming a test (soft lockup [fuzz_test:345]) fails and counts" \
 		"rc=$jrc failed=$(failed_count "$d")"
+fi
+
+# An int3 Oops in the kernel's own code, the module nowhere in the trace
+# but loaded: the emulator's stale translation (retried once, still a
+# failure as judged); the same Oops in the module: no retry.
+int3="[  801.578803] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI
+[  801.578803] RIP: 0010:sched_clock_tick+0x5/0xb0
+[  801.578803] Call Trace:
+[  801.578803]  sched_tick+0x3a/0x270
+[  801.578803] Modules linked in: kholmes(OE)
+[  801.578803] ---[ end trace 0000000000000000 ]---"
+d=$tmp/int3
+console "$d" "$int3"
+run_judge "$d"
+if ((jrc != 0)) && [[ -s $d/failures ]] &&
+	grep -q 'int3 at sched_clock_tick+0x5/0xb0, outside the module' "$d/retry" 2>/dev/null; then
+	ok "judge: an int3 Oops outside the module fails and is marked for one retry"
+else
+	not_ok "judge: an int3 Oops outside the module fails and is marked for one retry" \
+		"rc=$jrc retry=$(cat "$d/retry" 2>/dev/null)"
+fi
+d=$tmp/int3mod
+console "$d" "${int3/sched_clock_tick+0x5\/0xb0/khm_walk+0x5\/0xb0 [kholmes]}"
+run_judge "$d"
+if ((jrc != 0)) && [[ -s $d/failures && ! -e $d/retry ]]; then
+	ok "judge: an int3 Oops in the module fails and is not retried"
+else
+	not_ok "judge: an int3 Oops in the module fails and is not retried" \
+		"rc=$jrc retry=$(cat "$d/retry" 2>/dev/null)"
 fi
 
 d=$tmp/kasan

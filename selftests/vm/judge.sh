@@ -37,7 +37,7 @@ console=$outdir/console.log
 vm_timeout=${KHM_VM_TIMEOUT:-1800}
 [[ -f $console ]] || : >"$console"
 rm -f "$outdir"/*.tap "$outdir"/dmesg.log "$outdir"/kmemleak.log \
-	"$outdir"/failures "$outdir"/summary "$outdir"/skips
+	"$outdir"/failures "$outdir"/summary "$outdir"/skips "$outdir"/retry
 # /init's own output: the console up to the dmesg dump, which has /init's
 # marks again (at the start of a line where printk.time is off).
 head=$outdir/console.head
@@ -174,6 +174,22 @@ fi
 
 rm -f "$head"
 ((run_bad)) && failed=$((failed + 1))
+# retry: a failed run whose guest died of the emulator, not of the module.
+# qemu's TCG (Debian 12's 7.2) can run a stale translation of kernel text
+# that the guest patched through int3 on another vCPU (a static key
+# switched at boot or by the clocksource watchdog): "Oops: int3" with RIP
+# in the kernel's own code (sched_clock_tick, sched_clock_cpu seen), the
+# module nowhere in the trace. make check runs such a VM once more and
+# says so; an int3 Oops naming the module, or any other splat, is judged
+# as it stands.
+if ((${#failures[@]})) && grep -q 'Oops: int3' "$console"; then
+	oops=$(sed -n '/Oops: int3/,/end trace\|Kernel panic/p' "$console")
+	rip=$(grep -m1 -o 'RIP: 0010:[^ ]*' <<<"$oops")
+	if [[ -n $rip ]] &&
+		! grep -v 'Modules linked in' <<<"$oops" | grep -q 'kholmes\|khm_'; then
+		echo "guest Oops: int3 at ${rip#RIP: 0010:}, outside the module (TCG cross-modifying code)" >"$outdir/retry"
+	fi
+fi
 ((${#failures[@]} == 0)) || printf '%s\n' "${failures[@]}" >"$outdir/failures"
 printf 'passed=%d\nfailed=%d\nskipped=%d\nseconds=%d\n' \
 	"$passed" "$failed" "$skipped" "$seconds" >"$outdir/summary"
