@@ -281,6 +281,9 @@ static const struct afield profile_f[KHOLMES_PROFILE_MAX + 1] = {
 	[KHOLMES_PROFILE_START_RSS_ANON] = U64,
 	[KHOLMES_PROFILE_START_RSS_FILE] = U64,
 	[KHOLMES_PROFILE_START_VM] = U64,
+	[KHOLMES_PROFILE_COPY_BYTES] = U32,
+	[KHOLMES_PROFILE_COPIES] = U64,
+	[KHOLMES_PROFILE_COPIES_LOST] = U64,
 };
 static const struct aset profile_set = { "profile", KHOLMES_PROFILE_MAX, profile_f };
 
@@ -288,8 +291,18 @@ static const struct afield pstack_f[KHOLMES_PSTACK_MAX + 1] = {
 	[KHOLMES_PSTACK_COUNT] = U32,
 	[KHOLMES_PSTACK_UFRAMES] = BIN,
 	[KHOLMES_PSTACK_KFRAME] = STR,
+	[KHOLMES_PSTACK_ID] = U32,
 };
 static const struct aset pstack_set = { "pstack", KHOLMES_PSTACK_MAX, pstack_f };
+
+static const struct afield psample_f[KHOLMES_PSAMPLE_MAX + 1] = {
+	[KHOLMES_PSAMPLE_PAD] = PAD,
+	[KHOLMES_PSAMPLE_STACK] = U32,
+	[KHOLMES_PSAMPLE_UREGS] = BIN,
+	[KHOLMES_PSAMPLE_SP] = U64,
+	[KHOLMES_PSAMPLE_LEN] = U32,
+};
+static const struct aset psample_set = { "psample", KHOLMES_PSAMPLE_MAX, psample_f };
 
 static const struct afield consumer_f[KHOLMES_CONSUMER_MAX + 1] = {
 	[KHOLMES_CONSUMER_PAD] = PAD,
@@ -322,6 +335,8 @@ static const struct afield top_f[KHOLMES_A_MAX + 1] = {
 	[KHOLMES_A_PROFILE_HZ] = U32,
 	[KHOLMES_A_PROFILE] = NEST(profile_set),
 	[KHOLMES_A_PSTACK] = NEST(pstack_set),
+	[KHOLMES_A_PSAMPLE] = NEST(psample_set),
+	[KHOLMES_A_PSAMPLE_STACK] = NEST(ustack_set),
 	[KHOLMES_A_CONSUMER] = NEST(consumer_set),
 };
 static const struct aset top_set = { "kholmes", KHOLMES_A_MAX, top_f };

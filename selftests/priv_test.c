@@ -1570,13 +1570,19 @@ static const struct nset ustack_nset = { "USTACK", KHOLMES_USTACK_MAX, ustack_na
 static const char * const profile_names[KHOLMES_PROFILE_MAX + 1] = {
 	"?", "PAD", "KIND", "FLAGS", "HZ", "PERIOD", "SECONDS", "DURATION_NS",
 	"SAMPLES", "LOST", "STACKS", "START_RSS_ANON", "START_RSS_FILE", "START_VM",
+	"COPY_BYTES", "COPIES", "COPIES_LOST",
 };
 static const struct nset profile_nset = { "PROFILE", KHOLMES_PROFILE_MAX, profile_names, NULL };
 
 static const char * const pstack_names[KHOLMES_PSTACK_MAX + 1] = {
-	"?", "COUNT", "UFRAMES", "KFRAME",
+	"?", "COUNT", "UFRAMES", "KFRAME", "ID",
 };
 static const struct nset pstack_nset = { "PSTACK", KHOLMES_PSTACK_MAX, pstack_names, NULL };
+
+static const char * const psample_names[KHOLMES_PSAMPLE_MAX + 1] = {
+	"?", "PAD", "STACK", "UREGS", "SP", "LEN",
+};
+static const struct nset psample_nset = { "PSAMPLE", KHOLMES_PSAMPLE_MAX, psample_names, NULL };
 
 static const char * const consumer_names[KHOLMES_CONSUMER_MAX + 1] = {
 	"?", "PAD", "PID", "COMM", "CPU", "CGROUP",
@@ -1588,7 +1594,7 @@ static const char * const top_names[KHOLMES_A_MAX + 1] = {
 	"?", "PAD", "VERSION", "KRELEASE", "CONFIG", "STATS", "RULE", "WATCH",
 	"PROC", "EVENT", "PID", "CAPTURE_ID", "CAPTURE", "MAPPING", "THREAD",
 	"KSTACK", "USTACK", "PROFILE_KIND", "PROFILE_S", "PROFILE_HZ", "PROFILE",
-	"PSTACK", "CONSUMER",
+	"PSTACK", "CONSUMER", "REPLACE_WATCH", "PSAMPLE", "PSAMPLE_STACK",
 };
 static const struct nset * const top_nests[KHOLMES_A_MAX + 1] = {
 	[KHOLMES_A_CONFIG] = &cfg_nset, [KHOLMES_A_STATS] = &stat_nset,
@@ -1597,6 +1603,7 @@ static const struct nset * const top_nests[KHOLMES_A_MAX + 1] = {
 	[KHOLMES_A_THREAD] = &thread_nset, [KHOLMES_A_KSTACK] = &kstack_nset,
 	[KHOLMES_A_USTACK] = &ustack_nset, [KHOLMES_A_PROFILE] = &profile_nset,
 	[KHOLMES_A_PSTACK] = &pstack_nset, [KHOLMES_A_CONSUMER] = &consumer_nset,
+	[KHOLMES_A_PSAMPLE] = &psample_nset, [KHOLMES_A_PSAMPLE_STACK] = &ustack_nset,
 };
 static const struct nset top_nset = { "", KHOLMES_A_MAX, top_names, top_nests };
 
@@ -1645,8 +1652,9 @@ static void scan_attrs(struct scan *sc, const uint8_t *p, size_t len,
 				memcpy(&v, data + i, 8);
 				if (v < khm_kaddr_min())
 					continue;
-				if (v >= -4095ULL && set == &thread_nset &&
-				    type == KHOLMES_THREAD_UREGS) {
+				if (v >= -4095ULL &&
+				    ((set == &thread_nset && type == KHOLMES_THREAD_UREGS) ||
+				     (set == &psample_nset && type == KHOLMES_PSAMPLE_UREGS))) {
 					sc->errnos++;
 					fprintf(stderr, "# priv: %s: %s+%zu is %lld: a saved user register, not an address (-4095..-1)\n",
 						sc->what, path, i, (long long)v);
