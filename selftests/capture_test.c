@@ -330,15 +330,7 @@ static int drain_queue(const char *dir)
 /* Wait until status @key has moved to at least @want. Its last value. */
 static long long wait_status(const char *key, long long want, int timeout_ms)
 {
-	long long end = kt_now_ms() + timeout_ms, v;
-
-	do {
-		v = kt_status(key);
-		if (v >= want)
-			return v;
-		kt_sleep_ms(20);
-	} while (kt_now_ms() < end);
-	return v;
+	return kt_wait_status(key, want, timeout_ms, 20);
 }
 
 /* ------------------------------------------------------------------ */

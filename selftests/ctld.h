@@ -65,15 +65,7 @@ KT_FN bool ctld_wait_delivered(const char *dir, const long long *ids, int n,
 KT_FN long long ctld_wait_status(const char *key, long long want,
 				 int timeout_ms)
 {
-	long long end = kt_now_ms() + timeout_ms, v;
-
-	do {
-		v = kt_status(key);
-		if (v >= want)
-			return v;
-		kt_sleep_ms(20);
-	} while (kt_now_ms() < end);
-	return v;
+	return kt_wait_status(key, want, timeout_ms, 20);
 }
 
 #endif /* _CTLD_H */

@@ -115,6 +115,24 @@ KT_FN long long kt_status(const char *key)
 	return v;
 }
 
+/*
+ * Wait until status @key has moved to at least @want, polling every
+ * @poll_ms (each poll is a kholmesctl run). Its last value.
+ */
+KT_FN long long kt_wait_status(const char *key, long long want,
+			       int timeout_ms, int poll_ms)
+{
+	long long end = kt_now_ms() + timeout_ms, v;
+
+	do {
+		v = kt_status(key);
+		if (v >= want)
+			return v;
+		kt_sleep_ms(poll_ms);
+	} while (kt_now_ms() < end);
+	return v;
+}
+
 /* The thread groups the host has now: what the sampler tracks by default. */
 KT_FN long long kt_count_procs(void)
 {

@@ -144,15 +144,7 @@ static void folded_stats(const char *folded, const char *func,
 /* Wait until status @key is at least @want; its last value. */
 static long long wait_status(const char *key, long long want, int timeout_ms)
 {
-	long long end = kt_now_ms() + timeout_ms, v;
-
-	do {
-		v = kt_status(key);
-		if (v >= want)
-			return v;
-		kt_sleep_ms(100);
-	} while (kt_now_ms() < end);
-	return v;
+	return kt_wait_status(key, want, timeout_ms, 100);
 }
 
 /*
