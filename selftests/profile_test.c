@@ -851,7 +851,7 @@ TEST_F_TIMEOUT(prof, rundelay_names_the_spinner, PROF_TIMEOUT)
 	bool found = false;
 	size_t i;
 
-	/* the debug kernel (no ACPI, no MP table parsing) boots one CPU */
+	/* a one-CPU machine has no CPU 1 to pin the pair on */
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		SKIP(return, "needs CPU 1: %ld CPU online",
 		     sysconf(_SC_NPROCESSORS_ONLN));
