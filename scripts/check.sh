@@ -206,7 +206,7 @@ declare -A vm_secs=(
 	[daemon_test]=55 [detect_test]=55 [fuzz_test]=40
 	[hardening_test]=360 [limits_test]=15 [priv_test]=160
 	[profile_test]=140 [real_test]=160 [rig_test]=6 [sampling_test]=40
-	[scale_test]=70 [sick_test]=116 [storm_test]=60 [watch_test]=20
+	[scale_test]=70 [sick_test]=76 [storm_test]=60 [watch_test]=20
 	[ctl_faults_test]=55
 )
 # shellcheck disable=SC2034 # read by deal() through a nameref

@@ -40,7 +40,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -53,19 +52,12 @@
 #define CAP_WAIT_MS	15000	/* a capture taken and queued, under TCG on a busy host */
 
 /*
- * The debug kernel (KASAN, lockdep, one CPU) runs everything several
+ * The debug kernel (KASAN, lockdep, kmemleak) runs everything several
  * times slower: the spinner's detection gets three times the bound there.
  */
-static bool cap_debug_kernel(void)
-{
-	struct utsname u;
-
-	return !uname(&u) && strstr(u.release, "kdebug");
-}
-
 static int cap_wait_ms(void)
 {
-	return cap_debug_kernel() ? 3 * CAP_WAIT_MS : CAP_WAIT_MS;
+	return kt_debug_kernel() ? 3 * CAP_WAIT_MS : CAP_WAIT_MS;
 }
 #define CAP_SLACK_MS	500	/* the capture worker, under TCG */
 #define CAP_RACES	6
@@ -453,7 +445,7 @@ TEST_F_TIMEOUT(cap, cpu_spike_captured, 90)
 	 * one slow CPU the spinner itself gets the CPU late (6.4 s seen),
 	 * and what is checked there is that the capture is right.
 	 */
-	if (!cap_debug_kernel())
+	if (!kt_debug_kernel())
 		EXPECT_LE(taken, 3 * interval + CAP_SLACK_MS);
 	id = khm_json_int(e, "id");
 	EXPECT_STREQ("cpu", trigger_of(e) ?: "(none)");

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,14 @@
 #define KT_FN	static __attribute__((__unused__))
 
 #define KT_CGROUP_ROOT	"/sys/fs/cgroup"
+
+/* The debug kernel of `make kdebug` (KASAN, lockdep, kmemleak under TCG). */
+KT_FN bool kt_debug_kernel(void)
+{
+	struct utsname u;
+
+	return !uname(&u) && strstr(u.release, "-kdebug");
+}
 
 KT_FN long long kt_now_ms(void)
 {

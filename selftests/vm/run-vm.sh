@@ -44,6 +44,7 @@
 #   KHM_MODULE, KHOLMESCTL, KHM_SELFTESTS   other module / controller /
 #                               test directory (default: this tree's build)
 #   KHM_QEMU_CPU=max            qemu -cpu model; KHM_QEMU_ARGS extra options
+#   KHM_APPEND="..."            more kernel command line
 set -euo pipefail
 
 if (($# != 2)); then
@@ -66,6 +67,7 @@ if [[ $kver == debug ]]; then
 	export KHM_TEST_TIMEOUT=${KHM_TEST_TIMEOUT:-1200}
 	cmdline+=" kmemleak=on printk.time=1"
 fi
+[[ -n ${KHM_APPEND:-} ]] && cmdline+=" $KHM_APPEND"
 module=${KHM_MODULE:-$top/build/$kver/src/kmod/kholmes.ko}
 ctl=${KHOLMESCTL:-$top/ctl/kholmesctl}
 tests_dir=${KHM_SELFTESTS:-$top/build/selftests}
