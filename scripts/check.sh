@@ -27,6 +27,10 @@
 # int3 Oops outside the module, judge.sh's retry file) runs once more, and
 # the summary names it.
 #
+# Steps 1 to 5 run in two lanes at once (lane() below: the packaging steps
+# in one, the rest in the other) and are printed in the order above; builds
+# use make -j$(nproc).
+#
 # Every step runs even when an earlier one failed, so one run shows
 # everything that is wrong. Counted are individual test cases (TAP "ok" /
 # "not ok" / "# SKIP" lines) of the host unit tests and of every kernel's
@@ -38,7 +42,6 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
-make=${MAKE:-make}
 logs=$top/build/logs
 mkdir -p "$logs"
 start=$(date +%s)
@@ -82,75 +85,136 @@ tap_count() {
 	' "$1"
 }
 
+# -j for the builds: the host steps ran one job at a time, half of the two
+# CPUs idle (vmstat) for six minutes.
+make=("${MAKE:-make}" -j"$(nproc)")
+
 step "controller: build"
-$make ctl >"$logs/ctl.log" 2>&1
+"${make[@]}" ctl ksft >"$logs/ctl.log" 2>&1
 rc=$?
 ((rc == 0)) || tail -n 30 "$logs/ctl.log"
 gate "controller build" "$rc" "$logs/ctl.log"
 
-step "controller: host unit tests"
-$make unit 2>&1 | tee "$logs/unit.log"
-rc=${PIPESTATUS[0]}
-read -r p f s < <(tap_count "$logs/unit.log")
-note=
-if ((rc != 0 && f == 0)); then
-	f=1
-	note="make unit failed, log: build/logs/unit.log"
-fi
-add "host unit tests" "$p" "$f" "$s" "$note"
+# The host steps, each a function. They run in two lanes at once (lane_b's
+# steps share DKMS's state in /var/lib/dkms and run in order), each step's
+# output in $logs/<step>.out and its summary lines in $logs/<step>.res;
+# both are replayed below in this order, as if they had run one by one.
+host_unit() {
+	step "controller: host unit tests"
+	"${make[@]}" unit 2>&1 | tee "$logs/unit.log"
+	rc=${PIPESTATUS[0]}
+	read -r p f s < <(tap_count "$logs/unit.log")
+	note=
+	if ((rc != 0 && f == 0)); then
+		f=1
+		note="make unit failed, log: build/logs/unit.log"
+	fi
+	add "host unit tests" "$p" "$f" "$s" "$note"
+}
 
-step "style: checkpatch --strict"
-$make style 2>&1 | tee "$logs/style.log"
-gate "style (checkpatch --strict)" "${PIPESTATUS[0]}" "$logs/style.log"
+host_style() {
+	step "style: checkpatch --strict"
+	"${make[@]}" style 2>&1 | tee "$logs/style.log"
+	gate "style (checkpatch --strict)" "${PIPESTATUS[0]}" "$logs/style.log"
+}
 
-step "module: W=1 build for every installed kernel"
-$make modules-all 2>&1 | tee "$logs/modules-all.log"
-gate "W=1 builds, no warnings" "${PIPESTATUS[0]}" "$logs/modules-all.log"
+host_modules() {
+	step "module: W=1 build for every installed kernel"
+	"${make[@]}" modules-all 2>&1 | tee "$logs/modules-all.log"
+	gate "W=1 builds, no warnings" "${PIPESTATUS[0]}" "$logs/modules-all.log"
+}
 
-step "packaging: make install, DKMS for every kernel, the unit, the man page"
-$make pkgcheck 2>&1 | tee "$logs/pkgcheck.log"
-rc=${PIPESTATUS[0]}
-read -r p f s < <(tap_count "$logs/pkgcheck.log")
-if ((rc != 0 && f == 0)); then
-	f=1
-fi
-add "packaging (pkgcheck)" "$p" "$f" "$s"
+host_pkgcheck() {
+	step "packaging: make install, DKMS for every kernel, the unit, the man page"
+	"${make[@]}" pkgcheck 2>&1 | tee "$logs/pkgcheck.log"
+	rc=${PIPESTATUS[0]}
+	read -r p f s < <(tap_count "$logs/pkgcheck.log")
+	if ((rc != 0 && f == 0)); then
+		f=1
+	fi
+	add "packaging (pkgcheck)" "$p" "$f" "$s"
+}
 
 # Debian packages (scripts/deb.sh, lintian), then installed, reloaded,
 # rebooted and purged on a Debian 12 VM with systemd (selftests/fleet/).
-step "packages: make deb, lintian; a Debian 12 VM with systemd as PID 1"
-"$top/scripts/deb.sh" --lintian 2>&1 | tee "$logs/deb.log"
-rc=${PIPESTATUS[0]}
-read -r p f s < <(tap_count "$logs/deb.log")
-((rc != 0 && f == 0)) && f=1
-add "packages (make deb, lintian)" "$p" "$f" "$s"
-"$top/selftests/fleet/run.sh" "$top/build/fleet" 2>&1 | tee "$logs/fleet.log"
-rc=${PIPESTATUS[0]}
-read -r p f s < <(tap_count "$logs/fleet.log")
-((rc != 0 && f == 0)) && f=1
-add "fleet VM (Debian 12, systemd)" "$p" "$f" "$s"
+host_deb() {
+	step "packages: make deb, lintian; a Debian 12 VM with systemd as PID 1"
+	"$top/scripts/deb.sh" --lintian 2>&1 | tee "$logs/deb.log"
+	rc=${PIPESTATUS[0]}
+	read -r p f s < <(tap_count "$logs/deb.log")
+	((rc != 0 && f == 0)) && f=1
+	add "packages (make deb, lintian)" "$p" "$f" "$s"
+	"$top/selftests/fleet/run.sh" "$top/build/fleet" 2>&1 | tee "$logs/fleet.log"
+	rc=${PIPESTATUS[0]}
+	read -r p f s < <(tap_count "$logs/fleet.log")
+	((rc != 0 && f == 0)) && f=1
+	add "fleet VM (Debian 12, systemd)" "$p" "$f" "$s"
+}
 
-step "prometheus: node_exporter serves the daemon's textfile"
-"$top/scripts/node-exporter-check.sh" 2>&1 | tee "$logs/node-exporter.log"
-rc=${PIPESTATUS[0]}
-read -r p f s < <(tap_count "$logs/node-exporter.log")
-if ((rc != 0 && f == 0)); then
-	f=1
-fi
-add "node_exporter textfile" "$p" "$f" "$s"
+# after host_unit: ctl/tests/prom_write writes the file
+host_prom() {
+	step "prometheus: node_exporter serves the daemon's textfile"
+	"$top/scripts/node-exporter-check.sh" 2>&1 | tee "$logs/node-exporter.log"
+	rc=${PIPESTATUS[0]}
+	read -r p f s < <(tap_count "$logs/node-exporter.log")
+	if ((rc != 0 && f == 0)); then
+		f=1
+	fi
+	add "node_exporter textfile" "$p" "$f" "$s"
+}
 
-step "selftests: build"
-$make selftests >"$logs/selftests.log" 2>&1
-rc=$?
-((rc == 0)) || tail -n 30 "$logs/selftests.log"
-gate "selftests build" "$rc" "$logs/selftests.log"
+host_selftests() {
+	step "selftests: build"
+	"${make[@]}" selftests >"$logs/selftests.log" 2>&1
+	rc=$?
+	((rc == 0)) || tail -n 30 "$logs/selftests.log"
+	gate "selftests build" "$rc" "$logs/selftests.log"
+}
 
-step "VM judging: fabricated consoles and results (scripts/tests/check_test.sh)"
-"$top/scripts/tests/check_test.sh" 2>&1 | tee "$logs/check_test.log"
-rc=${PIPESTATUS[0]}
-read -r p f s < <(tap_count "$logs/check_test.log")
-((rc != 0 && f == 0)) && f=1
-add "VM judging (check_test.sh)" "$p" "$f" "$s"
+host_judging() {
+	step "VM judging: fabricated consoles and results (scripts/tests/check_test.sh)"
+	"$top/scripts/tests/check_test.sh" 2>&1 | tee "$logs/check_test.log"
+	rc=${PIPESTATUS[0]}
+	read -r p f s < <(tap_count "$logs/check_test.log")
+	((rc != 0 && f == 0)) && f=1
+	add "VM judging (check_test.sh)" "$p" "$f" "$s"
+}
+
+# lane STEP...: the host steps in order, in this shell's child, each
+# step's add and gate lines written to $logs/STEP.res for the replay.
+lane() {
+	local s
+
+	for s in "$@"; do
+		(
+			res=$logs/$s.res
+			: >"$res"
+			# shellcheck disable=SC2317 # called by the host_* steps
+			add() { printf '%q ' add "$@" >>"$res"; echo >>"$res"; }
+			# shellcheck disable=SC2317
+			gate() { printf '%q ' gate "$@" >>"$res"; echo >>"$res"; }
+			t0=$(date +%s)
+			"host_$s"
+			echo "($s: $(($(date +%s) - t0))s)"
+		) >"$logs/$s.out" 2>&1
+	done
+}
+lane_a=(unit prom style modules selftests judging)
+lane_b=(pkgcheck deb)
+lane "${lane_a[@]}" &
+pa=$!
+lane "${lane_b[@]}" &
+pb=$!
+wait "$pa" "$pb"
+for s in unit style modules pkgcheck deb prom selftests judging; do
+	cat "$logs/$s.out"
+	if [[ -s $logs/$s.res ]]; then
+		# shellcheck disable=SC1090 # written by lane() above
+		source "$logs/$s.res"
+	else
+		add "host step $s" 0 1 0 "no result, log: build/logs/$s.out"
+	fi
+done
 
 # The debug kernel: built once (about 20 minutes here), then cached under
 # /var/cache/kholmes/. Without it the run fails below: "debug" is one of

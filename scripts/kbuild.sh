@@ -85,10 +85,10 @@ done
 
 set +e
 if ((quiet)); then
-	make -C "$kdir" M="$src" W=1 "$@" >"$log" 2>&1
+	make -j"$(nproc)" -C "$kdir" M="$src" W=1 "$@" >"$log" 2>&1
 	rc=$?
 else
-	make -C "$kdir" M="$src" W=1 "$@" 2>&1 | tee "$log"
+	make -j"$(nproc)" -C "$kdir" M="$src" W=1 "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 fi
 set -e
