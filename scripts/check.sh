@@ -8,8 +8,8 @@
 #   3. the module for every installed kernel, W=1, no warnings
 #   4. packaging (make install, DKMS, systemd unit, man page), the Debian
 #      packages (make deb, lintian) installed on a Debian 12 VM with systemd
-#      (selftests/fleet/run.sh), and the Prometheus textfile read back
-#      through node_exporter
+#      (selftests/fleet/run.sh, a job of step 7's VM pool), and the
+#      Prometheus textfile read back through node_exporter
 #   5. the selftests, and the host-side test of the VM judging and this
 #      accounting (scripts/tests/check_test.sh, TAP)
 #   6. the debug kernel (scripts/kdebug.sh: built once, then cached)
@@ -138,12 +138,18 @@ host_pkgcheck() {
 # Debian packages (scripts/deb.sh, lintian), then installed, reloaded,
 # rebooted and purged on a Debian 12 VM with systemd (selftests/fleet/).
 host_deb() {
-	step "packages: make deb, lintian; a Debian 12 VM with systemd as PID 1"
+	step "packages: make deb, lintian"
 	"$top/scripts/deb.sh" --lintian 2>&1 | tee "$logs/deb.log"
 	rc=${PIPESTATUS[0]}
 	read -r p f s < <(tap_count "$logs/deb.log")
 	((rc != 0 && f == 0)) && f=1
 	add "packages (make deb, lintian)" "$p" "$f" "$s"
+}
+
+# The packages on the Debian 12 VM: after host_deb, one job of the VM pool
+# below (a VM like the others; run alone it left a CPU idle).
+host_fleet() {
+	step "fleet: the packages on a Debian 12 VM with systemd as PID 1"
 	"$top/selftests/fleet/run.sh" "$top/build/fleet" 2>&1 | tee "$logs/fleet.log"
 	rc=${PIPESTATUS[0]}
 	read -r p f s < <(tap_count "$logs/fleet.log")
@@ -183,20 +189,20 @@ host_judging() {
 # lane STEP...: the host steps in order, in this shell's child, each
 # step's add and gate lines written to $logs/STEP.res for the replay.
 lane() {
-	local s
+	local name
 
-	for s in "$@"; do
+	for name in "$@"; do
 		(
-			res=$logs/$s.res
+			res=$logs/$name.res
 			: >"$res"
 			# shellcheck disable=SC2317 # called by the host_* steps
 			add() { printf '%q ' add "$@" >>"$res"; echo >>"$res"; }
 			# shellcheck disable=SC2317
 			gate() { printf '%q ' gate "$@" >>"$res"; echo >>"$res"; }
 			t0=$(date +%s)
-			"host_$s"
-			echo "($s: $(($(date +%s) - t0))s)"
-		) >"$logs/$s.out" 2>&1
+			"host_$name"
+			echo "($name: $(($(date +%s) - t0))s)"
+		) >"$logs/$name.out" 2>&1
 	done
 }
 lane_a=(unit prom style modules selftests judging)
@@ -241,7 +247,7 @@ fi
 # kernel's VM to run alone. The test binaries are dealt out longest first,
 # each to the part with the least time so far, by vm_secs: the seconds
 # each took in a VM beside another (KHM-TIME lines of a make check run on
-# 6.12 cloud, December 2026); an unlisted test counts 60. Each part has its
+# 6.12 cloud and rt, 3 December 2026); an unlisted test counts 60. Each part has its
 # own build/<rel>/vm-<n>/ and log, printed in kernel order once all are
 # done.
 #
@@ -255,7 +261,6 @@ fi
 # unload and a kmemleak scan.
 # hardening_test is left out: its 50 reloads and 20,000 processes ran
 # 13-32 s a round there and overran their bounds (664 s, 4 failed).
-# Its VMs start first, being the longest.
 jobs=${KHM_VM_JOBS:-2}
 nparts=${KHM_VM_PARTS:-2}
 dparts=${KHM_DEBUG_PARTS:-2}
@@ -266,12 +271,12 @@ debug_tests=${KHM_DEBUG_TESTS:-capture_test,profile_test,fuzz_test,daemon_test,s
 debug_sick_args=${KHM_DEBUG_SICK_ARGS:--t race_pull_ack}
 # shellcheck disable=SC2034 # read by deal() through a nameref
 declare -A vm_secs=(
-	[capture_test]=75 [config_test]=55 [ctl_hostile_test]=5
-	[daemon_test]=55 [detect_test]=55 [fuzz_test]=40
-	[hardening_test]=360 [limits_test]=15 [priv_test]=160
-	[profile_test]=140 [real_test]=160 [rig_test]=6 [sampling_test]=40
-	[scale_test]=70 [sick_test]=76 [storm_test]=60 [watch_test]=20
-	[ctl_faults_test]=55
+	[capture_test]=63 [config_test]=30 [ctl_hostile_test]=5
+	[daemon_test]=39 [detect_test]=55 [fuzz_test]=36
+	[hardening_test]=156 [limits_test]=14 [priv_test]=107
+	[profile_test]=124 [real_test]=168 [rig_test]=5 [sampling_test]=37
+	[scale_test]=56 [sick_test]=37 [storm_test]=58 [watch_test]=10
+	[ctl_faults_test]=30
 )
 # shellcheck disable=SC2034 # read by deal() through a nameref
 declare -A debug_secs=(
@@ -338,6 +343,8 @@ for k in "${built[@]}"; do
 		vms+=("${p%% *} $k $n ${p#* }")
 	done
 done
+# the fleet VM (host_fleet), the pool's shortest job
+vms+=("150 fleet 0 -")
 mapfile -t vms < <(printf '%s\n' "${vms[@]}" | sort -rn)
 # live: how many of the VM runners started so far are still running. Not
 # `wait -n`, which also returns for this script's process substitutions.
@@ -357,6 +364,12 @@ start_vm() {
 	while (($(live) >= jobs)); do
 		sleep 1
 	done
+	if [[ $k == fleet ]]; then
+		echo "VM: fleet started ($(date -u +%T)): selftests/fleet/run.sh"
+		lane fleet &
+		vm_pids+=($!)
+		return
+	fi
 	echo "VM: $k part $n started ($(date -u +%T)): ${list//,/ }"
 	rm -rf "$top/build/$k/vm-$n"
 	vm_env=(KHM_TESTS="$list")
@@ -380,6 +393,7 @@ retried=()
 for v in "${vms[@]}"; do
 	[[ -n $v ]] || continue
 	read -r _ k n list <<<"$v"
+	[[ $k == fleet ]] && continue
 	f=$top/build/$k/vm-$n/retry
 	[[ -s $f ]] || continue
 	retried+=("  retried $k vm-$n: $(cat "$f") (first run: build/$k/vm-$n.first)")
@@ -388,6 +402,13 @@ for v in "${vms[@]}"; do
 	start_vm "$k" "$n" "$list"
 done
 wait
+cat "$logs/fleet.out"
+if [[ -s $logs/fleet.res ]]; then
+	# shellcheck disable=SC1091 # written by lane()
+	source "$logs/fleet.res"
+else
+	add "fleet VM (Debian 12, systemd)" 0 1 0 "no result, log: build/logs/fleet.out"
+fi
 
 tally_args=()
 for k in "${kernels[@]}"; do
