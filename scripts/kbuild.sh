@@ -83,12 +83,16 @@ LC_ALL=C comm -13 <(list_sources "$top") <(list_sources "$src") | while read -r 
 	rm -f "$src/$f"
 done
 
+# -j unless a make above already runs jobs (its jobserver is in MAKEFLAGS;
+# a -j here would reset it and print a warning that fails the W=1 check)
+jobs=(-j"$(nproc)")
+[[ ${MAKEFLAGS:-} =~ (^|\ )-j|jobserver ]] && jobs=()
 set +e
 if ((quiet)); then
-	make -j"$(nproc)" -C "$kdir" M="$src" W=1 "$@" >"$log" 2>&1
+	make "${jobs[@]}" -C "$kdir" M="$src" W=1 "$@" >"$log" 2>&1
 	rc=$?
 else
-	make -j"$(nproc)" -C "$kdir" M="$src" W=1 "$@" 2>&1 | tee "$log"
+	make "${jobs[@]}" -C "$kdir" M="$src" W=1 "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 fi
 set -e
