@@ -12,6 +12,13 @@
 # builds it if it is not cached), with the module scripts/kbuild.sh debug
 # built against it.
 #
+# The VM has one disk, virtio-blk /dev/vda: OUTDIR/disk.img, a fresh empty
+# ext4 image of 32 MiB (sparse, made anew for each run, so VMs that run
+# side by side have one each). Nothing mounts it at boot; real_test's
+# majflt case loads the drivers where they are modules
+# (selftests/kmod_helper/build.sh), mounts it and faults pages of a file
+# on it after dropping caches.
+#
 # The kernel boots with loglevel=5 (warnings reach the console even when
 # the VM dies before its dmesg dump) and log_buf_len=8M (judge.sh fails a
 # dump that lost the boot's first line), and tsc=reliable: on a loaded
@@ -110,10 +117,17 @@ fi
 img=$outdir/initramfs.img
 "$here/mkinitramfs.sh" "$img" "$module" "$ctl" "$tests_dir" "${tests[@]}"
 
+disk=$outdir/disk.img
+rm -f "$disk"
+truncate -s 32M "$disk"
+# inode tables and journal written here, not by ext4lazyinit during a test
+PATH=$PATH:/usr/sbin:/sbin mkfs.ext4 -q -F -L khm-disk \
+	-E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$disk"
+
 read -r -a qemu_extra <<<"${KHM_QEMU_ARGS:-}"
 qemu=(qemu-system-x86_64 -accel tcg -cpu "${KHM_QEMU_CPU:-max}" -m 2048 -smp 2
 	-nographic -no-reboot -nic none -kernel "$kernel" -initrd "$img"
-	-append "$cmdline"
+	-drive "file=$disk,if=virtio,format=raw" -append "$cmdline"
 	"${qemu_extra[@]}")
 
 # stamp: the harness's case lines with the host's clock in front, so that
