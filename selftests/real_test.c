@@ -1050,8 +1050,6 @@ TEST_F_TIMEOUT(real, majflt_file_after_drop_caches, 120)
 
 	if (!rt_have("perl"))
 		SKIP(return, "no perl in the VM (KHM_EXTRA_BINS)");
-	if (kt_debug_kernel() && access(RT_DISK_DEV, F_OK))
-		SKIP(return, "the debug kernel's VM has no disk (run-vm.sh)");
 	ASSERT_EQ(0, rt_disk_mount(_metadata));
 	self->mounted = true;
 	resident = rt_disk_file(RT_DISK_FILE, RT_DISK_PAGES);
