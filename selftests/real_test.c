@@ -22,8 +22,9 @@
  *  - the other metrics, each fired once by a stress-ng stressor or perl:
  *    a burst of pthreads (threads), pipe ping-pong (ctxsw), a vfork
  *    parent blocked in the kernel (dstate), and the same RSS measured
- *    against a memory.max set under it (rss-pct). Not majflt: see
- *    README (the VM has no disk).
+ *    against a memory.max set under it (rss-pct), and a file on the
+ *    VM's ext4 disk faulted in through a mapping after dropping caches
+ *    (majflt).
  *
  * A process that is busy from its start has no quiet history for a jump
  * to stand out from: the stressors wait out stress-ng's --backoff behind
@@ -34,12 +35,15 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,12 +71,17 @@
 /* where a workload starts unwatched, to be moved into RT_CG later */
 #define RT_STAGE	KT_CGROUP_ROOT "/khm_unwatched"
 #define RT_DIR		"/tmp/khm_real"
+/* the VM's disk (selftests/vm/run-vm.sh), mounted by the majflt case */
+#define RT_DISK_DEV	"/dev/vda"
+#define RT_DISK		"/mnt/khm-disk"
+#define RT_HELPER	"/lib/kholmes/helper"
 
 FIXTURE(real) {
 	struct kt_saved state;
 	struct kt_mon mon;
 	pid_t pids[8];
 	int npids;
+	bool mounted;
 };
 
 static bool rt_have(const char *prog)
@@ -120,19 +129,26 @@ static pid_t rt_spawn(int cpu, char *const argv[])
 	return rt_spawn_in(RT_CG, cpu, argv);
 }
 
-/* Write @val to cgroup @cg's file @file; 0 or -1. */
-static int rt_cg_write(const char *cg, const char *file, const char *val)
+/* Write @val to @path; 0 or -1. */
+static int rt_write(const char *path, const char *val)
 {
-	char path[128];
 	int fd, ret;
 
-	snprintf(path, sizeof(path), "%s/%s", cg, file);
 	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return -1;
 	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
 	close(fd);
 	return ret;
+}
+
+/* Write @val to cgroup @cg's file @file; 0 or -1. */
+static int rt_cg_write(const char *cg, const char *file, const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	return rt_write(path, val);
 }
 
 /* The pids in cgroup @cg, at most @max of them in @pids; how many. */
@@ -202,6 +218,7 @@ FIXTURE_SETUP(real)
 {
 	self->mon = (struct kt_mon)KT_MON_INIT;
 	self->npids = 0;
+	self->mounted = false;
 	ASSERT_EQ(0, kt_saved_take(&self->state));
 	if (mkdir(RT_CG, 0755) && errno != EEXIST)
 		ASSERT_EQ(0, errno);
@@ -229,6 +246,15 @@ FIXTURE_TEARDOWN_PARENT(real)
 	for (i = 0; i < self->npids; i++)
 		rt_kill(self->pids[i]);
 	kt_mon_kill(&self->mon);
+	/*
+	 * Not the parent of the workloads here: one killed may still be
+	 * letting go of its files.
+	 */
+	for (i = 0; self->mounted && i < 50 && umount(RT_DISK); i++)
+		kt_sleep_ms(100);
+	if (self->mounted && i == 50)
+		TH_LOG("umount %s: %s", RT_DISK, strerror(errno));
+	EXPECT_GT(50, i);
 	EXPECT_EQ(0, kt_saved_put(&self->state));
 	rt_cg_write(RT_CG, "memory.max", "max");
 	/* empty once its processes are reaped */
@@ -419,20 +445,28 @@ TEST_F_TIMEOUT(real, perl_hot_from_start, 120)
 }
 
 /*
- * Whether @pid, after its exec of perl, sleeps: in clock_nanosleep or
- * nanosleep (/proc/PID/syscall, x86-64 numbers).
+ * Whether @pid, after its exec of perl, waits in syscall @nr or @nr2
+ * (/proc/PID/syscall, x86-64 numbers).
  */
-static bool rt_perl_sleeps(pid_t pid)
+static bool rt_perl_in(pid_t pid, int nr, int nr2)
 {
 	char path[64], buf[256], comm[32];
+	int now;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 	if (khm_read_file(path, comm, sizeof(comm)) < 0 || strcmp(comm, "perl"))
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
-	if (khm_read_file(path, buf, sizeof(buf)) < 0)
+	if (khm_read_file(path, buf, sizeof(buf)) < 0 ||
+	    sscanf(buf, "%d ", &now) != 1)
 		return false;
-	return !strncmp(buf, "230 ", 4) || !strncmp(buf, "35 ", 3);
+	return now == nr || now == nr2;
+}
+
+/* in clock_nanosleep or nanosleep */
+static bool rt_perl_sleeps(pid_t pid)
+{
+	return rt_perl_in(pid, 230, 35);
 }
 
 /*
@@ -855,6 +889,229 @@ TEST_F_TIMEOUT(real, ctxsw_ping_pong, 90)
 			 khm_json_int(ev, "start-ns")) / 1000000);
 	json_object_put(events);
 	rt_expect_capture(_metadata, pid, "ctxsw", ".folded", RT_SNG_FRAME);
+}
+
+/*
+ * The VM's disk at RT_DISK: its drivers first where they are modules
+ * (RT_HELPER/disk-NN-<name>.ko, in modprobe's order; an insmod that fails,
+ * say crc32c-intel on a CPU without SSE 4.2, is logged: the mount says
+ * whether what was needed is there).
+ */
+static int rt_disk_mount(struct __test_metadata *_metadata)
+{
+	long long end;
+	char *err;
+	size_t i;
+	glob_t g;
+
+	if (access("/sys/block/vda", F_OK) &&
+	    !glob(RT_HELPER "/disk-*.ko", 0, NULL, &g)) {
+		for (i = 0; i < g.gl_pathc; i++) {
+			err = NULL;
+			if (khm_exec(NULL, &err, "/bin/insmod %s", g.gl_pathv[i]))
+				TH_LOG("insmod %s: %s", g.gl_pathv[i],
+				       khm_oneline(err));
+			free(err);
+		}
+		globfree(&g);
+	}
+	for (end = kt_now_ms() + 10000;
+	     access(RT_DISK_DEV, F_OK) && kt_now_ms() < end;)
+		kt_sleep_ms(50);
+	if (access(RT_DISK_DEV, F_OK)) {
+		TH_LOG("no %s: does the VM have its disk (run-vm.sh)?",
+		       RT_DISK_DEV);
+		return -1;
+	}
+	if (khm_mkdir_p(RT_DISK) ||
+	    mount(RT_DISK_DEV, RT_DISK, "ext4", 0, NULL)) {
+		TH_LOG("mount %s on %s: %s", RT_DISK_DEV, RT_DISK,
+		       strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * @path: @pages pages, none of them zeros (ext4 would read a zero block
+ * no more than a hole), written through, then out of the page cache: how
+ * many of its pages are still resident after dropping caches, or -1.
+ */
+static int rt_disk_file(const char *path, int pages)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	unsigned char *buf, *map, vec[4096];
+	int fd, i, resident = 0;
+
+	if (pages > (int)sizeof(vec))
+		return -1;
+	buf = malloc(psz);
+	fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+	if (!buf || fd < 0)
+		goto fail;
+	for (i = 0; i < pages; i++) {
+		memset(buf, 1 + i % 255, psz);
+		if (write(fd, buf, psz) != psz)
+			goto fail;
+	}
+	if (fsync(fd))
+		goto fail;
+	sync();
+	if (rt_write("/proc/sys/vm/drop_caches", "1"))
+		goto fail;
+	map = mmap(NULL, pages * psz, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		goto fail;
+	if (!mincore(map, pages * psz, vec))
+		for (i = 0; i < pages; i++)
+			resident += vec[i] & 1;
+	else
+		resident = -1;
+	munmap(map, pages * psz);
+	close(fd);
+	free(buf);
+	return resident;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return -1;
+}
+
+/* Field 12 of /proc/PID/stat, majflt; -1 if gone. */
+static long long rt_majflt(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	long long v;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (khm_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %lld",
+			 &v) != 1)
+		return -1;
+	return v;
+}
+
+/* Reads completed on the VM's disk (/sys/block/vda/stat), -1 if none. */
+static long long rt_disk_reads(void)
+{
+	char buf[256];
+	long long v;
+
+	if (khm_read_file("/sys/block/vda/stat", buf, sizeof(buf)) < 0 ||
+	    sscanf(buf, "%lld", &v) != 1)
+		return -1;
+	return v;
+}
+
+/*
+ * majflt, from the disk: a file on the VM's ext4 disk, read through a
+ * mapping after its pages were dropped from the page cache, so that every
+ * touch is a read from the virtio disk. perl maps it by syscall(9)
+ * (MADV_RANDOM: no read-around, one major fault a page) and touches it a
+ * page at a time by unpack("P"), 8 pages between 10 ms naps (800/s at
+ * most), then drops its pages (MADV_DONTNEED, POSIX_FADV_DONTNEED), rests
+ * 2 s and does it again. It starts unwatched, blocked opening a FIFO,
+ * is moved into the watch, and let go once a window of its quiet samples
+ * is in. The shipped rule (min 100/s, 3x) fires once, on the first pass;
+ * the second pass jumps from a quiet window again and is suppressed: the
+ * cooldown.
+ */
+#define RT_DISK_FILE	RT_DISK "/khm-majflt.dat"
+#define RT_DISK_PAGES	1024
+#define RT_GO		"/tmp/khm_majflt_go"
+
+TEST_F_TIMEOUT(real, majflt_file_after_drop_caches, 120)
+{
+	char *argv[] = { "perl", "-e",
+			 "open(G, '<', '" RT_GO "') or die; close G;"
+			 "open(F, '<', '" RT_DISK_FILE "') or die;"
+			 "$l = -s F; $n = $l >> 12;"
+			 "$m = syscall(9, 0, $l, 1, 1, fileno(F), 0);"
+			 "die \"mmap: $!\" if $m == -1;"
+			 "syscall(28, $m, $l, 1) == 0 or die \"madvise: $!\";"
+			 "for (;;) {"
+			 " for ($p = 0; $p < $n; $p++) {"
+			 "  $s += ord unpack('P1', pack('J', $m + ($p << 12)));"
+			 "  select(undef, undef, undef, 0.01) if $p % 8 == 7;"
+			 " }"
+			 " syscall(28, $m, $l, 4);"
+			 " syscall(221, fileno(F), 0, 0, 4);"
+			 " sleep 2;"
+			 "}",
+			 NULL };
+	long long end, maj0, maj1, rd0, rd1, s0, s1;
+	struct json_object *events, *ev;
+	char pidstr[16];
+	int fd, resident;
+	pid_t pid;
+
+	if (!rt_have("perl"))
+		SKIP(return, "no perl in the VM (KHM_EXTRA_BINS)");
+	ASSERT_EQ(0, rt_disk_mount(_metadata));
+	self->mounted = true;
+	resident = rt_disk_file(RT_DISK_FILE, RT_DISK_PAGES);
+	TH_LOG("%s: %d of %d pages in the page cache after drop_caches",
+	       RT_DISK_FILE, resident, RT_DISK_PAGES);
+	ASSERT_EQ(0, resident);
+	unlink(RT_GO);
+	ASSERT_EQ(0, mkfifo(RT_GO, 0600));
+	pid = rt_spawn_in(RT_STAGE, -1, argv);
+	ASSERT_LT(0, pid);
+	self->pids[self->npids++] = pid;
+	/* blocked in openat() of the FIFO */
+	for (end = kt_now_ms() + 20000;
+	     !rt_perl_in(pid, 257, 2) && kt_now_ms() < end;)
+		kt_sleep_ms(20);
+	ASSERT_TRUE(rt_perl_in(pid, 257, 2));
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	ASSERT_EQ(0, rt_cg_write(RT_CG, "cgroup.procs", pidstr));
+	/* a window of quiet samples, and the first that primes */
+	ASSERT_EQ(0, kt_wait_passes(RT_WINDOW + 2, 30 * RT_DEADLINE_MS));
+	EXPECT_EQ(0, rt_mon_count(&self->mon, "majflt"));
+	maj0 = rt_majflt(pid);
+	rd0 = rt_disk_reads();
+	s0 = kt_status("suppressed");
+	fd = open(RT_GO, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	close(fd);
+	EXPECT_TRUE(rt_wait_metric(&self->mon, "majflt", 30000));
+	/* both passes done, and sampled */
+	for (end = kt_now_ms() + 60000;
+	     rt_majflt(pid) < maj0 + 2 * RT_DISK_PAGES && kt_now_ms() < end;)
+		kt_sleep_ms(RT_POLL_MS);
+	maj1 = rt_majflt(pid);
+	ASSERT_LE(maj0 + 2 * RT_DISK_PAGES, maj1);
+	ASSERT_EQ(0, kt_wait_passes(2, 30 * RT_DEADLINE_MS));
+	rd1 = rt_disk_reads();
+	s1 = kt_status("suppressed");
+	TH_LOG("perl %d: majflt %lld -> %lld (/proc/PID/stat), reads of %s +%lld, suppressed +%lld",
+	       pid, maj0, maj1, RT_DISK_DEV, rd1 - rd0, s1 - s0);
+	/* each of them a read of the disk */
+	EXPECT_LE(2 * RT_DISK_PAGES, rd1 - rd0);
+	/* the fire's next samples, and the second pass, fell in the cooldown */
+	EXPECT_LT(s0, s1);
+	ev = rt_one(_metadata, &self->mon, "majflt", "perl", 100, &events);
+	if (ev) {
+		EXPECT_EQ(pid, khm_json_int(ev, "pid"));
+		EXPECT_EQ(100, khm_json_int(ev, "rule.min"));
+		EXPECT_EQ(200, khm_json_int(ev, "rule.diff"));
+		EXPECT_GE(khm_json_num(ev, "value") / 3, khm_json_num(ev, "avg"));
+		/* no more than perl's pace */
+		EXPECT_GE(800.0 * 1.5, khm_json_num(ev, "value"));
+	}
+	json_object_put(events);
+	unlink(RT_GO);
+	if (!ev)
+		return;
+	/* where perl was when the rule fired */
+	rt_expect_capture(_metadata, pid, "majflt", ".txt",
+			  "Perl_runops_standard");
+	/* and the profile of its page faults: unpack's reads */
+	rt_expect_capture(_metadata, pid, "majflt", ".faults.folded",
+			  "Perl_pp_unpack");
 }
 
 /*

@@ -6,7 +6,11 @@
 # Build the test-only khm_sick.ko for kernel KVER into build/KVER/helper/,
 # where selftests/vm/mkinitramfs.sh picks up every *.ko for the VM's
 # /lib/kholmes/helper/. Where the kernel has FUSE as a module (6.1 cloud),
-# its fuse.ko goes there too, uncompressed for busybox's insmod.
+# its fuse.ko goes there too, uncompressed for busybox's insmod; and so do
+# the modules the VM's virtio disk needs where they are modules (virtio_blk
+# on every stock kernel, virtio and virtio_pci on 6.1, ext4 on 6.12-rt), as
+# disk-NN-<name>.ko in the order modprobe would load them (busybox's insmod
+# knows no dependencies): real_test loads them in that order.
 set -euo pipefail
 
 kver=$1
@@ -33,4 +37,26 @@ case $fuse in
 *.ko.xz) xz -dc "$fuse" >"$out/fuse.ko" ;;
 *.ko.zst) zstd -qdc "$fuse" >"$out/fuse.ko" ;;
 esac
+
+# unpack SRC DST: a module, uncompressed
+unpack() {
+	case $1 in
+	*.ko) cp "$1" "$2" ;;
+	*.ko.xz) xz -dc "$1" >"$2" ;;
+	*.ko.zst) zstd -qdc "$1" >"$2" ;;
+	*) echo "helper: what is $1?" >&2; return 1 ;;
+	esac
+}
+
+rm -f "$out"/disk-*.ko
+# the debug kernel has them built in
+[[ $kver == debug ]] && exit 0
+n=0
+while read -r ko; do
+	name=${ko##*/}
+	n=$((n + 1))
+	unpack "$ko" "$(printf '%s/disk-%02d-%s.ko' "$out" "$n" "${name%%.ko*}")"
+done < <(for m in virtio_pci virtio_blk ext4; do
+		PATH=$PATH:/usr/sbin:/sbin modprobe -S "$kver" --show-depends "$m"
+	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
 exit 0
