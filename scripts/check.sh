@@ -254,8 +254,9 @@ fi
 #
 # The debug kernel runs only $debug_tests (KHM_DEBUG_TESTS), in
 # KHM_DEBUG_PARTS VMs (default 2): KASAN, lockdep and kmemleak under TCG
-# make every test several times slower (debug_secs: their seconds there),
-# and these cover the module's paths: captures and the queue (capture),
+# make every test several times slower (debug_secs: their seconds there
+# beside another VM; being the longest, the debug VMs start first), and
+# these cover the module's paths: captures and the queue (capture),
 # perf-driven profiles (profile), every netlink request (fuzz), the
 # daemon (daemon) and a minute of pulls and acknowledgements racing
 # captures and profiles (sick_test's race_pull_ack), each VM ending in an
@@ -275,14 +276,14 @@ declare -A vm_secs=(
 	[capture_test]=63 [config_test]=30 [ctl_hostile_test]=5
 	[daemon_test]=39 [detect_test]=55 [fuzz_test]=36
 	[hardening_test]=156 [limits_test]=14 [priv_test]=107
-	[profile_test]=124 [real_test]=168 [rig_test]=5 [sampling_test]=37
+	[profile_test]=124 [real_test]=188 [rig_test]=5 [sampling_test]=37
 	[scale_test]=56 [sick_test]=37 [storm_test]=58 [watch_test]=10
 	[ctl_faults_test]=30
 )
 # shellcheck disable=SC2034 # read by deal() through a nameref
 declare -A debug_secs=(
-	[capture_test]=320 [daemon_test]=125 [fuzz_test]=143
-	[hardening_test]=664 [profile_test]=243 [sick_test]=85
+	[capture_test]=413 [daemon_test]=182 [fuzz_test]=301
+	[hardening_test]=664 [profile_test]=517 [sick_test]=77
 )
 all_tests=()
 for t in "$top"/build/selftests/*_test; do
