@@ -99,17 +99,25 @@ gate "controller build" "$rc" "$logs/ctl.log"
 # steps share DKMS's state in /var/lib/dkms and run in order), each step's
 # output in $logs/<step>.out and its summary lines in $logs/<step>.res;
 # both are replayed below in this order, as if they had run one by one.
-host_unit() {
-	step "controller: host unit tests"
-	"${make[@]}" unit 2>&1 | tee "$logs/unit.log"
+# tap_step NAME LOG CMD...: CMD's TAP, also in LOG, counted as NAME; a
+# failing CMD that printed no "not ok" counts as one failure, LOG named.
+tap_step() {
+	local name=$1 log=$2 rc p f s note=
+
+	shift 2
+	"$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
-	read -r p f s < <(tap_count "$logs/unit.log")
-	note=
+	read -r p f s < <(tap_count "$log")
 	if ((rc != 0 && f == 0)); then
 		f=1
-		note="make unit failed, log: build/logs/unit.log"
+		note="exit $rc, log: ${log#"$top"/}"
 	fi
-	add "host unit tests" "$p" "$f" "$s" "$note"
+	add "$name" "$p" "$f" "$s" "$note"
+}
+
+host_unit() {
+	step "controller: host unit tests"
+	tap_step "host unit tests" "$logs/unit.log" "${make[@]}" unit
 }
 
 host_style() {
@@ -127,47 +135,30 @@ host_modules() {
 
 host_pkgcheck() {
 	step "packaging: make install, DKMS for every kernel, the unit, the man page"
-	"${make[0]}" pkgcheck 2>&1 | tee "$logs/pkgcheck.log"
-	rc=${PIPESTATUS[0]}
-	read -r p f s < <(tap_count "$logs/pkgcheck.log")
-	if ((rc != 0 && f == 0)); then
-		f=1
-	fi
-	add "packaging (pkgcheck)" "$p" "$f" "$s"
+	tap_step "packaging (pkgcheck)" "$logs/pkgcheck.log" "${make[0]}" pkgcheck
 }
 
 # Debian packages (scripts/deb.sh, lintian), then installed, reloaded,
 # rebooted and purged on a Debian 12 VM with systemd (selftests/fleet/).
 host_deb() {
 	step "packages: make deb, lintian"
-	"$top/scripts/deb.sh" --lintian 2>&1 | tee "$logs/deb.log"
-	rc=${PIPESTATUS[0]}
-	read -r p f s < <(tap_count "$logs/deb.log")
-	((rc != 0 && f == 0)) && f=1
-	add "packages (make deb, lintian)" "$p" "$f" "$s"
+	tap_step "packages (make deb, lintian)" "$logs/deb.log" \
+		"$top/scripts/deb.sh" --lintian
 }
 
 # The packages on the Debian 12 VM: after host_deb, one job of the VM pool
 # below (a VM like the others; run alone it left a CPU idle).
 host_fleet() {
 	step "fleet: the packages on a Debian 12 VM with systemd as PID 1"
-	"$top/selftests/fleet/run.sh" "$top/build/fleet" 2>&1 | tee "$logs/fleet.log"
-	rc=${PIPESTATUS[0]}
-	read -r p f s < <(tap_count "$logs/fleet.log")
-	((rc != 0 && f == 0)) && f=1
-	add "fleet VM (Debian 12, systemd)" "$p" "$f" "$s"
+	tap_step "fleet VM (Debian 12, systemd)" "$logs/fleet.log" \
+		"$top/selftests/fleet/run.sh" "$top/build/fleet"
 }
 
 # after host_unit: ctl/tests/prom_write writes the file
 host_prom() {
 	step "prometheus: node_exporter serves the daemon's textfile"
-	"$top/scripts/node-exporter-check.sh" 2>&1 | tee "$logs/node-exporter.log"
-	rc=${PIPESTATUS[0]}
-	read -r p f s < <(tap_count "$logs/node-exporter.log")
-	if ((rc != 0 && f == 0)); then
-		f=1
-	fi
-	add "node_exporter textfile" "$p" "$f" "$s"
+	tap_step "node_exporter textfile" "$logs/node-exporter.log" \
+		"$top/scripts/node-exporter-check.sh"
 }
 
 host_selftests() {
@@ -180,11 +171,8 @@ host_selftests() {
 
 host_judging() {
 	step "VM judging: fabricated consoles and results (scripts/tests/check_test.sh)"
-	"$top/scripts/tests/check_test.sh" 2>&1 | tee "$logs/check_test.log"
-	rc=${PIPESTATUS[0]}
-	read -r p f s < <(tap_count "$logs/check_test.log")
-	((rc != 0 && f == 0)) && f=1
-	add "VM judging (check_test.sh)" "$p" "$f" "$s"
+	tap_step "VM judging (check_test.sh)" "$logs/check_test.log" \
+		"$top/scripts/tests/check_test.sh"
 }
 
 # lane STEP...: the host steps in order, in this shell's child, each
