@@ -1199,10 +1199,18 @@ TEST_F_TIMEOUT(cap, threads_exiting_mid_capture, 180)
 		struct json_object *t;
 
 		cap_files_load(_metadata, self->dir, ids[i], &f);
-		/* the main thread never exits: its stacks are there */
+		/*
+		 * The main thread never exits: its stacks are there, but for
+		 * a kernel stack the module found none of and says so
+		 * (kstack-none, as threads_explained() allows): it starts a
+		 * worker every 5 ms and may be between CPUs at the walk.
+		 */
 		t = thread_by_tid(f.json, self->wl.pid);
 		ASSERT_NE(NULL, t);
-		EXPECT_LT(0, array_len(khm_json_get(t, "kstack")));
+		EXPECT_FALSE(has_flag(t, "exited"));
+		if (!has_flag(t, "kstack-none"))
+			EXPECT_LT(0, array_len(khm_json_get(t, "kstack")))
+				TH_LOG("%s", json_str(t));
 		EXPECT_LT(0, array_len(khm_json_get(t, "ustack.frames")));
 		n = threads_explained(f.json);
 		EXPECT_LE(0, n) TH_LOG("capture %lld", ids[i]);
