@@ -1037,8 +1037,14 @@ static int threads_explained(struct json_object *cap)
 		bool gone = has_flag(t, "exited");
 
 		exited += gone;
+		/* in-user: interrupted in user mode, no kernel frames to show */
+		if (has_flag(t, "in-user") && !has_flag(t, "running")) {
+			fprintf(stderr, "# in-user but not running: %s\n",
+				json_str(t));
+			return -1;
+		}
 		if (!array_len(khm_json_get(t, "kstack")) && !gone &&
-		    !has_flag(t, "kstack-none")) {
+		    !has_flag(t, "kstack-none") && !has_flag(t, "in-user")) {
 			fprintf(stderr, "# no kernel stack, no reason: %s\n",
 				json_str(t));
 			return -1;
@@ -1201,14 +1207,15 @@ TEST_F_TIMEOUT(cap, threads_exiting_mid_capture, 180)
 		cap_files_load(_metadata, self->dir, ids[i], &f);
 		/*
 		 * The main thread never exits: its stacks are there, but for
-		 * a kernel stack the module found none of and says so
-		 * (kstack-none, as threads_explained() allows): it starts a
-		 * worker every 5 ms and may be between CPUs at the walk.
+		 * a kernel stack that the module says it has none of, as
+		 * threads_explained() allows: kstack-none (it starts a worker
+		 * every 5 ms and may be between CPUs at the walk) or in-user
+		 * (the IPI found it running in user mode).
 		 */
 		t = thread_by_tid(f.json, self->wl.pid);
 		ASSERT_NE(NULL, t);
 		EXPECT_FALSE(has_flag(t, "exited"));
-		if (!has_flag(t, "kstack-none"))
+		if (!has_flag(t, "kstack-none") && !has_flag(t, "in-user"))
 			EXPECT_LT(0, array_len(khm_json_get(t, "kstack")))
 				TH_LOG("%s", json_str(t));
 		EXPECT_LT(0, array_len(khm_json_get(t, "ustack.frames")));
