@@ -243,22 +243,37 @@ fi
 # The debug kernel runs only $debug_tests (KHM_DEBUG_TESTS), in
 # KHM_DEBUG_PARTS VMs (default 2): KASAN, lockdep and kmemleak under TCG
 # make every test several times slower (debug_secs: their seconds there
-# beside another VM; being the longest, the debug VMs start first), and
-# these cover the module's paths: captures and the queue (capture),
-# perf-driven profiles (profile), every netlink request (fuzz), the
-# daemon (daemon) and a minute of pulls and acknowledgements racing
-# captures and profiles (sick_test's race_pull_ack), each VM ending in an
-# unload and a kmemleak scan.
-# hardening_test is left out: its 50 reloads and 20,000 processes ran
-# 13-32 s a round there and overran their bounds (664 s, 4 failed).
+# beside another VM; being the longest, the debug VMs start first). What
+# runs there is what takes the module's own paths, where the debug kernel
+# sees what a stock one cannot: captures and the queue (capture), perf-
+# driven profiles and an unload while one runs (profile), every netlink
+# request (fuzz), the daemon pulling and acknowledging (daemon),
+# allocation failures injected at every 3rd and every 7th allocation
+# while captures, profiles and pulls run (hardening's failalloc: the error
+# paths, where leaks hide) and a minute of pulls and acknowledgements
+# racing captures and profiles (sick_test's race_pull_ack), each VM
+# ending in an unload and a kmemleak scan. debug_args leaves out, per
+# binary, what judges the controller or the rules, not the module's
+# memory or locks, and what holds deadlines meant for stock kernels:
+# profile_test's saturation policy, refusals (fuzz sends every request),
+# perl unwinding (the controller's) and rundelay naming (the detector);
+# daemon_test's SIGKILL loop (the daemon's own crash consistency);
+# hardening_test's 50 reloads under load and 20,000 processes (13 to
+# 32 s a round there, over their bounds); sick_test's 2 s deadlines.
+# KHM_DEBUG_ARGS_<name> replaces one binary's entry.
 jobs=${KHM_VM_JOBS:-2}
 nparts=${KHM_VM_PARTS:-2}
 dparts=${KHM_DEBUG_PARTS:-2}
-debug_tests=${KHM_DEBUG_TESTS:-capture_test,profile_test,fuzz_test,daemon_test,sick_test}
-# sick_test runs there as its race only (issue 12: the daemon pulls and
-# acknowledges while captures and profiles are pushed for a minute, KASAN
-# judging); its other cases hold 2 s deadlines meant for the stock kernels.
-debug_sick_args=${KHM_DEBUG_SICK_ARGS:--t race_pull_ack}
+debug_tests=${KHM_DEBUG_TESTS:-capture_test,profile_test,fuzz_test,daemon_test,sick_test,hardening_test}
+declare -A debug_args=(
+	[profile]="-T cpu_max_skips_when_saturated -T refusals -T perl_whole_stacks -T perl_fp_walk_no_junk -T rundelay_names_the_spinner"
+	[daemon]="-T sigkill_loop_loses_nothing"
+	[hardening]="-f failalloc"
+	[sick]="${KHM_DEBUG_SICK_ARGS:--t race_pull_ack}"
+)
+for v in ${!KHM_DEBUG_ARGS_@}; do
+	debug_args[${v#KHM_DEBUG_ARGS_}]=${!v}
+done
 # shellcheck disable=SC2034 # read by deal() through a nameref
 declare -A vm_secs=(
 	[capture_test]=63 [config_test]=30 [ctl_hostile_test]=5
@@ -270,8 +285,8 @@ declare -A vm_secs=(
 )
 # shellcheck disable=SC2034 # read by deal() through a nameref
 declare -A debug_secs=(
-	[capture_test]=413 [daemon_test]=182 [fuzz_test]=301
-	[hardening_test]=664 [profile_test]=517 [sick_test]=77
+	[capture_test]=413 [daemon_test]=105 [fuzz_test]=301
+	[hardening_test]=100 [profile_test]=255 [sick_test]=77
 )
 all_tests=()
 for t in "$top"/build/selftests/*_test; do
@@ -363,7 +378,11 @@ start_vm() {
 	echo "VM: $k part $n started ($(date -u +%T)): ${list//,/ }"
 	rm -rf "$top/build/$k/vm-$n"
 	vm_env=(KHM_TESTS="$list")
-	[[ $k == debug ]] && vm_env+=(KHM_ARGS_sick="$debug_sick_args")
+	if [[ $k == debug ]]; then
+		for v in "${!debug_args[@]}"; do
+			vm_env+=("KHM_ARGS_$v=${debug_args[$v]}")
+		done
+	fi
 	env "${vm_env[@]}" \
 		"$top/selftests/vm/run-vm.sh" "$k" "$top/build/$k/vm-$n" \
 		>"$logs/vm-$k-$n.log" 2>&1 &
