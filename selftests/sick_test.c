@@ -46,6 +46,8 @@
 #define SICK_PROC	"/proc/khm_sick"
 #define SICK_FUSE_DIR	"/tmp/khm-sick-fuse"
 #define SICK_DISK_MS	2000	/* request to file on disk */
+/* what waits this long is blocked, not slow: the wait then ends */
+#define SICK_BLOCKED_MS	20000
 #define SICK_RMMOD_MS	5000
 /*
  * The race: a minute on the debug kernel, where KASAN and lockdep judge
@@ -246,28 +248,37 @@ FIXTURE_TEARDOWN(sick)
  * 5 s with a capture of it in flight. Under emulation kholmesctl alone
  * (a capture request, pulls) takes seconds, and varies twofold, so "on
  * disk" is allowed 2 s beyond twice what the same took for a healthy
- * process just before, and the module's own time for the capture
- * (duration-ns) is held to 2 s.
+ * process, and the module's own time for the capture (duration-ns) is
+ * held to 2 s. The healthy process is captured before and after, and
+ * the slower of the two counts: beside other VMs on the host the same
+ * request took 528 ms, then over 3 s (sick.fuse_server_stopped failed so
+ * in one run of three), which is the host's load, not a block. A block
+ * is what no load explains: nothing on disk in SICK_BLOCKED_MS.
  * Returns the sick capture's id.
  */
 static long long sick_check(struct __test_metadata *_metadata,
 			    FIXTURE_DATA(sick) *self, char **txt,
 			    struct json_object **json)
 {
-	long long id, id0, id2, base, ms, took;
+	long long id, id0, id2, id3, base, after, ms, next, took;
 	int status = -1;
 
 	base = capture_to_disk(self->dir, self->healthy.pid, &id0, 30000);
 	TH_LOG("healthy capture %lld on disk after %lld ms", id0, base);
 	ASSERT_LE(0, base);
-	ms = capture_to_disk(self->dir, self->wl.pid, &id,
-			     2 * base + SICK_DISK_MS);
+	ms = capture_to_disk(self->dir, self->wl.pid, &id, SICK_BLOCKED_MS);
 	TH_LOG("sick capture %lld on disk after %lld ms", id, ms);
+	next = capture_to_disk(self->dir, self->healthy.pid, &id2,
+			       SICK_BLOCKED_MS);
+	TH_LOG("next capture %lld on disk after %lld ms", id2, next);
+	after = capture_to_disk(self->dir, self->healthy.pid, &id3, 30000);
+	TH_LOG("healthy capture %lld on disk after %lld ms", id3, after);
+	if (after > base)
+		base = after;
 	EXPECT_LE(0, ms);
-	ms = capture_to_disk(self->dir, self->healthy.pid, &id2,
-			     2 * base + SICK_DISK_MS);
-	TH_LOG("next capture %lld on disk after %lld ms", id2, ms);
-	EXPECT_LE(0, ms);
+	EXPECT_GE(2 * base + SICK_DISK_MS, ms);
+	EXPECT_LE(0, next);
+	EXPECT_GE(2 * base + SICK_DISK_MS, next);
 	*txt = capture_txt(self->dir, id);
 	*json = capture_json(self->dir, id);
 	EXPECT_NE(NULL, *txt);
