@@ -12,7 +12,8 @@
 #      Prometheus textfile read back through node_exporter
 #   5. the selftests, and the host-side test of the VM judging and this
 #      accounting (scripts/tests/check_test.sh, TAP)
-#   6. the debug kernel (scripts/kdebug.sh: built once, then cached)
+#   6. the debug kernel (scripts/kdebug.sh: built once, then cached), in
+#      the background from the start, with the module built against it
 #   7. for every kernel that can boot here (/boot/vmlinuz-<rel> with
 #      headers), and the debug kernel: its module, and its suite split over
 #      KHM_VM_PARTS qemu VMs (default 2; the debug kernel a subset in
@@ -29,7 +30,11 @@
 #
 # Steps 1 to 5 run in two lanes at once (lane() below: the packaging steps
 # in one, the rest in the other) and are printed in the order above; builds
-# use make -j$(nproc).
+# use make -j$(nproc). Step 6 runs beside them and beside step 7, whose
+# debug VMs start once it is done; the fleet VM's root filesystem is built
+# beside them too, once the packages are (on a fresh machine the kernel
+# takes about 20 minutes of both CPUs and the root filesystem 10 minutes,
+# mostly downloads; cached, seconds).
 #
 # Every step runs even when an earlier one failed, so one run shows
 # everything that is wrong. Counted are individual test cases (TAP "ok" /
@@ -95,6 +100,34 @@ rc=$?
 ((rc == 0)) || tail -n 30 "$logs/ctl.log"
 gate "controller build" "$rc" "$logs/ctl.log"
 
+# The debug kernel (scripts/kdebug.sh: built once, about 20 minutes here
+# with the whole machine, then cached under /var/cache/kholmes/) and the
+# module and helper built against it, in the background from here: on a
+# fresh machine the kernel builds while the host steps and the stock
+# kernels' VMs run, and the debug VMs join the pool once it is there
+# (ready_debug below). Its niceness is the run's own (KDEBUG_NICE=0), so
+# that it shares the CPUs with them rather than waiting for the end. With
+# the kernel cached this takes a few seconds.
+kdebug_bg() {
+	local rc=0
+
+	KDEBUG_NICE=${KDEBUG_NICE:-0} "$top/scripts/kdebug.sh" \
+		>"$logs/kdebug.out" 2>"$logs/kdebug.log" || rc=1
+	if ((rc == 0)); then
+		if "$top/scripts/kbuild.sh" --quiet debug; then
+			# sick_test's helper module; without it those tests skip
+			"$top/selftests/kmod_helper/build.sh" debug ||
+				echo "check: no khm_sick.ko for debug" >&2
+		else
+			rc=2
+		fi
+	fi
+	echo "$rc" >"$logs/kdebug.rc"
+}
+rm -f "$logs/kdebug.rc"
+kdebug_bg >"$logs/kdebug-bg.log" 2>&1 &
+kdebug_pid=$!
+
 # The host steps, each a function. They run in two lanes at once (lane_b's
 # steps share DKMS's state in /var/lib/dkms and run in order), each step's
 # output in $logs/<step>.out and its summary lines in $logs/<step>.res;
@@ -144,6 +177,12 @@ host_deb() {
 	step "packages: make deb, lintian"
 	tap_step "packages (make deb, lintian)" "$logs/deb.log" \
 		"$top/scripts/deb.sh" --lintian
+	# The fleet VM's root filesystem, for what the packages depend on:
+	# cached, or built from here on beside the other steps (ten minutes
+	# on a fresh machine, mostly downloads). The fleet job finds it,
+	# or waits for it on rootfs.sh's lock.
+	"$top/selftests/fleet/run.sh" --rootfs-only "$top/build/fleet-rootfs" \
+		>"$logs/rootfs.log" 2>&1 &
 }
 
 # The packages on the Debian 12 VM: after host_deb, one job of the VM pool
@@ -211,24 +250,13 @@ for s in unit style modules pkgcheck deb prom selftests judging; do
 	fi
 done
 
-# The debug kernel: built once (about 20 minutes here), then cached under
-# /var/cache/kholmes/. Without it the run fails below: "debug" is one of
-# the kernels that must have run (selftests/vm/kernels).
-step "debug kernel: make kdebug (KASAN, lockdep, kmemleak, ...)"
-kdebug_ok=0
-if "$top/scripts/kdebug.sh" >"$logs/kdebug.out" 2>"$logs/kdebug.log"; then
-	kdebug_ok=1
-	cat "$logs/kdebug.log" "$logs/kdebug.out"
-else
-	tail -n 30 "$logs/kdebug.log"
-fi
-gate "debug kernel (make kdebug)" "$((!kdebug_ok))" "$logs/kdebug.log"
-
 mapfile -t kernels < <("$top/scripts/kernels.sh" --vm)
 if ((${#kernels[@]} == 0)); then
 	echo "no kernel with both /boot/vmlinuz-<rel> and headers: sudo make deps" >&2
 fi
-((kdebug_ok)) && kernels+=(debug)
+# "debug" is one of the kernels that must have run (selftests/vm/kernels):
+# without the debug kernel the run fails.
+kernels+=(debug)
 # Each kernel's suite runs in KHM_VM_PARTS VMs (default 2), KHM_VM_JOBS VMs
 # at a time (default 2). Two VMs keep both host CPUs busy (vmstat during
 # a run: 0 % idle), so a third would only slow the others; splitting
@@ -322,6 +350,10 @@ deal() {
 declare -A vmrc kparts
 built=()
 for k in "${kernels[@]}"; do
+	if [[ $k == debug ]]; then
+		built+=(debug)	# by kdebug_bg; ready_debug says how it went
+		continue
+	fi
 	if "$top/scripts/kbuild.sh" --quiet "$k"; then
 		built+=("$k")
 		# sick_test's helper module; without it those tests skip
@@ -388,12 +420,64 @@ start_vm() {
 		>"$logs/vm-$k-$n.log" 2>&1 &
 	vm_pids+=($!)
 }
+# ready_debug: whether the debug VMs can start (status 0), must wait for
+# kdebug_bg (1), or cannot (2: no kernel, or no module for it; they are
+# dropped and the kernel counted as failed below).
+debug_state=
+ready_debug() {
+	local rc
+
+	[[ -n $debug_state ]] && return "$debug_state"
+	if [[ -s $logs/kdebug.rc ]]; then
+		rc=$(<"$logs/kdebug.rc")
+	elif kill -0 "$kdebug_pid" 2>/dev/null; then
+		return 1
+	else
+		rc=1	# ended without saying: killed
+	fi
+	case $rc in
+	0) debug_state=0 ;;
+	2) debug_state=2 vmrc[debug]=build ;;
+	*) debug_state=2 vmrc[debug]=kdebug ;;
+	esac
+	return "$debug_state"
+}
+# The pool: whenever a slot is free, the longest job that can start.
+pending=()
 for v in "${vms[@]}"; do
-	[[ -n $v ]] || continue
-	read -r _ k n list <<<"$v"
+	[[ -n $v ]] && pending+=("$v")
+done
+while ((${#pending[@]})); do
+	while (($(live) >= jobs)); do
+		sleep 1
+	done
+	pick=-1
+	for i in "${!pending[@]}"; do
+		read -r _ k _ <<<"${pending[i]}"
+		if [[ $k == debug ]]; then
+			ready_debug
+			st=$?
+			((st == 1)) && continue
+			if ((st == 2)); then
+				unset 'pending[i]'
+				continue
+			fi
+		fi
+		pick=$i
+		break
+	done
+	pending=("${pending[@]}")
+	if ((pick < 0)); then
+		sleep 2
+		continue
+	fi
+	read -r _ k n list <<<"${pending[pick]}"
+	unset 'pending[pick]'
+	pending=("${pending[@]}")
 	start_vm "$k" "$n" "$list"
 done
-# the runners' exit status is in their summary files, read below
+# the runners' exit status is in their summary files, read below; this
+# waits for kdebug_bg too
 wait
 # A VM whose guest the emulator killed (judge.sh's retry file: an int3
 # Oops outside the module) runs once more; its second run is what counts,
@@ -411,6 +495,10 @@ for v in "${vms[@]}"; do
 	start_vm "$k" "$n" "$list"
 done
 wait
+step "debug kernel: make kdebug (KASAN, lockdep, kmemleak, ...)"
+ready_debug
+cat "$logs/kdebug.log" "$logs/kdebug.out" "$logs/kdebug-bg.log"
+gate "debug kernel (make kdebug)" "$([[ ${vmrc[debug]:-} == kdebug ]] && echo 1 || echo 0)" "$logs/kdebug.log"
 cat "$logs/fleet.out"
 if [[ -s $logs/fleet.res ]]; then
 	# shellcheck disable=SC1091 # written by lane()
@@ -424,6 +512,10 @@ for k in "${kernels[@]}"; do
 	step "VM: $k"
 	if [[ ${vmrc[$k]:-} == build ]]; then
 		add "$k" 0 1 0 "module does not build"
+		continue
+	fi
+	if [[ ${vmrc[$k]:-} == kdebug ]]; then
+		add "$k" 0 1 0 "no debug kernel: build/logs/kdebug.log"
 		continue
 	fi
 	dirs=

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# selftests/fleet/run.sh [OUTDIR]: kholmes' Debian packages on a real
-# Debian 12 host, in a qemu VM (TCG), judged here as TAP.
+# selftests/fleet/run.sh [--rootfs-only] [OUTDIR]: kholmes' Debian
+# packages on a real Debian 12 host, in a qemu VM (TCG), judged here as TAP.
+# --rootfs-only builds (or finds cached) the root filesystem and stops:
+# make check runs it beside the other steps once the packages are built,
+# since building it mostly waits on the network.
 #
 # The VM boots the 6.12 cloud kernel (the newest /boot/vmlinuz-6.12*-cloud-*,
 # or KHM_FLEET_KVER) into a Debian 12 root filesystem with systemd as PID 1,
@@ -25,6 +28,11 @@
 # takes the packages from DIR; KHM_FLEET_DKMS=vm has DKMS compile in the VM.
 set -uo pipefail
 
+rootfs_only=0
+if [[ ${1:-} == --rootfs-only ]]; then
+	rootfs_only=1
+	shift
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 out=${1:-$top/build/fleet}
@@ -77,6 +85,10 @@ mapfile -t deps < <(for d in "${debs[@]}"; do dpkg-deb -f "$d" Depends; done |
 	tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/[[:space:]]//g' |
 	grep -v -x -e '' -e kholmes-dkms -e kholmesctl | sort -u)
 t0=$(date +%s)
+if ((rootfs_only)); then
+	"$here/rootfs.sh" "$cache" "$kver" "${deps[@]}"
+	exit
+fi
 rootfs=$("$here/rootfs.sh" "$cache" "$kver" "${deps[@]}")
 ok $? "Debian 12 root filesystem for $kver (${rootfs:-none})"
 echo "# rootfs ready in $(($(date +%s) - t0)) s"
