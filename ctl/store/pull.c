@@ -470,8 +470,11 @@ int pull_main(int argc, char *argv[])
 	if (kh_parse_pull(argc - 1, argv + 1, false, &po, &pe))
 		return kh_usage_fail(usage, &pe);
 	kh_json |= po.json;
-	/* symbolize from local files only: a network fetch would stall us */
-	unsetenv("DEBUGINFOD_URLS");
+	/*
+	 * DEBUGINFOD_URLS is kept: whoever runs pull with it set asks for
+	 * symbols from those servers (bounded by DEBUGINFOD_TIMEOUT). The
+	 * daemon unsets it: a fetch would stall its loop.
+	 */
 	ret = kh_pull_open_dir(&p.store, po.dir, false);
 	if (ret)
 		return ret;

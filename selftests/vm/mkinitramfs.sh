@@ -17,6 +17,14 @@
 #                              names given, if any, of the *_test binaries
 #   /bin/<name>                each host binary $KHM_EXTRA_BINS names
 #                              (space-separated paths), with its libraries
+#   what <test>.extra names    for each test going in that has a
+#                              SELFTESTS-DIR/<test>.extra: each host path
+#                              (or glob) of it, one a line, '#' comments:
+#                              an executable as /bin/<name>, with its
+#                              libraries; a directory, whole, and any other
+#                              file, with the libraries ldd finds for it,
+#                              at the same path; one missing is left out
+#                              (the test skips what needs it)
 #   /etc/passwd, /etc/group    root and nobody (65534)
 #   /etc/khm.env               KHM_MODPARAMS, KHM_TEST_TIMEOUT, KHM_TEST_ARGS
 #                              and every KHM_FUZZ_* from our environment
@@ -74,6 +82,43 @@ add_bin() {
 	done < <(ldd "$1" | grep -o '/[^ ]*' | sort -u)
 }
 
+# add_extra HOST-PATH: see <test>.extra above.
+add_extra() {
+	local lib
+
+	if [[ -d $1 ]]; then
+		mkdir -p "$root$(dirname "$1")"
+		cp -rL "$1" "$root$1"
+		return
+	fi
+	if [[ -x $1 && $1 != *.so* ]]; then
+		add_bin "$1" "${1##*/}"
+		return
+	fi
+	mkdir -p "$root$(dirname "$1")"
+	cp -L "$1" "$root$1"
+	while read -r lib; do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done < <(ldd "$1" 2>/dev/null | grep -o '/[^ ]*' | sort -u)
+}
+
+# add_extras FILE: every path FILE names.
+add_extras() {
+	local line p
+
+	while read -r line; do
+		[[ -z $line || $line == \#* ]] && continue
+		for p in $line; do
+			if [[ -e $p ]]; then
+				add_extra "$p"
+			else
+				echo "mkinitramfs: ${1##*/}: no $p on this host, left out" >&2
+			fi
+		done
+	done <"$1"
+}
+
 add_bin "$ctl" kholmesctl
 for b in ${KHM_EXTRA_BINS:-}; do
 	[[ -x $b ]] || { echo "mkinitramfs: no executable $b" >&2; exit 1; }
@@ -85,6 +130,7 @@ if (($#)); then
 		t=${t%_test}_test
 		[[ -x $tests_dir/$t ]] || { echo "mkinitramfs: no test $tests_dir/$t" >&2; exit 1; }
 		install -m 0755 "$tests_dir/$t" "$root/selftests/$t"
+		[[ -f $tests_dir/$t.extra ]] && add_extras "$tests_dir/$t.extra"
 	done
 	for f in "$tests_dir"/*; do
 		[[ -f $f && $f != *_test ]] && install -m 0755 "$f" "$root/selftests/"
@@ -92,6 +138,7 @@ if (($#)); then
 else
 	for f in "$tests_dir"/*; do
 		[[ -f $f ]] && install -m 0755 "$f" "$root/selftests/"
+		[[ $f == *_test.extra ]] && add_extras "$f"
 	done
 fi
 
