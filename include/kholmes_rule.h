@@ -195,6 +195,31 @@ khr_judge(const struct kholmes_rule_cfg *r, __u64 value, __u64 avg,
 	return KHOLMES_V_FIRE;
 }
 
+/*
+ * Run delay is zero-sum on a busy host. While every CPU is busy, the
+ * host's waiting is the runnable threads beyond the CPUs, wherever the
+ * scheduler puts them: a process that waits more because a move put it
+ * beside a busy neighbour is paid for by another that now waits less (a
+ * steady stress-ng mix on 2 CPUs: one stressor from 39 to 407 ms/s, the
+ * host's total unchanged). New contention raises the host's waiting too:
+ * one CPU hog on an idle host makes every process beside it wait. So a
+ * jump of a process's run delay stands only if the host's waiting (the
+ * sum over the processes a pass saw) grew by at least half of it over its
+ * own window average. value, avg: the process's; host, host_avg: the
+ * sums; fixed point alike. Until the host's window is full (host_samples
+ * < window) there is nothing to compare with, and the jump stands.
+ */
+static inline bool khr_wait_grew(__u64 value, __u64 avg, __u64 host,
+				 __u64 host_avg, __u32 host_samples,
+				 __u32 window)
+{
+	__u64 rise = value > avg ? value - avg : 0;
+
+	if (host_samples < window)
+		return true;
+	return host > host_avg && host - host_avg >= rise / 2;
+}
+
 /* The cooldown grows to 1 << KHR_STREAK_MAX times the rule's: 16x. */
 #define KHR_STREAK_MAX	4
 

@@ -464,7 +464,14 @@ static struct {
 	u64 value;
 	u64 avg;
 	u64 last_ns;
+	/* the host's waiting: this pass's sum, and a window of past ones */
+	u64 host;
+	struct khr_window win;
+	u64 ring[KHOLMES_WINDOW_MAX];
 } khm_rd;
+
+/* debugfs: jumps that another process's shorter wait paid for */
+static u64 khm_rd_shifted;
 
 static void khm_rundelay_fire(struct khm_proc *pr, u64 value, u64 avg)
 {
@@ -477,15 +484,31 @@ static void khm_rundelay_fire(struct khm_proc *pr, u64 value, u64 avg)
 	}
 }
 
-/* At the end of an update, before any tracked process is dropped. */
-static void khm_rundelay_pass(u64 now, u64 boot)
+/*
+ * At the end of an update, before any tracked process is dropped. A walk
+ * cut short (!complete) saw part of the host: its sum joins no window.
+ */
+static void khm_rundelay_pass(u64 now, u64 boot, bool complete)
 {
 	const struct kholmes_rule_cfg *rule = &khm_rules[KHOLMES_METRIC_RUNDELAY];
 	u64 cool = (u64)rule->cooldown_s * NSEC_PER_SEC;
+	u64 host = khm_rd.host, host_avg = khr_window_avg(&khm_rd.win);
+	u32 samples = khm_rd.win.count;
 
+	if (khm_rd.win.cap != khm_cfg.window) {
+		khr_window_init(&khm_rd.win, khm_cfg.window);
+		samples = 0;
+	}
+	if (complete)
+		khr_window_push(&khm_rd.win, khm_rd.ring, host);
+	khm_rd.host = 0;
 	if (!khm_rd.pr)
 		return;
-	if (khm_rd.last_ns && now - khm_rd.last_ns < cool) {
+	if (!khr_wait_grew(khm_rd.value, khm_rd.avg, host, host_avg, samples,
+			   khm_cfg.window)) {
+		khm_rd_shifted++;
+		khm_stats.suppressed++;
+	} else if (khm_rd.last_ns && now - khm_rd.last_ns < cool) {
 		khm_stats.suppressed++;
 	} else {
 		khm_rd.last_ns = now;
@@ -580,6 +603,8 @@ static void khm_update(struct khm_proc *pr, const struct khm_raw *r,
 			khm_rate(r->nvcsw, pr->prev_nvcsw,
 				 NSEC_PER_SEC * KHOLMES_VALUE_SCALE, el);
 		v[KHOLMES_METRIC_RUNDELAY] = khm_rundelay_rate(pr, r, el);
+		khm_rd.host = khr_sat_add(khm_rd.host,
+					  v[KHOLMES_METRIC_RUNDELAY]);
 		v[KHOLMES_METRIC_MAJFLT] =
 			khm_rate(r->majflt, pr->prev_majflt,
 				 NSEC_PER_SEC * KHOLMES_VALUE_SCALE, el);
@@ -663,7 +688,7 @@ static u32 khm_apply(u32 n, u64 now, u64 boot, bool complete)
 		pr->gen = khm_gen;
 		khm_update(pr, r, now, boot);
 	}
-	khm_rundelay_pass(now, boot);
+	khm_rundelay_pass(now, boot, complete);
 	/*
 	 * Exited, out of scope, or not seen this pass; a walk cut short saw
 	 * only part of the host, and the rest is judged by the next pass.
@@ -852,6 +877,8 @@ void khm_sampler_reset(void)
 	xa_for_each(&khm_procs, idx, pr)
 		khm_proc_drop(idx, pr);
 	khm_rd.last_ns = 0;
+	khm_rd.host = 0;
+	khr_window_init(&khm_rd.win, khm_cfg.window);
 }
 
 struct khm_proc *khm_proc_next(unsigned long *tgid)
@@ -907,6 +934,8 @@ int khm_sampler_init(void)
 	debugfs_create_u64("group_retries", 0400, khm_debugfs,
 			   &khm_group_retries);
 	debugfs_create_u64("cpu_clamped", 0600, khm_debugfs, &khm_cpu_clamped);
+	debugfs_create_u64("rundelay_shifted", 0600, khm_debugfs,
+			   &khm_rd_shifted);
 	debugfs_create_u64("cpu_excess_max", 0600, khm_debugfs,
 			   &khm_cpu_excess_max);
 	return 0;

@@ -567,4 +567,33 @@ TEST(cooldown_growth)
 		  khr_cooldown_ns(&r, &st));
 }
 
+/*
+ * Run delay moved between processes on a busy host (what the steady
+ * stress-ng mix showed: one stressor from 39 to 407 ms/s while the host's
+ * total stayed at about 1,000 ms/s) is no jump; new contention (a hog
+ * beside an idle process, the host's total rising with it) is.
+ */
+TEST(wait_grew)
+{
+	__u64 k = KHOLMES_VALUE_SCALE;
+
+	/* the steady mix: the host's waiting did not grow */
+	EXPECT_FALSE(khr_wait_grew(407 * k, 39 * k, 1010 * k, 1000 * k, 5, 5));
+	/* it fell: a move that let another run */
+	EXPECT_FALSE(khr_wait_grew(407 * k, 39 * k, 900 * k, 1000 * k, 5, 5));
+	/* a hog on an idle host: two processes from 0 to 500 ms/s each */
+	EXPECT_TRUE(khr_wait_grew(500 * k, 0, 1000 * k, 10 * k, 5, 5));
+	/* the process alone grew: the host's sum is its own */
+	EXPECT_TRUE(khr_wait_grew(500 * k, 0, 500 * k, 0, 5, 5));
+	/* half of the process's rise is enough, a third is not */
+	EXPECT_TRUE(khr_wait_grew(400 * k, 0, 1200 * k, 1000 * k, 5, 5));
+	EXPECT_FALSE(khr_wait_grew(600 * k, 0, 1200 * k, 1000 * k, 5, 5));
+	/* no history of the host yet: the process's jump stands */
+	EXPECT_TRUE(khr_wait_grew(407 * k, 39 * k, 1000 * k, 1000 * k, 4, 5));
+	/* a process that did not rise needs nothing (and saturated sums) */
+	EXPECT_TRUE(khr_wait_grew(39 * k, 407 * k, 1001 * k, 1000 * k, 5, 5));
+	EXPECT_FALSE(khr_wait_grew(UINT64_MAX, 0, UINT64_MAX, UINT64_MAX, 5,
+				   5));
+}
+
 TEST_HARNESS_MAIN
