@@ -60,7 +60,8 @@ DEPS := linux-image-cloud-amd64 linux-headers-cloud-amd64 \
 	dkms mandoc systemd sysstat python3 \
 	protobuf-c-compiler libprotobuf-c-dev zlib1g-dev golang-go \
 	libcurl4-openssl-dev curl prometheus-node-exporter stress-ng \
-	bc flex bison libssl-dev debhelper dh-dkms lintian mmdebstrap
+	bc flex bison libssl-dev debhelper dh-dkms lintian mmdebstrap \
+	g++ debuginfod linux-perf
 
 # Debian's own programs in the VM, for the tests that detect them
 # (selftests/real_test.c); mkinitramfs.sh copies them with their libraries.
@@ -135,12 +136,9 @@ vm: ctl selftests
 kdebug:
 	@$(TOP)/scripts/kdebug.sh
 
-# What kholmes costs, measured in the VM against pidstat and unloaded runs.
-# linux-perf only here: `perf record` is what the profile cost is set against.
-BENCH_DEPS := linux-perf
-
+# What kholmes costs, measured in the VM against pidstat and unloaded runs
+# (and `perf record`, from DEPS' linux-perf, for the profile's cost).
 bench: deps
-	@$(TOP)/scripts/deps.sh $(BENCH_DEPS)
 	@$(MAKE) bench-build
 	@$(TOP)/scripts/bench.sh
 

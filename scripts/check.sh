@@ -309,7 +309,7 @@ declare -A vm_secs=(
 	[hardening_test]=156 [limits_test]=14 [priv_test]=107
 	[profile_test]=124 [real_test]=188 [rig_test]=5 [sampling_test]=37
 	[scale_test]=56 [sick_test]=37 [storm_test]=58 [watch_test]=10
-	[ctl_faults_test]=30
+	[ctl_faults_test]=30 [symbols_test]=85
 )
 # shellcheck disable=SC2034 # read by deal() through a nameref
 declare -A debug_secs=(
