@@ -47,6 +47,7 @@
 #include "kselftest_harness.h"
 #include "kholmes.h"
 #include "kt.h"
+#include "prof.h"
 
 #define SYM_ROOT	"/tmp/khm-sym"
 #define SYM_S		2	/* a profile's seconds */
@@ -119,124 +120,6 @@ static void folded_stats(const char *folded, const char *func,
 		}
 		line = *end ? end + 1 : NULL;
 	}
-}
-
-/*
- * `kholmesctl -j profile ...`: the id, or -1 with the exit code in *@ret
- * and stderr in *@err (if given, to be freed).
- */
-static __attribute__((format(printf, 3, 4))) long long
-profile_start(int *ret, char **err, const char *fmt, ...)
-{
-	char *args, *out = NULL, *e = NULL;
-	struct json_object *o;
-	long long id = -1;
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&args, fmt, ap);
-	va_end(ap);
-	if (r < 0)
-		return -1;
-	r = khm_run(&out, &e, "-j profile %s", args);
-	if (!r) {
-		o = json_tokener_parse(out);
-		id = khm_json_int(o, "id");
-		json_object_put(o);
-		if (id == LLONG_MIN)
-			id = -1;
-	}
-	if (ret)
-		*ret = r;
-	if (err)
-		*err = e;
-	else
-		free(e);
-	free(out);
-	free(args);
-	return id;
-}
-
-/*
- * Wait until no profile runs (an earlier binary's detection may have
- * started one): start a 1 s one of this idle process, retrying while the
- * module says one runs, and wait for it to be queued. 0, or -1.
- */
-static int prof_quiesce(void)
-{
-	long long end = kt_now_ms() + 65000, id;
-	struct json_object *c;
-	char *err = NULL;
-	int ret;
-
-	for (;;) {
-		id = profile_start(&ret, &err, "pid %d seconds 1 hz 1",
-				   (int)getpid());
-		if (id > 0)
-			break;
-		if (ret != KHM_EXIT_FAIL || !strstr(err ?: "", "already") ||
-		    kt_now_ms() > end) {
-			fprintf(stderr, "# sym: probe profile: exit %d: %s\n",
-				ret, khm_oneline(err));
-			free(err);
-			return -1;
-		}
-		free(err);
-		err = NULL;
-		kt_sleep_ms(250);
-	}
-	free(err);
-	c = khm_capture_wait(id, 10000);
-	json_object_put(c);
-	return c ? 0 : -1;
-}
-
-/* The files of a cpu profile: <base>.cpu.{folded,json,pb.gz}, <base>.txt */
-struct prof_files {
-	char folded_path[PATH_MAX];
-	char json_path[PATH_MAX];
-	char pb_path[PATH_MAX];
-	char txt_path[PATH_MAX];
-	char *folded;
-	char *txt;
-	struct json_object *json;
-	struct json_object *prof;	/* borrowed: json's "profile" */
-};
-
-static void prof_files_free(struct prof_files *f)
-{
-	free(f->folded);
-	free(f->txt);
-	json_object_put(f->json);
-	memset(f, 0, sizeof(*f));
-}
-
-static void prof_files_load(struct __test_metadata *_metadata, const char *dir,
-			    long long id, struct prof_files *f)
-{
-	memset(f, 0, sizeof(*f));
-	ASSERT_EQ(1, khm_capture_path(dir, id, ".cpu.folded", f->folded_path,
-				      sizeof(f->folded_path)))
-		TH_LOG("no single *-%lld.cpu.folded in %s", id, dir);
-	ASSERT_EQ(1, khm_capture_path(dir, id, ".cpu.json", f->json_path,
-				      sizeof(f->json_path)))
-		TH_LOG("no single *-%lld.cpu.json in %s", id, dir);
-	ASSERT_EQ(1, khm_capture_path(dir, id, ".cpu.pb.gz", f->pb_path,
-				      sizeof(f->pb_path)))
-		TH_LOG("no single *-%lld.cpu.pb.gz in %s", id, dir);
-	ASSERT_EQ(1, khm_capture_path(dir, id, ".txt", f->txt_path,
-				      sizeof(f->txt_path)))
-		TH_LOG("no single *-%lld.txt in %s", id, dir);
-	f->folded = khm_slurp(f->folded_path, NULL);
-	ASSERT_NE(NULL, f->folded);
-	f->txt = khm_slurp(f->txt_path, NULL);
-	ASSERT_NE(NULL, f->txt);
-	f->json = json_object_from_file(f->json_path);
-	ASSERT_NE(NULL, f->json)
-		TH_LOG("%s: %s", f->json_path, json_util_get_last_err());
-	f->prof = khm_json_get(f->json, "profile");
-	ASSERT_NE(NULL, f->prof) TH_LOG("%s has no profile object", f->json_path);
 }
 
 /*
@@ -897,7 +780,7 @@ static void pull_load(struct __test_metadata *_metadata,
 		      struct prof_files *f)
 {
 	ASSERT_EQ(0, khm_pull(self->dir));
-	prof_files_load(_metadata, self->dir, id, f);
+	prof_files_load(_metadata, self->dir, id, "cpu", f);
 }
 
 /* The share of samples with @func, logged; *@total the samples. */
@@ -1147,7 +1030,7 @@ TEST_F_TIMEOUT(sym, debuginfod, SYM_TIMEOUT)
 	unsetenv("DEBUGINFOD_URLS");
 	unsetenv("DEBUGINFOD_VERBOSE");
 	ASSERT_EQ(0, code) TH_LOG("pull: %s", khm_oneline(err));
-	prof_files_load(_metadata, self->dir, pid, &f);
+	prof_files_load(_metadata, self->dir, pid, "cpu", &f);
 	served = served_gets(log, req);
 	TH_LOG("debuginfod served %d GET %s to others than this test", served,
 	       req);
