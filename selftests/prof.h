@@ -8,6 +8,7 @@
 #define _KHM_PROF_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,58 @@ KT_FN void prof_files_load(struct __test_metadata *_metadata,
 	f->prof = khm_json_get(f->json, "profile");
 	ASSERT_NE(NULL, f->prof) TH_LOG("%s has no profile object", f->json_path);
 	ASSERT_STREQ(kind, khm_json_str(f->prof, "kind") ?: "(none)");
+}
+
+/* A line of .folded holds @func as one of its frames. */
+KT_FN bool line_has(const char *line, size_t len, const char *func)
+{
+	size_t n = strlen(func);
+	const char *p = line, *end = line + len;
+
+	while ((p = memmem(p, end - p, func, n))) {
+		if ((p == line || p[-1] == ';') &&
+		    (p[n] == ';' || p[n] == ' '))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/*
+ * Sum the counts of a .folded: all of them in *@total, those of lines with
+ * @func in *@with; the line with the most samples in @top.
+ */
+KT_FN void folded_stats(const char *folded, const char *func,
+			long long *total, long long *with, char *top,
+			size_t toplen)
+{
+	const char *line = folded;
+	long long best = -1;
+
+	*total = *with = 0;
+	if (top && toplen)
+		top[0] = '\0';
+	while (line && *line) {
+		const char *end = strchr(line, '\n'), *sp;
+		long long c;
+
+		if (!end)
+			end = line + strlen(line);
+		sp = memrchr(line, ' ', end - line);
+		c = sp ? atoll(sp + 1) : 0;
+		*total += c;
+		if (func && line_has(line, end - line, func))
+			*with += c;
+		if (top && c > best) {
+			size_t l = end - line < (long)toplen - 1 ?
+				   (size_t)(end - line) : toplen - 1;
+
+			best = c;
+			memcpy(top, line, l);
+			top[l] = '\0';
+		}
+		line = *end ? end + 1 : NULL;
+	}
 }
 
 #endif /* _KHM_PROF_H */

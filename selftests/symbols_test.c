@@ -70,58 +70,6 @@ static size_t array_len(struct json_object *arr)
 	       json_object_array_length(arr) : 0;
 }
 
-/* A line of .folded holds @func as one of its frames. */
-static bool line_has(const char *line, size_t len, const char *func)
-{
-	size_t n = strlen(func);
-	const char *p = line, *end = line + len;
-
-	while ((p = memmem(p, end - p, func, n))) {
-		if ((p == line || p[-1] == ';') &&
-		    (p[n] == ';' || p[n] == ' '))
-			return true;
-		p += n;
-	}
-	return false;
-}
-
-/*
- * Sum the counts of a .folded: all in *@total, those of lines holding
- * @func in *@with; the line with the most samples in @top.
- */
-static void folded_stats(const char *folded, const char *func,
-			 long long *total, long long *with, char *top,
-			 size_t toplen)
-{
-	const char *line = folded;
-	long long best = -1;
-
-	*total = *with = 0;
-	if (top && toplen)
-		top[0] = '\0';
-	while (line && *line) {
-		const char *end = strchr(line, '\n'), *sp;
-		long long c;
-
-		if (!end)
-			end = line + strlen(line);
-		sp = memrchr(line, ' ', end - line);
-		c = sp ? atoll(sp + 1) : 0;
-		*total += c;
-		if (func && line_has(line, end - line, func))
-			*with += c;
-		if (top && c > best) {
-			size_t l = end - line < (long)toplen - 1 ?
-				   (size_t)(end - line) : toplen - 1;
-
-			best = c;
-			memcpy(top, line, l);
-			top[l] = '\0';
-		}
-		line = *end ? end + 1 : NULL;
-	}
-}
-
 /*
  * The first user frame of the .json's stacks whose "func" is @func (a
  * reference into f->json), or NULL.
