@@ -50,5 +50,19 @@ else
 	echo "not ok 1 - lintian: errors in kholmes-dkms or kholmesctl $version"
 	failed=1
 fi
-echo "1..1"
+# kholmesctl loads libdebuginfod with dlopen() (only when DEBUGINFOD_URLS
+# names servers), so dh_shlibdeps cannot see it: the package must
+# recommend it by hand, or `pull` on a fleet host never reaches a server.
+ctl_deb=$(ls "$out"/kholmesctl_"${version}"_*.deb)
+rec=$(dpkg-deb -f "$ctl_deb" Recommends)
+dep=$(dpkg-deb -f "$ctl_deb" Depends)
+if [[ $rec == *libdebuginfod1* && $dep == *libdw1* ]]; then
+	echo "ok 2 - kholmesctl depends on libdw1 and recommends libdebuginfod1"
+else
+	echo "# Depends: $dep"
+	echo "# Recommends: $rec"
+	echo "not ok 2 - kholmesctl depends on libdw1 and recommends libdebuginfod1"
+	failed=1
+fi
+echo "1..2"
 exit $failed
