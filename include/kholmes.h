@@ -500,6 +500,12 @@ enum kholmes_ustack_attr {
 /* KHOLMES_PROFILE_FLAGS */
 #define KHOLMES_PROFILE_F_EXITED	0x1 /* target exited: ended early */
 #define KHOLMES_PROFILE_F_UNLOADED	0x2 /* module unloading: ended early */
+/*
+ * The stack copies are a uniform random sample of the profile's samples
+ * (a reservoir, when there were more samples than copies): the samples
+ * without one may be given the whole stacks of their stack's copies.
+ */
+#define KHOLMES_PROFILE_F_COPIES_UNIFORM 0x4
 
 enum kholmes_profile_attr {
 	KHOLMES_PROFILE_UNSPEC,

@@ -25,8 +25,10 @@
  * walk only, and is counted in KHOLMES_PROFILE_COPIES_LOST.
  */
 #include <linux/cpumask.h>
+#include <linux/hash.h>
 #include <linux/jhash.h>
 #include <linux/kallsyms.h>
+#include <linux/math64.h>
 #include <linux/perf_event.h>
 #include <linux/pid.h>
 #include <linux/ptrace.h>
@@ -60,6 +62,8 @@ struct khm_pstack {
 struct khm_psample {
 	u32 stack;		/* its slot in the table */
 	u32 len;		/* bytes of data copied */
+	atomic_t busy;		/* a handler is writing it */
+	u32 pad;
 	u64 sp;
 	u64 regs[KHOLMES_NR_UREGS];
 	u8 data[];
@@ -92,8 +96,7 @@ struct khm_profile {
 	size_t stride;
 	u32 copy_bytes;
 	u32 copies_max;
-	atomic_t ncopies;	/* slots taken, may run past copies_max */
-	atomic_t copies_failed;	/* sp unreadable: nothing copied */
+	atomic_t ncopies;	/* samples offered a copy, may pass copies_max */
 	bool finishing;		/* under khm_lock: its work is ending it */
 	/* the target's mappings and comm from the first poll, for its end */
 	bool snapped;
@@ -157,27 +160,42 @@ out:
 }
 
 /*
- * Keep the sample's user registers and the top of its user stack in the
- * next free slot of the pool. copy_from_user_nofault() takes no fault and
- * no lock, so it is safe here in hard interrupt context; a page not
- * present ends the copy there.
+ * Keep the sample's user registers and the top of its user stack in a
+ * slot of the pool: the next free one, and once the pool is full, as
+ * reservoir sampling does (Vitter's algorithm R), the n-th sample
+ * replaces a random slot with probability copies_max / n, so that the
+ * copies stay a uniform sample of the whole profile, not its first
+ * copies_max samples (a page-fault profile takes every fault: thousands
+ * a second). The random index is a hash of n and the profile's start:
+ * no state, no lock. Of two handlers that drew the same slot, the second
+ * leaves it: a sample without a copy, counted as such in the record.
+ * copy_from_user_nofault() takes no fault and no lock, so all this is
+ * safe in hard interrupt context; a page not present ends the copy there.
  */
 static void khm_prof_copy(struct khm_profile *p, const struct pt_regs *uregs,
 			  int stack)
 {
 	struct khm_psample *c;
-	int i;
+	u64 i;
+	int n;
 
-	i = atomic_inc_return(&p->ncopies) - 1;
-	if (i < 0 || i >= p->copies_max)
+	n = atomic_inc_return(&p->ncopies) - 1;
+	if (n < 0)
 		return;
-	c = (struct khm_psample *)(p->copies + (size_t)i * p->stride);
+	i = n;
+	if (i >= p->copies_max) {
+		i = mul_u64_u64_shr(hash_64(i ^ p->start_ns, 64), i + 1, 64);
+		if (i >= p->copies_max)
+			return;
+	}
+	c = (struct khm_psample *)(p->copies + i * p->stride);
+	if (atomic_cmpxchg(&c->busy, 0, 1))
+		return;
 	c->stack = stack;
 	khm_regs_to_user(uregs, c->regs);
 	c->sp = uregs->sp;
 	c->len = khm_copy_ustack_nofault(c->data, p->copy_bytes, uregs->sp);
-	if (!c->len)
-		atomic_inc(&p->copies_failed);
+	atomic_set_release(&c->busy, 0);
 }
 
 /* Slots filled: every handler has returned when this is read. */
@@ -269,7 +287,7 @@ static void khm_prof_free(struct khm_profile *p)
 static void khm_prof_write(struct khm_rec *r, struct khm_profile *p,
 			   u64 duration, char *sym)
 {
-	u32 i, j, ncopies = khm_prof_ncopies(p);
+	u32 i, j, kept, ncopies = khm_prof_ncopies(p);
 	const struct khm_pstack *e;
 	const struct khm_psample *c;
 	const char *f;
@@ -278,7 +296,8 @@ static void khm_prof_write(struct khm_rec *r, struct khm_profile *p,
 
 	nest = khm_rec_nest_start(r, KHOLMES_A_PROFILE);
 	khm_rec_u32(r, KHOLMES_PROFILE_KIND, p->kind);
-	khm_rec_u32(r, KHOLMES_PROFILE_FLAGS, p->flags);
+	khm_rec_u32(r, KHOLMES_PROFILE_FLAGS,
+		    p->flags | (p->copies ? KHOLMES_PROFILE_F_COPIES_UNIFORM : 0));
 	khm_rec_u32(r, KHOLMES_PROFILE_HZ, p->hz);
 	khm_rec_u64(r, KHOLMES_PROFILE_PERIOD, p->period);
 	khm_rec_u32(r, KHOLMES_PROFILE_SECONDS, p->seconds);
@@ -289,12 +308,17 @@ static void khm_prof_write(struct khm_rec *r, struct khm_profile *p,
 	khm_rec_u64(r, KHOLMES_PROFILE_START_RSS_ANON, p->start_rss_anon);
 	khm_rec_u64(r, KHOLMES_PROFILE_START_RSS_FILE, p->start_rss_file);
 	khm_rec_u64(r, KHOLMES_PROFILE_START_VM, p->start_vm);
-	/* samples with no copy: past the pool, or nothing readable at sp */
-	nlost = p->samples - p->lost > ncopies ?
-		p->samples - p->lost - ncopies : 0;
-	nlost += atomic_read(&p->copies_failed);
+	/*
+	 * Samples with no copy: not drawn into the pool, nothing readable
+	 * at sp, or a slot another handler held.
+	 */
+	for (i = 0, kept = 0; i < ncopies; i++) {
+		c = (const struct khm_psample *)(p->copies + (size_t)i * p->stride);
+		kept += c->len ? 1 : 0;
+	}
+	nlost = p->samples - p->lost > kept ? p->samples - p->lost - kept : 0;
 	khm_rec_u32(r, KHOLMES_PROFILE_COPY_BYTES, p->copies ? p->copy_bytes : 0);
-	khm_rec_u64(r, KHOLMES_PROFILE_COPIES, ncopies);
+	khm_rec_u64(r, KHOLMES_PROFILE_COPIES, kept);
 	khm_rec_u64(r, KHOLMES_PROFILE_COPIES_LOST, p->copies ? nlost : 0);
 	khm_rec_nest_end(r, nest);
 

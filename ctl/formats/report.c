@@ -784,18 +784,24 @@ static double pct(uint64_t part, uint64_t whole)
 /* Which walk the user frames come from, and for how many samples. */
 static void txt_unwound(FILE *f, const struct kh_profile *p)
 {
-	if (p->copy_bytes)
+	if (p->copy_bytes) {
 		fprintf(f, KEY "%" PRIu64 " samples by CFI (libdw) over a %" PRIu32 "-byte copy of\n"
 			"            the stack, as perf record --call-graph dwarf does; %" PRIu64 " with\n"
 			"            no copy (pool or queue full, stack unreadable) and %" PRIu64 " whose\n"
 			"            CFI walk was shorter keep the kernel's frame-pointer walk\n",
 			"unwound:", p->unwound, p->copy_bytes, p->copies_lost,
 			p->copies > p->unwound ? p->copies - p->unwound : 0);
-	else
+		if (p->attributed)
+			fprintf(f, KEY "%" PRIu64 " of the samples with no copy given the CFI\n"
+				"            walks of their stack's copies, in proportion (the copies\n"
+				"            are a uniform sample of the profile's samples)\n",
+				"estimated:", p->attributed);
+	} else {
 		fputs("unwound:    by the kernel's frame-pointer walk only (user-stack-kb 0):\n"
 		      "            code built without frame pointers (Debian's libc, most\n"
 		      "            distribution libraries) shows its leaf and what the walk\n"
 		      "            reaches past it\n", f);
+	}
 	fputs("note:       a frame-pointer walk ends at a return address outside every\n"
 	      "            executable mapping; kernel frames are exact\n", f);
 }
@@ -945,7 +951,7 @@ int kh_report_profile_txt(FILE *f, const struct kh_capture *cap)
 	else
 		fprintf(f, p->period > 1 ? "one page fault of the process in %" PRIu64 "\n" :
 			"every page fault of the process\n", p->period);
-	txt_profile_flags(f, p->flags);
+	txt_profile_flags(f, p->flags & ~KHOLMES_PROFILE_F_COPIES_UNIFORM);
 	if (cpu) {
 		exp = expected_per_thread(p);
 		fprintf(f, KEY "%" PRIu64 " of the process; %" PRIu64 " expected of one thread on a CPU all along\n",
@@ -1296,7 +1302,9 @@ static json_object *profile_json(const struct kh_capture *cap)
 	add(o, "kind", json_object_new_string(kh_profile_kind_name(p->kind)));
 	add(o, "profile-of", cap->sum.profile_of ?
 	    json_object_new_uint64(cap->sum.profile_of) : NULL);
-	add(o, "flags", flags_words_json(p->flags));
+	/* why it ended early; how its copies were drawn is attributed-dwarf */
+	add(o, "flags", flags_words_json(p->flags &
+					 ~KHOLMES_PROFILE_F_COPIES_UNIFORM));
 	add(o, "hz", cpu ? json_object_new_uint64(p->hz) : NULL);
 	add(o, "period", json_object_new_uint64(p->period));
 	add(o, "period-unit", json_object_new_string(cpu ? "nanoseconds" :
@@ -1312,6 +1320,7 @@ static json_object *profile_json(const struct kh_capture *cap)
 	add(o, "stack-copies", json_object_new_uint64(p->copies));
 	add(o, "stack-copies-lost", json_object_new_uint64(p->copies_lost));
 	add(o, "unwound-dwarf", json_object_new_uint64(p->unwound));
+	add(o, "attributed-dwarf", json_object_new_uint64(p->attributed));
 	add(o, "nr-stacks", json_object_new_uint64(p->nr_pstacks));
 	add(o, "rss-start", rss_json(p->start_rss_anon, p->start_rss_file));
 	add(o, "rss-end", cap->has_rss ? rss_json(cap->rss_anon, cap->rss_file) :

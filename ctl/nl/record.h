@@ -221,6 +221,7 @@ struct kh_profile {
 	size_t nr_psamples;
 	/* filled by kh_unwind() */
 	uint64_t unwound;			/* samples whose CFI walk is shown */
+	uint64_t attributed;			/* samples given their stack's walks */
 };
 
 /* A top consumer of CPU, in a rundelay capture. */

@@ -469,6 +469,56 @@ TEST_F(child, profile_samples_unwound)
 	EXPECT_LT(0, find_func(&dw->user, "khtest_blocked_in_nanosleep"));
 }
 
+/*
+ * With the copies a uniform sample (KHOLMES_PROFILE_F_COPIES_UNIFORM), the
+ * samples of the stack that had no copy of their own follow its copies'
+ * CFI walk: all 10 end up whole, 8 of them estimated, and the
+ * frame-pointer stack goes. Without the flag (above) they stay.
+ */
+TEST_F(child, profile_samples_attributed)
+{
+	struct kh_thread *t = &self->cap.threads[0];
+	struct kh_profile *p = &self->cap.prof;
+	struct kh_psample *s;
+	struct kh_pstack *ps;
+	size_t i;
+
+	p->present = true;
+	p->flags = KHOLMES_PROFILE_F_COPIES_UNIFORM;
+	p->pstacks = calloc(1, sizeof(*p->pstacks));
+	p->psamples = calloc(2, sizeof(*p->psamples));
+	ASSERT_NE(NULL, p->pstacks);
+	ASSERT_NE(NULL, p->psamples);
+	p->nr_pstacks = 1;
+	ps = &p->pstacks[0];
+	ps->count = 10;
+	ps->has_id = true;
+	ps->id = 3;
+	ps->upcs = malloc(sizeof(*ps->upcs));
+	ASSERT_NE(NULL, ps->upcs);
+	ps->upcs[0] = t->uregs[KHOLMES_UREG_IP];
+	ps->nr_upcs = 1;
+	p->nr_psamples = 2;
+	for (i = 0; i < 2; i++) {
+		s = &p->psamples[i];
+		s->stack = 3;
+		s->has_uregs = true;
+		memcpy(s->uregs, t->uregs, sizeof(s->uregs));
+		s->sp = t->ustack_sp;
+		s->len = s->valid = t->ustack_valid;
+		s->data = malloc(s->len);
+		ASSERT_NE(NULL, s->data);
+		memcpy(s->data, t->ustack, s->len);
+	}
+	ASSERT_EQ(0, kh_unwind(&self->cap));
+	EXPECT_EQ(2U, p->unwound);
+	EXPECT_EQ(8U, p->attributed);
+	ASSERT_EQ(1U, p->nr_pstacks);
+	EXPECT_TRUE(p->pstacks[0].dwarf);
+	EXPECT_EQ(10U, p->pstacks[0].count);
+	EXPECT_LT(0, find_func(&p->pstacks[0].user, "khtest_outer"));
+}
+
 /* Every sample unwound: the frame-pointer stack they left goes. */
 TEST_F(child, profile_stack_emptied_goes)
 {
@@ -670,6 +720,38 @@ TEST(debuginfod_symbolizes_stripped)
 	unsetenv("DEBUGINFOD_URLS");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	EXPECT_EQ(0, system(cmd));
+}
+
+/*
+ * kh_pstack_attribute()'s arithmetic: stack 0's 10 samples without a copy
+ * shared 2:1 between the walks its copies took (6.67 and 3.33: the
+ * largest remainder gets the odd one, 7 and 3), stack 1's 5 (no copy
+ * unwound) kept, stack 2's copies (none left over) untouched; the total
+ * is what the kernel counted.
+ */
+TEST(attribute_in_proportion)
+{
+	struct kh_pstack st[6];
+	struct kh_profile p = { .pstacks = st, .nr_pstacks = 6 };
+	/* stacks 3 and 4 walked from stack 0's copies, 5 from stack 2's */
+	const size_t origins[3] = { 0, 0, 2 };
+	uint64_t want[6] = { 0, 5, 0, 2 + 7, 1 + 3, 4 }, sum = 0;
+	size_t i;
+
+	memset(st, 0, sizeof(st));
+	st[0].count = 10;
+	st[1].count = 5;
+	st[2].count = 0;
+	st[3].count = 2;
+	st[4].count = 1;
+	st[5].count = 4;
+	kh_pstack_attribute(&p, 3, origins);
+	for (i = 0; i < 6; i++) {
+		EXPECT_EQ(want[i], st[i].count) TH_LOG("stack %zu", i);
+		sum += st[i].count;
+	}
+	EXPECT_EQ(10U + 5 + 2 + 1 + 4, sum);
+	EXPECT_EQ(10U, p.attributed);
 }
 
 TEST_HARNESS_MAIN

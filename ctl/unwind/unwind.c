@@ -771,10 +771,67 @@ found:
 }
 
 /*
+ * When the copies are a uniform sample of the profile's samples
+ * (KHOLMES_PROFILE_F_COPIES_UNIFORM), the samples of a stack that kept no
+ * copy of their own are shared out among the CFI walks of that stack's
+ * copies, in proportion to how many copies each walk got (largest
+ * remainder, so the counts still add up): the walks' shares within a
+ * stack are an estimate from a uniform sample, as perf's are from its
+ * period. A stack none of whose copies unwound keeps its samples.
+ */
+void kh_pstack_attribute(struct kh_profile *p, size_t first,
+			 const size_t *origins)
+{
+	size_t o, d, n = p->nr_pstacks - first, best;
+	uint64_t rest, m, left, *got, *rem;
+
+	if (!n)
+		return;
+	got = calloc(n, sizeof(*got));
+	rem = calloc(n, sizeof(*rem));
+	if (!got || !rem)
+		goto out;
+	for (d = 0; d < n; d++)
+		got[d] = p->pstacks[first + d].count;
+	for (o = 0; o < first; o++) {
+		rest = p->pstacks[o].count;
+		m = 0;
+		for (d = 0; d < n; d++)
+			if (origins[d] == o)
+				m += got[d];
+		if (!rest || !m)
+			continue;
+		left = rest;
+		for (d = 0; d < n; d++) {
+			if (origins[d] != o)
+				continue;
+			p->pstacks[first + d].count += rest * got[d] / m;
+			left -= rest * got[d] / m;
+			rem[d] = rest * got[d] % m;
+		}
+		for (; left; left--) {
+			best = n;
+			for (d = 0; d < n; d++)
+				if (origins[d] == o &&
+				    (best == n || rem[d] > rem[best]))
+					best = d;
+			p->pstacks[first + best].count++;
+			rem[best] = 0;
+		}
+		p->pstacks[o].count = 0;
+		p->attributed += rest;
+	}
+out:
+	free(got);
+	free(rem);
+}
+
+/*
  * Each profile sample with a stack copy is unwound by CFI, as a capture's
  * thread is; where that walk is at least as long as the frame-pointer one
  * of the stack it was counted in, the sample moves to a stack of its own
- * frames. Stacks left with no sample go.
+ * frames; the samples without a copy may follow them (kh_pstack_attribute()).
+ * Stacks left with no sample go.
  */
 static int unwind_psamples(struct kh_unw *u)
 {
@@ -805,6 +862,8 @@ static int unwind_psamples(struct kh_unw *u)
 			ret = pstack_move(p, first, &origins, o, &t.dwarf);
 		free(t.dwarf.f);
 	}
+	if (!ret && (p->flags & KHOLMES_PROFILE_F_COPIES_UNIFORM))
+		kh_pstack_attribute(p, first, origins);
 	free(origins);
 	if (ret)
 		return ret;

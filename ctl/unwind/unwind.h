@@ -23,6 +23,15 @@
 #define KH_UNWIND_BUDGET_MS	30000
 extern unsigned int kh_unwind_budget_ms;
 
+/*
+ * Shares the samples of each stack below @first (the kernel's) among the
+ * stacks made from its copies' CFI walks (@origins[i]: the origin of
+ * stack first + i), in proportion to their counts; counted in
+ * p->attributed. For kh_unwind(), and exported for its tests.
+ */
+void kh_pstack_attribute(struct kh_profile *p, size_t first,
+			 const size_t *origins);
+
 int kh_unwind(struct kh_capture *cap);
 int kh_map_find(const struct kh_capture *cap, uint64_t addr);
 size_t kh_fp_len(const struct kh_capture *cap, const uint64_t *pcs, size_t n);
