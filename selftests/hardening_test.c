@@ -43,6 +43,15 @@
 #define HARD_ROOT		"/tmp/khm-hard"
 
 #define UNLOAD_CYCLES		50
+/*
+ * The rounds stop early, once UNLOAD_MIN are done, when UNLOAD_BUDGET_MS
+ * has gone: a round takes 0.6 to 1.4 s in a VM beside another, and 4 to
+ * 9 s when the host starves the VM (a kernel build beside two VMs), when
+ * 50 of them ran past the case's time limit. The assertions are on the
+ * rounds that ran.
+ */
+#define UNLOAD_MIN		20
+#define UNLOAD_BUDGET_MS	150000
 #define UNLOAD_MS		10	/* sampler interval under load */
 #define UNLOAD_THREADS		"64"
 #define UNLOAD_CHURN_ALIVE	"16"
@@ -239,7 +248,7 @@ static bool profile_running(pid_t pid)
 TEST_F_TIMEOUT(unload, fifty_reloads_under_load, 280)
 {
 	int gone = 0, busy = 0, restarts = 0, exits[8] = { 0 }, i, ret, n;
-	int profiling = 0;
+	int profiling = 0, rounds = 0;
 	long long t0, ms, cycle_max = 0, c0;
 	struct khm_tree_stats st;
 	char cmd[128], line[64];
@@ -270,6 +279,10 @@ TEST_F_TIMEOUT(unload, fifty_reloads_under_load, 280)
 	t0 = kt_now_ms();
 	for (i = 0; i < UNLOAD_CYCLES; i++) {
 		long long c = kt_now_ms(), r, l;
+
+		if (i >= UNLOAD_MIN && c - t0 > UNLOAD_BUDGET_MS)
+			break;
+		rounds++;
 
 		/*
 		 * A profile runs at each rmmod: the probe starts one or is
@@ -340,19 +353,20 @@ TEST_F_TIMEOUT(unload, fifty_reloads_under_load, 280)
 
 	n = khm_capture_ids(self->dir, ".json", NULL, 0);
 	EXPECT_EQ(0, khm_check_tree(self->dir, &st));
-	TH_LOG("%d reload cycles in %lld ms (longest %lld ms): %d unloaded, %d busy; a profile running at %d of them",
-	       UNLOAD_CYCLES, ms, cycle_max, gone, busy, profiling);
+	TH_LOG("%d reload cycles of %d in %lld ms (longest %lld ms): %d unloaded, %d busy; a profile running at %d of them",
+	       rounds, UNLOAD_CYCLES, ms, cycle_max, gone, busy, profiling);
 	TH_LOG("load: %ld captures requested (%ld refused, %ld killed), %ld profiles started (%ld refused, %ld killed), %ld processes churned",
 	       self->cnt[0], self->cnt[1], self->cnt[2], self->cnt[3],
 	       self->cnt[4], self->cnt[5], forked);
 	TH_LOG("daemon: %d restarts (exit 0: %d, 1: %d, 3: %d), %d captures written, %d files; passes after: %lld",
 	       restarts, exits[0], exits[1], exits[3], n, st.files,
 	       kt_status("passes") - c0);
-	EXPECT_EQ(UNLOAD_CYCLES, gone + busy);
+	EXPECT_LE(UNLOAD_MIN, rounds);
+	EXPECT_EQ(rounds, gone + busy);
 	/* EBUSY is a moment's answer, not the rule: most really unload */
-	EXPECT_LT(UNLOAD_CYCLES / 2, gone);
-	EXPECT_EQ(UNLOAD_CYCLES, profiling);
-	EXPECT_LT(UNLOAD_CYCLES, self->cnt[0]);
+	EXPECT_LT(rounds / 2, gone);
+	EXPECT_EQ(rounds, profiling);
+	EXPECT_LT(rounds, self->cnt[0]);
 	EXPECT_EQ(0, self->cnt[2]);
 	EXPECT_EQ(0, self->cnt[5]);
 	EXPECT_LT(0, n);
