@@ -754,6 +754,13 @@ TEST_F_TIMEOUT(prof, cpu_max_skips_when_saturated, PROF_TIMEOUT)
 	p = kt_wait_proc(self->wl.pid, PROF_WINDOW, 30 * PROF_MS * PROF_WINDOW);
 	ASSERT_NE(NULL, p);
 	json_object_put(p);
+	/*
+	 * host-cpu is the last pass's: a quiet pass, not one in which this
+	 * test polled kholmesctl ps on the other CPU (read right after
+	 * kt_wait_proc(), 98.4 %; 50.6 % after this pause). A starved VM
+	 * still reads more: kholmesctl status starting up is in that pass.
+	 */
+	kt_sleep_ms(3 * PROF_MS);
 	{
 		struct json_object *st = khm_json("status");
 
@@ -764,15 +771,17 @@ TEST_F_TIMEOUT(prof, cpu_max_skips_when_saturated, PROF_TIMEOUT)
 		json_object_put(p);
 	}
 	/*
-	 * One spinner on 2 CPUs is 50 % of the host, as the guest accounts
-	 * it: under TCG on a loaded host the guest's ticks come late and both
-	 * read lower, so host-cpu is judged against the spinner's own cpu.
+	 * One spinner on 2 CPUs is 50 % of the host. Judged against the
+	 * spinner's own runtime: under TCG on a loaded host the guest's ticks
+	 * come late, and the tick-charged cpustat read 19.5 % beside a
+	 * spinner at 99.3 % of a CPU (run 9, before host-cpu came from NO_HZ's
+	 * idle accounting).
 	 */
 	TH_LOG("host-cpu %.1f %% with one spinner on 2 CPUs, which uses %.1f %% of one",
 	       host, spin);
-	EXPECT_LE(spin / 2 * 0.8, host);
+	EXPECT_LE(spin / 2 * 0.85, host);
 	EXPECT_GE(100.0, host);
-	EXPECT_LE(20.0, host);
+	EXPECT_LE(40.0, host);
 	ASSERT_EQ(0, kt_ctl("watch del pid %d", self->wl3.pid));
 
 	ASSERT_EQ(0, kt_ctl("config set cpu-max 1"));
