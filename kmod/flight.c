@@ -243,12 +243,14 @@ static void khm_flight_retire(struct khm_flight *f)
 	if (!f)
 		return;
 	khm_flight_stop(f);
+	mutex_lock(&khm_flight_lock);
 	for_each_possible_cpu(cpu) {
 		if (f->rings[cpu]) {
 			khm_fl_old_samples += f->rings[cpu]->samples;
 			khm_fl_old_ns += f->rings[cpu]->ns;
 		}
 	}
+	mutex_unlock(&khm_flight_lock);
 	khm_flight_free(f);
 }
 

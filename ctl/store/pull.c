@@ -433,7 +433,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s [-j|--json] pull --dir DIR\n", PROG_NAME);
 	fprintf(f, "Writes every queued capture to DIR as <time>-<comm>-<pid>-<metric>-<id>.txt, .json,\n");
-	fprintf(f, ".folded and .pb.gz (pprof), each durably, then acknowledges it; a profile adds\n");
+	fprintf(f, ".folded and .pb.gz (pprof), with the flight recorder's samples from before the\n");
+	fprintf(f, "detection as .before.folded and .before.pb.gz, each durably, then acknowledges\n");
+	fprintf(f, "it; a profile adds\n");
 	fprintf(f, "<base>.cpu.pb.gz, .cpu.folded and .cpu.json (or .faults.*) to the capture it\n");
 	fprintf(f, "follows, and a section to its .txt. Prints the files written.\n");
 }
