@@ -1419,6 +1419,8 @@ static json_object *profile_json(const struct kh_capture *cap)
 {
 	const struct kh_profile *p = &cap->prof;
 	bool cpu = kh_profile_on_cpu(p->kind);
+	bool flight = p->kind == KHOLMES_PROFILE_BEFORE ||
+		      p->kind == KHOLMES_PROFILE_HOST;
 	uint64_t exp = cpu ? expected_per_thread(p) : 0;
 	json_object *o;
 
@@ -1447,10 +1449,13 @@ static json_object *profile_json(const struct kh_capture *cap)
 	add(o, "stack-copies-lost", json_object_new_uint64(p->copies_lost));
 	add(o, "unwound-dwarf", json_object_new_uint64(p->unwound));
 	add(o, "nr-stacks", json_object_new_uint64(p->nr_pstacks));
+	if (flight)
+		goto stacks;
 	add(o, "rss-start", rss_json(p->start_rss_anon, p->start_rss_file));
 	add(o, "rss-end", cap->has_rss ? rss_json(cap->rss_anon, cap->rss_file) :
 					 NULL);
 	add(o, "vm-start", json_object_new_uint64(p->start_vm));
+stacks:
 	add(o, "top", top_json(cap, pstack_total(p)));
 	add(o, "stacks", pstacks_json(cap));
 	return o;

@@ -318,6 +318,9 @@ TEST(json_before)
 	EXPECT_STREQ("before", json_object_get_string(key(b, "kind")));
 	EXPECT_EQ(19, json_object_get_int(key(b, "hz")));
 	EXPECT_EQ((int64_t)(5 * NS), json_object_get_int64(key(b, "duration-ns")));
+	/* no memory figures: those are a faults profile's */
+	EXPECT_EQ(NULL, key(b, "rss-start"));
+	EXPECT_EQ(NULL, key(b, "vm-start"));
 	st = key(b, "stacks");
 	ASSERT_NE(NULL, st);
 	n = json_object_array_length(st);
