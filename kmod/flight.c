@@ -23,6 +23,8 @@
  * writes them any more and no reader holds them.
  */
 #include <linux/cpumask.h>
+#include <linux/jhash.h>
+#include <linux/log2.h>
 #include <linux/kallsyms.h>
 #include <linux/ktime.h>
 #include <linux/mutex.h>
@@ -35,7 +37,7 @@
 #include "khm.h"
 
 #define KHM_FLIGHT_COPY		1024	/* user stack bytes per sample */
-#define KHM_FLIGHT_HOST_MAX	64	/* distinct host stacks counted */
+#define KHM_FLIGHT_HOST_MAX	4096	/* slots of the host stacks' table */
 
 struct khm_fslot {
 	u32 seq;		/* odd while its CPU writes it, 0 never written */
@@ -333,35 +335,58 @@ static int khm_fref_cmp(const void *a, const void *b)
 	return x->t < y->t ? -1 : x->t > y->t;
 }
 
-/* A host stack and how often the rings hold it. */
+/*
+ * A host stack (process and kernel frames, by hash) and how often the
+ * rings hold it, with one of its samples to take its frames from.
+ */
 struct khm_fhost {
+	u32 hash;
 	u32 count;
 	pid_t tgid;
+	u32 cpu;
+	u32 slot;
+	u32 seq;
 	u8 nk;
 	char comm[TASK_COMM_LEN];
-	unsigned long k[KHOLMES_PROFILE_FRAMES];
 };
 
-static void khm_fhost_count(struct khm_fhost *h, u32 *nh,
-			    const struct khm_fslot *s)
+struct khm_fhosts {
+	struct khm_fhost *e;
+	u32 size;		/* a power of two */
+	u32 used;
+	u64 samples;
+	u64 lost;		/* the table was full */
+};
+
+/* Count sample s (slot @slot of @cpu's ring, read at @seq). */
+static void khm_fhost_count(struct khm_fhosts *t, const struct khm_fslot *s,
+			    u32 cpu, u32 slot, u32 seq)
 {
+	u32 hash = jhash(s->k, s->nk * sizeof(s->k[0]), s->tgid ^ s->nk);
+	struct khm_fhost *e;
 	u32 i;
 
-	for (i = 0; i < *nh; i++) {
-		if (h[i].tgid == s->tgid && h[i].nk == s->nk &&
-		    !memcmp(h[i].k, s->k, s->nk * sizeof(s->k[0]))) {
-			h[i].count++;
+	t->samples++;
+	for (i = 0; i < t->size; i++) {
+		e = &t->e[(hash + i) & (t->size - 1)];
+		if (e->count && e->hash == hash && e->tgid == s->tgid &&
+		    e->nk == s->nk) {
+			e->count++;
 			return;
 		}
-	}
-	if (*nh == KHM_FLIGHT_HOST_MAX)
+		if (e->count)
+			continue;
+		/* open addressing stays quick below three quarters full */
+		if (t->used >= t->size / 4 * 3)
+			break;
+		*e = (struct khm_fhost){ .hash = hash, .count = 1,
+			.tgid = s->tgid, .cpu = cpu, .slot = slot, .seq = seq,
+			.nk = s->nk };
+		memcpy(e->comm, s->comm, sizeof(e->comm));
+		t->used++;
 		return;
-	h[i].count = 1;
-	h[i].tgid = s->tgid;
-	h[i].nk = s->nk;
-	memcpy(h[i].comm, s->comm, sizeof(h[i].comm));
-	memcpy(h[i].k, s->k, s->nk * sizeof(s->k[0]));
-	(*nh)++;
+	}
+	t->lost++;
 }
 
 static int khm_fhost_cmp(const void *a, const void *b)
@@ -437,6 +462,42 @@ static void khm_flight_append(struct khm_rec *r, const struct khm_rec *head,
 	}
 }
 
+/* The most sampled host stacks, as a KHOLMES_PROFILE_HOST record. */
+static void khm_fhost_put(struct khm_rec *r, struct khm_fhosts *t,
+			  const struct khm_flight *f, u64 covered,
+			  struct khm_fslot *s, char *sym, size_t budget)
+{
+	struct khm_rec head, body;
+	u32 i, n = 0, seq;
+	size_t nest;
+
+	for (i = 0; i < t->size; i++)
+		if (t->e[i].count)
+			t->e[n++] = t->e[i];
+	sort(t->e, n, sizeof(*t->e), khm_fhost_cmp, NULL);
+	n = min_t(u32, n, KHOLMES_FLIGHT_HOST_TOP);
+	khm_rec_init(&head, KHOLMES_RECORD_MAX);
+	khm_rec_init(&body, budget);
+	for (i = 0; i < n; i++) {
+		const struct khm_fhost *e = &t->e[i];
+
+		nest = khm_rec_nest_start(&body, KHOLMES_A_PSTACK);
+		khm_rec_u32(&body, KHOLMES_PSTACK_COUNT, e->count);
+		khm_rec_u32(&body, KHOLMES_PSTACK_PID, e->tgid);
+		khm_rec_str(&body, KHOLMES_PSTACK_COMM, e->comm);
+		/* its frames, unless the slot was written since */
+		if (khm_fslot_read(f->rings[e->cpu], e->slot, s, &seq) &&
+		    seq == e->seq)
+			khm_put_kframes(&body, nest, s->k, s->nk, sym);
+		khm_rec_nest_end(&body, nest);
+	}
+	khm_fprofile_put(&head, KHOLMES_PROFILE_HOST, f, covered, t->samples,
+			 t->lost, n);
+	khm_flight_append(r, &head, &body);
+	khm_rec_release(&head);
+	khm_rec_release(&body);
+}
+
 /*
  * After a capture's threads: the target's samples from before detect_ns
  * (mono fast clock) within flight-s, newest first within budget bytes,
@@ -447,13 +508,13 @@ static void khm_flight_append(struct khm_rec *r, const struct khm_rec *head,
 void khm_flight_write(struct khm_rec *r, pid_t tgid, u64 detect_ns,
 		      bool host, size_t budget)
 {
-	u64 from, covered_from, lost = 0, hsamples = 0, cost;
-	struct khm_fhost *h = NULL;
+	u64 from, covered_from, lost = 0, cost;
+	struct khm_fhosts ht = { 0 };
 	struct khm_fref *refs = NULL;
 	struct khm_rec head, body;
 	struct khm_fslot *s;
 	struct khm_flight *f;
-	u32 nrefs = 0, nh = 0, i, seq, first;
+	u32 nrefs = 0, i, seq, first;
 	size_t nmax = 0;
 	char *sym;
 	int cpu;
@@ -470,9 +531,13 @@ void khm_flight_write(struct khm_rec *r, pid_t tgid, u64 detect_ns,
 		goto unlock;
 	nmax = array_size(nr_cpu_ids, f->nslots);
 	refs = khm_alloc(array_size(nmax, sizeof(*refs)));
-	if (host)
-		h = khm_alloc(array_size(KHM_FLIGHT_HOST_MAX, sizeof(*h)));
-	if (!refs || (host && !h))
+	if (host) {
+		ht.size = min_t(u32, roundup_pow_of_two(max_t(size_t, 2 * nmax,
+							      16)),
+				KHM_FLIGHT_HOST_MAX);
+		ht.e = khm_alloc(array_size(ht.size, sizeof(*ht.e)));
+	}
+	if (!refs || (host && !ht.e))
 		goto unlock;
 	from = detect_ns - min_t(u64, detect_ns,
 				 (u64)f->seconds * NSEC_PER_SEC);
@@ -493,10 +558,8 @@ void khm_flight_write(struct khm_rec *r, pid_t tgid, u64 detect_ns,
 				refs[nrefs++] = (struct khm_fref){
 					.t = s->t, .cpu = cpu, .slot = i,
 					.seq = seq };
-			if (h) {
-				khm_fhost_count(h, &nh, s);
-				hsamples++;
-			}
+			if (ht.e)
+				khm_fhost_count(&ht, s, cpu, i, seq);
 		}
 		/* a full ring reaches back only to its oldest sample */
 		if (READ_ONCE(ring->wrapped) && oldest != U64_MAX)
@@ -532,35 +595,16 @@ void khm_flight_write(struct khm_rec *r, pid_t tgid, u64 detect_ns,
 			 detect_ns - min(detect_ns, covered_from),
 			 nrefs - lost, lost, nrefs - lost);
 	khm_flight_append(r, &head, &body);
-	if (h) {
-		khm_rec_release(&head);
-		khm_rec_release(&body);
-		khm_rec_init(&head, KHOLMES_RECORD_MAX);
-		khm_rec_init(&body, budget);
-		sort(h, nh, sizeof(*h), khm_fhost_cmp, NULL);
-		nh = min_t(u32, nh, KHOLMES_FLIGHT_HOST_TOP);
-		for (i = 0; i < nh; i++) {
-			size_t nest = khm_rec_nest_start(&body,
-							 KHOLMES_A_PSTACK);
-
-			khm_rec_u32(&body, KHOLMES_PSTACK_COUNT, h[i].count);
-			khm_rec_u32(&body, KHOLMES_PSTACK_PID, h[i].tgid);
-			khm_rec_str(&body, KHOLMES_PSTACK_COMM, h[i].comm);
-			khm_put_kframes(&body, nest, h[i].k, h[i].nk, sym);
-			khm_rec_nest_end(&body, nest);
-		}
-		khm_fprofile_put(&head, KHOLMES_PROFILE_HOST, f,
-				 detect_ns - min(detect_ns, covered_from),
-				 hsamples, 0, nh);
-		khm_flight_append(r, &head, &body);
-	}
+	if (ht.e)
+		khm_fhost_put(r, &ht, f, detect_ns - min(detect_ns, covered_from),
+			      s, sym, budget);
 unlock:
 	mutex_unlock(&khm_flight_lock);
 out:
 	khm_rec_release(&head);
 	khm_rec_release(&body);
 	khm_free(refs, array_size(nmax, sizeof(*refs)));
-	khm_free(h, array_size(KHM_FLIGHT_HOST_MAX, sizeof(*h)));
+	khm_free(ht.e, array_size(ht.size, sizeof(*ht.e)));
 	khm_free(sym, KSYM_SYMBOL_LEN);
 	khm_free(s, sizeof(*s));
 }
