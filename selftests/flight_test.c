@@ -314,6 +314,14 @@ TEST_F_TIMEOUT(fl, off_on_and_refusals, 60)
 	/* the spinner is sampled: the counter moves */
 	EXPECT_LT(samples, kt_wait_status("flight-samples", samples + 5,
 					  10000, 200));
+	{
+		long long n = kt_status("flight-samples");
+		long long ns = kt_status("flight-ns");
+
+		TH_LOG("flight recorder: %lld bytes on %lld CPUs; %lld samples, %lld ns in the handler (%lld ns each: %.3f %% of a CPU at 19 Hz)",
+		       bytes, cpus, n, ns, n > 0 ? ns / n : 0,
+		       n > 0 ? 19.0 * ns / n / 1e7 : 0);
+	}
 	ASSERT_EQ(0, kt_ctl("config set flight-s 20"));
 	EXPECT_LE(2 * bytes - 4096 * cpus, kt_status("flight-bytes"));
 
