@@ -106,6 +106,17 @@
  *	module starts one by itself, tied to the detection's capture by
  *	KHOLMES_CAPTURE_PROFILE_OF.
  *
+ *	Flight recorder: every other capture streams, after its threads, the
+ *	target's samples from the flight recorder's rings from before the
+ *	detection: one KHOLMES_A_PROFILE record of kind
+ *	KHOLMES_PROFILE_BEFORE (KHOLMES_PROFILE_DURATION_NS: the seconds the
+ *	rings covered), then per sample one KHOLMES_A_PSTACK record (count
+ *	1, KHOLMES_PSTACK_AGO_NS and KHOLMES_PSTACK_TID) and, with a stack
+ *	copy, its KHOLMES_A_PSAMPLE and KHOLMES_A_PSAMPLE_STACK records. A
+ *	rundelay capture then adds a KHOLMES_PROFILE_HOST record and the
+ *	host's most sampled stacks of the same seconds (KHOLMES_PSTACK_PID,
+ *	_COMM, kernel frames and counts).
+ *
  * KHOLMES_CMD_PROFILE_STARTED: multicast on KHOLMES_MCGRP_EVENTS when a
  *	profile starts: one KHOLMES_A_CAPTURE summary nest (the id it will
  *	have, pid, comm, KHOLMES_CAPTURE_PROFILE_OF, KHOLMES_CAPTURE_PROFILE_KIND).
@@ -167,11 +178,17 @@
 #define KHOLMES_PROFILE_FRAMES		32
 #define KHOLMES_PROFILE_COPY_KB_MAX	16
 #define KHOLMES_TOP_CONSUMERS		10
+#define KHOLMES_FLIGHT_HZ_MAX		100	/* 0: the flight recorder is off */
+#define KHOLMES_FLIGHT_S_MIN		1
+#define KHOLMES_FLIGHT_S_MAX		60
+#define KHOLMES_FLIGHT_HOST_TOP		10	/* host stacks in a rundelay capture */
 
 enum kholmes_profile_kind {
 	KHOLMES_PROFILE_NONE,
 	KHOLMES_PROFILE_CPU,		/* on-CPU samples, software cpu-clock */
 	KHOLMES_PROFILE_FAULTS,		/* page faults, software page-faults */
+	KHOLMES_PROFILE_BEFORE,		/* flight recorder: before the detection */
+	KHOLMES_PROFILE_HOST,		/* flight recorder: the host, same seconds */
 };
 
 enum kholmes_metric {
@@ -283,6 +300,8 @@ enum kholmes_cfg_attr {
 	KHOLMES_CFG_CPU_MAX,		/* u32: percent of all CPUs, 0 off */
 	KHOLMES_CFG_PROFILES,		/* u8: profile after detections */
 	KHOLMES_CFG_KTHREADS,		/* u8: kernel threads may be captured */
+	KHOLMES_CFG_FLIGHT_HZ,		/* u32: ..KHOLMES_FLIGHT_HZ_MAX, 0 off */
+	KHOLMES_CFG_FLIGHT_S,		/* u32: KHOLMES_FLIGHT_S_MIN.._MAX */
 	__KHOLMES_CFG_MAX
 };
 
@@ -320,6 +339,11 @@ enum kholmes_stat_attr {
 	KHOLMES_STAT_HOST_CPU,		/* u64: fixed point % of all CPUs, last pass */
 	KHOLMES_STAT_PROFILE_SAMPLES,	/* u64: samples taken by profiles */
 	KHOLMES_STAT_PROFILE_NS,	/* u64: ns spent in the sample handler */
+	KHOLMES_STAT_FLIGHT_BYTES,	/* u64: flight recorder rings, all CPUs */
+	KHOLMES_STAT_FLIGHT_CPUS,	/* u64: CPUs it samples */
+	KHOLMES_STAT_FLIGHT_SAMPLES,	/* u64: samples it stored */
+	KHOLMES_STAT_FLIGHT_DROPPED,	/* u64: samples overwritten while read */
+	KHOLMES_STAT_FLIGHT_NS,		/* u64: ns spent in its handler */
 	__KHOLMES_STAT_MAX
 };
 
@@ -537,6 +561,11 @@ enum kholmes_pstack_attr {
 	KHOLMES_PSTACK_UFRAMES,		/* binary: u64 user pcs, leaf first */
 	KHOLMES_PSTACK_KFRAME,		/* string, repeated: kernel frames */
 	KHOLMES_PSTACK_ID,		/* u32: named by KHOLMES_PSAMPLE_STACK */
+	KHOLMES_PSTACK_PAD,
+	KHOLMES_PSTACK_AGO_NS,		/* u64: flight sample, ns before detection */
+	KHOLMES_PSTACK_TID,		/* u32: flight sample's thread */
+	KHOLMES_PSTACK_PID,		/* u32: host stack's process */
+	KHOLMES_PSTACK_COMM,		/* string: host stack's comm */
 	__KHOLMES_PSTACK_MAX
 };
 

@@ -80,6 +80,7 @@ struct khm_req {
 	struct pid *pid;
 	u64 start_ns;		/* 0: whatever process has the pid */
 	struct khm_trigger trig;
+	u64 detect_ns;		/* mono fast clock, as the flight recorder's */
 	const struct khm_rec *profile;	/* a profile's records, no threads */
 	u64 profile_of;
 	u32 profile_kind;
@@ -193,6 +194,7 @@ int khm_capture_request(struct pid *pid, u64 start_ns,
 	req->pid = get_pid(pid);
 	req->start_ns = start_ns;
 	req->trig = *trig;
+	req->detect_ns = ktime_get_mono_fast_ns();
 	/*
 	 * Once on the list the request is the worker's, which may take and
 	 * free it before this function returns: the id is read now.
@@ -1092,6 +1094,12 @@ static void khm_take(struct khm_req *req)
 			pi->flags |= KHOLMES_CAPTURE_F_BUDGET;
 	}
 
+	/* what the target did before: its samples in the flight recorder */
+	if (!req->profile)
+		khm_flight_write(&body, pi->pid, req->detect_ns,
+				 !req->trig.manual &&
+				 req->trig.metric == KHOLMES_METRIC_RUNDELAY,
+				 max_bytes / 4);
 	if (req->profile && task)
 		req->profile_maps = NULL;
 	if (req->profile)

@@ -34,6 +34,8 @@ struct khm_config {
 	u32 cpu_max;
 	bool profiles;
 	bool kthreads;
+	u32 flight_hz;		/* 0: the flight recorder is off */
+	u32 flight_s;
 };
 
 struct khm_stats {
@@ -219,6 +221,26 @@ int khm_profile_start(struct pid *pid, enum kholmes_profile_kind kind,
 		      u32 seconds, u32 hz, const struct khm_trigger *trig,
 		      u64 profile_of, u64 *id, struct netlink_ext_ack *extack);
 bool khm_profile_running(void);
+struct pt_regs *khm_sample_stacks(struct pt_regs *regs, unsigned long *k,
+				  u8 *nk, u64 *u, u8 *nu);
+void khm_put_kframes(struct khm_rec *r, size_t nest, const unsigned long *k,
+		     u32 nk, char *sym);
+
+/* flight.c: the always-on low-rate sampler and its per-CPU rings */
+struct khm_flight_stats {
+	u64 bytes;
+	u64 cpus;
+	u64 samples;
+	u64 dropped;
+	u64 ns;
+};
+
+int khm_flight_init(void);
+void khm_flight_uninit(void);
+int khm_flight_set(u32 hz, u32 seconds, struct netlink_ext_ack *extack);
+void khm_flight_stats(struct khm_flight_stats *s);
+void khm_flight_write(struct khm_rec *r, pid_t tgid, u64 detect_ns,
+		      bool host, size_t budget);
 void khm_notify_profile(u64 id, pid_t pid, u64 profile_of, u32 kind);
 
 int khm_netlink_init(void);

@@ -70,6 +70,14 @@ static bool profiles = true;
 module_param(profiles, bool, 0444);
 MODULE_PARM_DESC(profiles, "Profile after cpu, rss, rss-pct and majflt detections (default: 1)");
 
+static uint flight_hz = 19;
+module_param(flight_hz, uint, 0444);
+MODULE_PARM_DESC(flight_hz, "Flight recorder samples a second per CPU, 0..100, 0 off (default: 19)");
+
+static uint flight_s = 10;
+module_param(flight_s, uint, 0444);
+MODULE_PARM_DESC(flight_s, "Seconds the flight recorder keeps, 1..60 (default: 10)");
+
 static uint fail_alloc_every;
 module_param(fail_alloc_every, uint, 0644);
 MODULE_PARM_DESC(fail_alloc_every, "Debug: make every Nth allocation fail (default: 0, never)");
@@ -159,7 +167,11 @@ static int __init kholmes_init(void)
 			      KHOLMES_PROFILE_HZ_MAX) ?:
 	      khm_check_param("fault_period", fault_period, 1,
 			      KHOLMES_FAULT_PERIOD_MAX) ?:
-	      khm_check_param("cpu_max", cpu_max, 0, 100);
+	      khm_check_param("cpu_max", cpu_max, 0, 100) ?:
+	      khm_check_param("flight_hz", flight_hz, 0,
+			      KHOLMES_FLIGHT_HZ_MAX) ?:
+	      khm_check_param("flight_s", flight_s, KHOLMES_FLIGHT_S_MIN,
+			      KHOLMES_FLIGHT_S_MAX);
 	if (ret)
 		return ret;
 
@@ -177,6 +189,8 @@ static int __init kholmes_init(void)
 	khm_cfg.fault_period = fault_period;
 	khm_cfg.cpu_max = cpu_max;
 	khm_cfg.profiles = profiles;
+	khm_cfg.flight_hz = flight_hz;
+	khm_cfg.flight_s = flight_s;
 
 	ret = khm_capture_init();
 	if (ret)
@@ -184,6 +198,9 @@ static int __init kholmes_init(void)
 	ret = khm_profile_init();
 	if (ret)
 		goto err_profile;
+	ret = khm_flight_init();
+	if (ret)
+		goto err_flight;
 	ret = khm_sampler_init();
 	if (ret)
 		goto err_sampler;
@@ -200,6 +217,8 @@ static int __init kholmes_init(void)
 err_netlink:
 	khm_sampler_uninit();
 err_sampler:
+	khm_flight_uninit();
+err_flight:
 	khm_profile_uninit();
 err_profile:
 	khm_capture_uninit();
@@ -214,12 +233,14 @@ err_capture:
  * profile, which ends into the queue; then the capture worker and its
  * queue. Each of them may still send an event until it has stopped: the
  * family is unregistered only then. The watch scope goes last, as the
- * sampler reads it.
+ * sampler reads it. The flight recorder's events and rings go with the
+ * sampler: a capture still being taken finds none.
  */
 static void __exit kholmes_exit(void)
 {
 	khm_netlink_close();
 	khm_sampler_uninit();
+	khm_flight_uninit();
 	khm_profile_uninit();
 	khm_capture_uninit();
 	khm_netlink_uninit();

@@ -90,6 +90,15 @@ static struct netlink_range_validation khm_fault_period_range = {
 	.max = KHOLMES_FAULT_PERIOD_MAX,
 };
 
+static struct netlink_range_validation khm_flight_hz_range = {
+	.max = KHOLMES_FLIGHT_HZ_MAX,
+};
+
+static struct netlink_range_validation khm_flight_s_range = {
+	.min = KHOLMES_FLIGHT_S_MIN,
+	.max = KHOLMES_FLIGHT_S_MAX,
+};
+
 static struct netlink_range_validation khm_percent_range = {
 	.max = 100,
 };
@@ -130,6 +139,10 @@ static const struct nla_policy khm_cfg_policy[KHOLMES_CFG_MAX + 1] = {
 	[KHOLMES_CFG_CPU_MAX] = NLA_POLICY_FULL_RANGE(NLA_U32, &khm_percent_range),
 	[KHOLMES_CFG_PROFILES] = NLA_POLICY_MAX(NLA_U8, 1),
 	[KHOLMES_CFG_KTHREADS] = NLA_POLICY_MAX(NLA_U8, 1),
+	[KHOLMES_CFG_FLIGHT_HZ] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_flight_hz_range),
+	[KHOLMES_CFG_FLIGHT_S] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &khm_flight_s_range),
 };
 
 static const struct nla_policy khm_rule_policy[KHOLMES_RULE_MAX + 1] = {
@@ -257,7 +270,9 @@ static int khm_put_config(struct sk_buff *skb)
 	    nla_put_u32(skb, KHOLMES_CFG_FAULT_PERIOD, khm_cfg.fault_period) ||
 	    nla_put_u32(skb, KHOLMES_CFG_CPU_MAX, khm_cfg.cpu_max) ||
 	    nla_put_u8(skb, KHOLMES_CFG_PROFILES, khm_cfg.profiles) ||
-	    nla_put_u8(skb, KHOLMES_CFG_KTHREADS, khm_cfg.kthreads))
+	    nla_put_u8(skb, KHOLMES_CFG_KTHREADS, khm_cfg.kthreads) ||
+	    nla_put_u32(skb, KHOLMES_CFG_FLIGHT_HZ, khm_cfg.flight_hz) ||
+	    nla_put_u32(skb, KHOLMES_CFG_FLIGHT_S, khm_cfg.flight_s))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
@@ -269,9 +284,11 @@ static int khm_put_stats(struct sk_buff *skb)
 	struct nlattr *nest = nla_nest_start(skb, KHOLMES_A_STATS);
 	const int pad = KHOLMES_STAT_PAD;
 	u64 mean = s->passes ? div64_u64(s->pass_total_ns, s->passes) : 0;
+	struct khm_flight_stats fl;
 	struct khm_queue_stats q;
 
 	khm_queue_stats(&q);
+	khm_flight_stats(&fl);
 	if (!nest ||
 	    khm_put_u64(skb, KHOLMES_STAT_PASSES, s->passes, pad) ||
 	    khm_put_u64(skb, KHOLMES_STAT_TRACKED, khm_sampler_tracked(), pad) ||
@@ -304,7 +321,12 @@ static int khm_put_stats(struct sk_buff *skb)
 	    khm_put_u64(skb, KHOLMES_STAT_HOST_CPU, s->host_cpu, pad) ||
 	    khm_put_u64(skb, KHOLMES_STAT_PROFILE_SAMPLES, s->profile_samples,
 			pad) ||
-	    khm_put_u64(skb, KHOLMES_STAT_PROFILE_NS, s->profile_ns, pad))
+	    khm_put_u64(skb, KHOLMES_STAT_PROFILE_NS, s->profile_ns, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_FLIGHT_BYTES, fl.bytes, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_FLIGHT_CPUS, fl.cpus, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_FLIGHT_SAMPLES, fl.samples, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_FLIGHT_DROPPED, fl.dropped, pad) ||
+	    khm_put_u64(skb, KHOLMES_STAT_FLIGHT_NS, fl.ns, pad))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
@@ -443,6 +465,22 @@ static int khm_nested(struct genl_info *info, int type,
 	return nla_parse_nested(tb, max, nest, policy, info->extack);
 }
 
+/*
+ * Called with khm_lock held, before khm_config_apply(): the flight
+ * recorder's rings are the one part of the configuration that can fail
+ * (memory, perf), so it changes first and a refusal changes nothing else.
+ */
+static int khm_config_flight(struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	u32 hz = khm_cfg.flight_hz, s = khm_cfg.flight_s;
+
+	if (tb[KHOLMES_CFG_FLIGHT_HZ])
+		hz = nla_get_u32(tb[KHOLMES_CFG_FLIGHT_HZ]);
+	if (tb[KHOLMES_CFG_FLIGHT_S])
+		s = nla_get_u32(tb[KHOLMES_CFG_FLIGHT_S]);
+	return khm_flight_set(hz, s, extack);
+}
+
 /* Called with khm_lock held; tb has passed khm_cfg_policy. */
 static void khm_config_apply(struct nlattr **tb)
 {
@@ -498,9 +536,11 @@ static int khm_set_config(struct sk_buff *skb, struct genl_info *info)
 	if (ret)
 		return ret;
 	mutex_lock(&khm_lock);
-	khm_config_apply(tb);
+	ret = khm_config_flight(tb, info->extack);
+	if (!ret)
+		khm_config_apply(tb);
 	mutex_unlock(&khm_lock);
-	return 0;
+	return ret;
 }
 
 /* Parse one KHOLMES_A_RULE nest: it must name its metric. */
@@ -615,11 +655,14 @@ static int khm_apply(struct sk_buff *skb, struct genl_info *info)
 	}
 
 	mutex_lock(&khm_lock);
-	khm_config_apply(cfg);
-	for (i = 0; i < nrules; i++)
-		khm_rule_apply(rules[i]);
-	if (replace)
-		khm_watch_set_swap(ws);
+	ret = khm_config_flight(cfg, info->extack);
+	if (!ret) {
+		khm_config_apply(cfg);
+		for (i = 0; i < nrules; i++)
+			khm_rule_apply(rules[i]);
+		if (replace)
+			khm_watch_set_swap(ws);
+	}
 	mutex_unlock(&khm_lock);
 out:
 	khm_watch_set_free(ws);

@@ -206,40 +206,57 @@ static u32 khm_prof_ncopies(struct khm_profile *p)
 	return n < 0 ? p->copies_max : min_t(u32, n, p->copies_max);
 }
 
-static void khm_prof_handler(struct perf_event *event,
-			     struct perf_sample_data *data,
-			     struct pt_regs *regs)
+/*
+ * The interrupted context's stacks: kernel frames (this handler's own
+ * dropped, up to the interrupted one) and the user frames a frame-pointer
+ * walk finds. Returns the user registers the stack copy starts from, NULL
+ * for a kernel thread. Safe in hard interrupt and NMI context; the
+ * profiles and the flight recorder both sample through it.
+ */
+struct pt_regs *khm_sample_stacks(struct pt_regs *regs, unsigned long *k,
+				  u8 *nk, u64 *u, u8 *nu)
 {
-	struct khm_profile *p = event->overflow_handler_context;
 	struct pt_regs *uregs = NULL;
-	struct khm_pstack s;
 	bool fault, trunc;
-	int slot;
-	u64 t0;
-	u32 i;
+	u32 i, n = 0;
 
-	if (current->tgid != p->tgid || (current->flags & PF_EXITING))
-		return;
-	t0 = local_clock();
-	s.nk = 0;
-	s.nu = 0;
+	*nk = 0;
+	*nu = 0;
 	if (!user_mode(regs)) {
-		s.nk = stack_trace_save(s.k, ARRAY_SIZE(s.k), 0);
+		n = stack_trace_save(k, KHOLMES_PROFILE_FRAMES, 0);
 		/* drop this handler's own frames, up to the interrupted one */
-		for (i = 0; i < s.nk && s.k[i] != instruction_pointer(regs); i++)
+		for (i = 0; i < n && k[i] != instruction_pointer(regs); i++)
 			;
-		if (i < s.nk) {
-			s.nk -= i;
-			memmove(s.k, s.k + i, s.nk * sizeof(s.k[0]));
+		if (i < n) {
+			n -= i;
+			memmove(k, k + i, n * sizeof(k[0]));
 		}
+		*nk = n;
 		if (!(current->flags & PF_KTHREAD))
 			uregs = task_pt_regs(current);
 	} else {
 		uregs = regs;
 	}
 	if (uregs)
-		s.nu = khe_fp_walk(uregs->ip, uregs->bp, khm_prof_read, NULL,
-				   s.u, ARRAY_SIZE(s.u), &fault, &trunc);
+		*nu = khe_fp_walk(uregs->ip, uregs->bp, khm_prof_read, NULL,
+				  u, KHOLMES_PROFILE_FRAMES, &fault, &trunc);
+	return uregs;
+}
+
+static void khm_prof_handler(struct perf_event *event,
+			     struct perf_sample_data *data,
+			     struct pt_regs *regs)
+{
+	struct khm_profile *p = event->overflow_handler_context;
+	struct pt_regs *uregs;
+	struct khm_pstack s;
+	int slot;
+	u64 t0;
+
+	if (current->tgid != p->tgid || (current->flags & PF_EXITING))
+		return;
+	t0 = local_clock();
+	uregs = khm_sample_stacks(regs, s.k, &s.nk, s.u, &s.nu);
 	slot = khm_prof_count(p, &s);
 	if (uregs && p->copies && slot >= 0)
 		khm_prof_copy(p, uregs, slot);
@@ -284,13 +301,36 @@ static void khm_prof_free(struct khm_profile *p)
 	khm_free(p, sizeof(*p));
 }
 
+/*
+ * A stack's kernel frames as KHOLMES_PSTACK_KFRAME strings in the record
+ * begun at nest. 32 long symbols (a module's run to hundreds of bytes)
+ * overflow a record: the outermost frames give way to a marker that keeps
+ * the record whole.
+ */
+void khm_put_kframes(struct khm_rec *r, size_t nest, const unsigned long *k,
+		     u32 nk, char *sym)
+{
+	const char *f;
+	u32 j;
+
+	for (j = 0; j < nk; j++) {
+		f = khm_ksym(sym, k[j]);
+		if (r->len - nest + nla_total_size(strlen(f) + 1) +
+		    nla_total_size(sizeof(KHM_KFRAMES_CUT)) >
+		    KHOLMES_RECORD_MAX) {
+			khm_rec_str(r, KHOLMES_PSTACK_KFRAME, KHM_KFRAMES_CUT);
+			break;
+		}
+		khm_rec_str(r, KHOLMES_PSTACK_KFRAME, f);
+	}
+}
+
 static void khm_prof_write(struct khm_rec *r, struct khm_profile *p,
 			   u64 duration, char *sym)
 {
 	u32 i, j, kept, ncopies = khm_prof_ncopies(p);
 	const struct khm_pstack *e;
 	const struct khm_psample *c;
-	const char *f;
 	size_t nest;
 	u64 nlost;
 
@@ -331,22 +371,7 @@ static void khm_prof_write(struct khm_rec *r, struct khm_profile *p,
 		khm_rec_u32(r, KHOLMES_PSTACK_ID, i);
 		khm_rec_put(r, KHOLMES_PSTACK_UFRAMES, e->u,
 			    e->nu * sizeof(e->u[0]));
-		for (j = 0; j < e->nk; j++) {
-			f = khm_ksym(sym, e->k[j]);
-			/*
-			 * 32 long symbols (a module's run to hundreds of
-			 * bytes) overflow a record: the outermost frames
-			 * give way to a marker that keeps the record whole.
-			 */
-			if (r->len - nest + nla_total_size(strlen(f) + 1) +
-			    nla_total_size(sizeof(KHM_KFRAMES_CUT)) >
-			    KHOLMES_RECORD_MAX) {
-				khm_rec_str(r, KHOLMES_PSTACK_KFRAME,
-					    KHM_KFRAMES_CUT);
-				break;
-			}
-			khm_rec_str(r, KHOLMES_PSTACK_KFRAME, f);
-		}
+		khm_put_kframes(r, nest, e->k, e->nk, sym);
 		khm_rec_nest_end(r, nest);
 	}
 

@@ -106,6 +106,19 @@ FIXTURE_VARIANT_ADD(bad, pid_zero) {
 	.cmd = "watch add pid 0", .exit = 1, .says = "out of range",
 };
 
+FIXTURE_VARIANT_ADD(bad, flight_hz_above_max) {
+	.cmd = "config set flight-hz 101", .exit = 1, .says = "out of range",
+};
+
+FIXTURE_VARIANT_ADD(bad, flight_s_zero) {
+	.cmd = "config set flight-s 0", .exit = 1, .says = "out of range",
+};
+
+FIXTURE_VARIANT_ADD(bad, flight_s_above_max) {
+	.cmd = "config set flight-hz 5 flight-s 61", .exit = 1,
+	.says = "out of range",
+};
+
 FIXTURE_VARIANT_ADD(bad, watch_del_absent) {
 	.cmd = "watch del pid 1", .exit = 1, .says = "not in the watch list",
 };
@@ -390,6 +403,8 @@ TEST_F(limits, ends_of_ranges_accepted)
 		{ "interval-ms", 10 }, { "interval-ms", 60000 },
 		{ "window", 2 }, { "window", 64 },
 		{ "max-tracked", 1 }, { "max-tracked", 1048576 },
+		{ "flight-s", 1 }, { "flight-s", 60 },
+		{ "flight-hz", 0 }, { "flight-hz", 100 },
 	}, rule[] = {
 		{ "min", 0 }, { "min", 1000000000 },
 		{ "diff", 0 }, { "diff", 100000 },

@@ -147,6 +147,7 @@ static const struct afield cfg_f[KHOLMES_CFG_MAX + 1] = {
 	[KHOLMES_CFG_INTERVAL_MS ... KHOLMES_CFG_CPU_MAX] = U32,
 	[KHOLMES_CFG_PROFILES] = U8,
 	[KHOLMES_CFG_KTHREADS] = U8,
+	[KHOLMES_CFG_FLIGHT_HZ ... KHOLMES_CFG_FLIGHT_S] = U32,
 };
 static const struct aset cfg_set = { "config", KHOLMES_CFG_MAX, cfg_f };
 
@@ -292,6 +293,11 @@ static const struct afield pstack_f[KHOLMES_PSTACK_MAX + 1] = {
 	[KHOLMES_PSTACK_UFRAMES] = BIN,
 	[KHOLMES_PSTACK_KFRAME] = STR,
 	[KHOLMES_PSTACK_ID] = U32,
+	[KHOLMES_PSTACK_PAD] = PAD,
+	[KHOLMES_PSTACK_AGO_NS] = U64,
+	[KHOLMES_PSTACK_TID] = U32,
+	[KHOLMES_PSTACK_PID] = U32,
+	[KHOLMES_PSTACK_COMM] = STR,
 };
 static const struct aset pstack_set = { "pstack", KHOLMES_PSTACK_MAX, pstack_f };
 
@@ -786,7 +792,10 @@ static void gen_member(struct fuzz *f, const struct aset *set, uint8_t cmd,
 	if (set == &cfg_set) {
 		/*
 		 * The ranges; profile-s only up to 2 (3 as "max + 1"), so
-		 * that no profile the storm starts outlives it by much.
+		 * that no profile the storm starts outlives it by much, and
+		 * flight-s likewise, so that each flight recorder the storm
+		 * sets up (rings on every CPU, perf events, an RCU grace
+		 * period to retire the last) stays small and quick.
 		 */
 		static const uint32_t lo[KHOLMES_CFG_MAX + 3] = {
 			[KHOLMES_CFG_INTERVAL_MS] = KHOLMES_INTERVAL_MS_MIN,
@@ -798,6 +807,7 @@ static void gen_member(struct fuzz *f, const struct aset *set, uint8_t cmd,
 			[KHOLMES_CFG_PROFILE_S] = KHOLMES_PROFILE_S_MIN,
 			[KHOLMES_CFG_PROFILE_HZ] = KHOLMES_PROFILE_HZ_MIN,
 			[KHOLMES_CFG_FAULT_PERIOD] = 1,
+			[KHOLMES_CFG_FLIGHT_S] = KHOLMES_FLIGHT_S_MIN,
 		};
 		static const uint32_t hi[KHOLMES_CFG_MAX + 3] = {
 			[KHOLMES_CFG_ENABLED] = 1,
@@ -815,6 +825,8 @@ static void gen_member(struct fuzz *f, const struct aset *set, uint8_t cmd,
 			[KHOLMES_CFG_CPU_MAX] = 100,
 			[KHOLMES_CFG_PROFILES] = 1,
 			[KHOLMES_CFG_KTHREADS] = 1,
+			[KHOLMES_CFG_FLIGHT_HZ] = KHOLMES_FLIGHT_HZ_MAX,
+			[KHOLMES_CFG_FLIGHT_S] = 2,
 		};
 
 		if (type == KHOLMES_CFG_ENABLED || type == KHOLMES_CFG_PROFILES ||
@@ -2528,6 +2540,8 @@ static const char * const cfg_keys[KHOLMES_CFG_MAX + 1] = {
 	[KHOLMES_CFG_CPU_MAX] = "cpu-max",
 	[KHOLMES_CFG_PROFILES] = "profiles",
 	[KHOLMES_CFG_KTHREADS] = "kthreads",
+	[KHOLMES_CFG_FLIGHT_HZ] = "flight-hz",
+	[KHOLMES_CFG_FLIGHT_S] = "flight-s",
 };
 
 /*

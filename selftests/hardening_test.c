@@ -11,7 +11,8 @@
  *    succeeds, or fails busy with the module still answering, and most
  *    of them succeed. Captures are taken by a worker, never by
  *    task_work, so there is nothing pending on a target thread to cancel:
- *    unload cancels the worker and waits. After the run, the rig's dmesg
+ *    unload cancels the worker and waits. The flight recorder samples
+ *    every CPU all along (its default), and every capture reads its rings. After the run, the rig's dmesg
  *    check finds any callback that ran after unload (an oops, a UAF, a
  *    WARN), and the module's own WARN at unload any byte it still held.
  *  - memory back to baseline: 20,000 processes, in batches that are all
@@ -21,9 +22,10 @@
  *    largest pass and kept (the walk's array) has grown to its size by
  *    then, and the next 16,000 processes may leave nothing.
  *  - allocation failures: loaded with fail_alloc_every=7 and =3, under
- *    churn, captures, pulls, profiles and watch changes, the module keeps
- *    answering, counts alloc-fails and captures-failed, and unloads; loaded
- *    again without the parameter, a capture is taken.
+ *    churn, captures, pulls, profiles, watch changes and flight recorder
+ *    changes (new rings each time), the module keeps answering, counts
+ *    alloc-fails and captures-failed, and unloads; loaded again without
+ *    the parameter, a capture is taken, with its flight recorder samples.
  *
  * Every test reloads the module with /init's parameters in a teardown that
  * runs in the parent (see kt.h, struct kt_saved), whatever happened.
@@ -258,6 +260,7 @@ TEST_F_TIMEOUT(unload, fifty_reloads_under_load, 280)
 
 	ASSERT_EQ(0, kt_ctl("config set enabled on interval-ms %d",
 			    UNLOAD_MS));
+	ASSERT_LT(0, kt_status("flight-cpus"));
 	ASSERT_EQ(0, kt_wl_start(&self->threads, "ready", 20000, "manythreads",
 				 "-n", UNLOAD_THREADS, NULL));
 	ASSERT_EQ(0, kt_wl_start(&self->churn, "ready", 20000, "hard_churn",
@@ -307,6 +310,8 @@ TEST_F_TIMEOUT(unload, fifty_reloads_under_load, 280)
 			ASSERT_EQ(0, kt_ctl("config set interval-ms %d",
 					    UNLOAD_MS))
 				TH_LOG("round %d", i);
+			EXPECT_LT(0, kt_status("flight-cpus"))
+				TH_LOG("round %d: flight recorder off", i);
 			if (kt_now_ms() - c > 3000)
 				TH_LOG("round %d took %lld ms: rmmod %lld, insmod %lld",
 				       i, kt_now_ms() - c, r, l);
@@ -645,6 +650,9 @@ TEST_F_TIMEOUT(failalloc, module_survives, 200)
 		if (i % 6 == 3)
 			try_ctl(_metadata, &cfg[0], &cfg[1],
 				"config set window %d", 4 + i % 3);
+		if (i % 6 == 0)
+			try_ctl(_metadata, &cfg[0], &cfg[1],
+				"config set flight-s %d", 2 + i % 5);
 		/* the module answers whatever failed */
 		ASSERT_EQ(0, kt_ctl("status")) TH_LOG("iteration %d", i);
 	}
@@ -678,6 +686,7 @@ TEST_F_TIMEOUT(failalloc, module_survives, 200)
 	json_object_put(c);
 	ASSERT_EQ(0, khm_pull(self->dir));
 	EXPECT_EQ(1, khm_capture_path(self->dir, id, ".json", NULL, 0));
+	EXPECT_EQ(1, khm_capture_path(self->dir, id, ".before.folded", NULL, 0));
 	EXPECT_EQ(0, kt_status("alloc-fails"));
 	EXPECT_EQ(0, kt_status("captures-failed"));
 	EXPECT_EQ(0, khm_check_tree(self->dir, &st));

@@ -662,12 +662,13 @@ static int pin_cpu1(pid_t pid)
  * Issue 5: "while one process spins and another waits on the same CPU
  * (taskset to one CPU), the waiter's rundelay capture names the spinner
  * among the top consumers". The waiter is a second spinner, idle until
- * told: then it wants the CPU the first one holds.
+ * told: then it wants the CPU the first one holds. Issue 18: the flight
+ * recorder's host stacks of the seconds before name the spinner too.
  */
 TEST_F_TIMEOUT(prof, rundelay_names_the_spinner, PROF_TIMEOUT)
 {
-	struct json_object *p, *det, *cons, *c;
-	long long id;
+	struct json_object *p, *det, *cons, *c, *host;
+	long long id, hcount = 0;
 	char path[PATH_MAX], *txt;
 	struct json_object *json;
 	bool found = false;
@@ -717,12 +718,26 @@ TEST_F_TIMEOUT(prof, rundelay_names_the_spinner, PROF_TIMEOUT)
 	}
 	EXPECT_TRUE(found) TH_LOG("the spinner %d is not among the consumers",
 				  (int)self->wl.pid);
+	/* who was on the CPUs while it waited: the spinner, sampled there */
+	host = khm_json_get(json, "before-host.stacks");
+	for (i = 0; i < array_len(host); i++) {
+		c = json_object_array_get_idx(host, i);
+		if (khm_json_int(c, "pid") == self->wl.pid) {
+			hcount += khm_json_int(c, "count");
+			EXPECT_STREQ("prof_spin", khm_json_str(c, "comm") ?: "(none)");
+		}
+	}
+	TH_LOG("flight recorder: the spinner in %lld of %lld host samples",
+	       hcount, khm_json_int(json, "before-host.samples"));
+	EXPECT_LE(3, hcount) TH_LOG("before-host: %s",
+				    json_str(khm_json_get(json, "before-host")));
 	json_object_put(json);
 	ASSERT_EQ(1, khm_capture_path(self->dir, id, ".txt", path,
 				      sizeof(path)));
 	txt = khm_slurp(path, NULL);
 	ASSERT_NE(NULL, txt);
 	EXPECT_NE(NULL, strstr(txt, "who took the CPU"));
+	EXPECT_NE(NULL, strstr(txt, "who was on the CPUs in those seconds"));
 	if (found) {
 		char pid[16];
 

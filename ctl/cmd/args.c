@@ -26,6 +26,8 @@ const struct kh_keyword kh_config_keys[] = {
 	{ "cpu-max",	 KHOLMES_CFG_CPU_MAX,	  KH_KW_U32,   NULL },
 	{ "profiles",	 KHOLMES_CFG_PROFILES,	  KH_KW_ONOFF, NULL },
 	{ "kthreads",	 KHOLMES_CFG_KTHREADS,	  KH_KW_ONOFF, NULL },
+	{ "flight-hz",	 KHOLMES_CFG_FLIGHT_HZ,	  KH_KW_U32,   NULL },
+	{ "flight-s",	 KHOLMES_CFG_FLIGHT_S,	  KH_KW_U32,   NULL },
 	{ NULL }
 };
 

@@ -34,7 +34,11 @@ static void usage(FILE *f)
 	fprintf(f, "  profile-fault-period 1..%u (every Nth page fault), cpu-max 0..100 (percent of\n",
 		KHOLMES_FAULT_PERIOD_MAX);
 	fprintf(f, "  all CPUs at or above which automatic captures and profiles are skipped, 0 off),\n");
-	fprintf(f, "  kthreads on|off (kernel threads may be captured by the rules)\n");
+	fprintf(f, "  kthreads on|off (kernel threads may be captured by the rules),\n");
+	fprintf(f, "  flight-hz 0..%u (flight recorder samples a second per CPU, 0 off),\n",
+		KHOLMES_FLIGHT_HZ_MAX);
+	fprintf(f, "  flight-s %u..%u (seconds before a detection the flight recorder keeps)\n",
+		KHOLMES_FLIGHT_S_MIN, KHOLMES_FLIGHT_S_MAX);
 	fprintf(f, "The kernel applies all the pairs of one command, or none.\n");
 }
 

@@ -196,6 +196,11 @@ static const struct {
 }, stat_psample[] = {
 	{ "profile-samples",	KHOLMES_STAT_PROFILE_SAMPLES },
 	{ "profile-ns",		KHOLMES_STAT_PROFILE_NS },
+	{ "flight-bytes",	KHOLMES_STAT_FLIGHT_BYTES },
+	{ "flight-cpus",	KHOLMES_STAT_FLIGHT_CPUS },
+	{ "flight-samples",	KHOLMES_STAT_FLIGHT_SAMPLES },
+	{ "flight-dropped",	KHOLMES_STAT_FLIGHT_DROPPED },
+	{ "flight-ns",		KHOLMES_STAT_FLIGHT_NS },
 }, stat_capture[] = {
 	{ "last",		KHOLMES_STAT_CAPTURE_LAST_NS },
 	{ "max",		KHOLMES_STAT_CAPTURE_MAX_NS },
@@ -225,6 +230,10 @@ static const struct {
 	  offsetof(struct kh_config, fault_period) },
 	{ "cpu-max",       KHOLMES_CFG_CPU_MAX,
 	  offsetof(struct kh_config, cpu_max) },
+	{ "flight-hz",     KHOLMES_CFG_FLIGHT_HZ,
+	  offsetof(struct kh_config, flight_hz) },
+	{ "flight-s",      KHOLMES_CFG_FLIGHT_S,
+	  offsetof(struct kh_config, flight_s) },
 };
 
 static uint32_t cfg_val(const struct kh_config *cfg, size_t i)
@@ -461,6 +470,13 @@ const char *kh_trigger_name(const struct kh_capture_sum *sum)
 }
 
 /* Also the middle of a profile's file names: <base>.cpu.pb.gz */
+/* Samples of a clock (a profile's or the flight recorder's), not of faults. */
+bool kh_profile_on_cpu(uint32_t kind)
+{
+	return kind == KHOLMES_PROFILE_CPU || kind == KHOLMES_PROFILE_BEFORE ||
+	       kind == KHOLMES_PROFILE_HOST;
+}
+
 const char *kh_profile_kind_name(uint32_t kind)
 {
 	switch (kind) {
@@ -468,6 +484,10 @@ const char *kh_profile_kind_name(uint32_t kind)
 		return "cpu";
 	case KHOLMES_PROFILE_FAULTS:
 		return "faults";
+	case KHOLMES_PROFILE_BEFORE:
+		return "before";
+	case KHOLMES_PROFILE_HOST:
+		return "host";
 	default:
 		return "profile";
 	}

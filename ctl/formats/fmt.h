@@ -35,6 +35,7 @@ char *kh_time_compact(char *buf, size_t len, uint64_t ns);
 char *kh_size(char *buf, size_t len, uint64_t bytes);
 const char *kh_trigger_name(const struct kh_capture_sum *sum);
 const char *kh_profile_kind_name(uint32_t kind);
+bool kh_profile_on_cpu(uint32_t kind);
 json_object *kh_capture_flags_json(uint32_t flags);
 json_object *kh_thread_flags_json(uint32_t flags);
 

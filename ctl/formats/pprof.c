@@ -535,7 +535,7 @@ static int profile_samples(struct pp *pp)
 {
 	const struct kh_profile *p = &pp->cap->prof;
 	const struct kh_pstack *ps;
-	bool cpu = p->kind == KHOLMES_PROFILE_CPU;
+	bool cpu = kh_profile_on_cpu(p->kind);
 	pb_sample *s;
 	uint64_t v;
 	size_t i;
@@ -565,8 +565,14 @@ static int profile_samples(struct pp *pp)
 		    v > INT64_MAX)
 			v = INT64_MAX;
 		s->value[1] = (int64_t)v;
-		err = APPEND(pp->prof->sample, pp->prof->n_sample,
-			     pp->nsample_cap, s);
+		/* a flight sample's time, relative to the detection */
+		err = ps->has_ago ?
+		      add_label(pp, s, "time-ns", NULL, ps->ago_ns > INT64_MAX ?
+				INT64_MIN : -(int64_t)ps->ago_ns) ?:
+		      add_label(pp, s, "tid", NULL, ps->tid) : 0;
+		if (!err)
+			err = APPEND(pp->prof->sample, pp->prof->n_sample,
+				     pp->nsample_cap, s);
 		if (err) {
 			perftools__profiles__sample__free_unpacked(s, NULL);
 			return err;
@@ -589,8 +595,14 @@ static int comments(struct pp *pp)
 			 comm);
 		return add_comment(pp, buf);
 	}
-	snprintf(buf, sizeof(buf), "kholmes %s profile %" PRIu64 " of pid %" PRIu32 " (%s)",
-		 kh_profile_kind_name(p->kind), cap->sum.id, cap->sum.pid, comm);
+	if (p->kind == KHOLMES_PROFILE_BEFORE)
+		snprintf(buf, sizeof(buf), "kholmes flight recorder: pid %" PRIu32 " (%s) in the %" PRIu64 ".%03" PRIu64 " s before the detection of capture %" PRIu64 "; label time-ns: when, relative to the detection",
+			 cap->sum.pid, comm, p->duration_ns / 1000000000,
+			 p->duration_ns % 1000000000 / 1000000, cap->sum.id);
+	else
+		snprintf(buf, sizeof(buf), "kholmes %s profile %" PRIu64 " of pid %" PRIu32 " (%s)",
+			 kh_profile_kind_name(p->kind), cap->sum.id,
+			 cap->sum.pid, comm);
 	if (cap->sum.profile_of)
 		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
 			 ", after capture %" PRIu64 " (%s)", cap->sum.profile_of,

@@ -980,6 +980,128 @@ int kh_report_profile_txt(FILE *f, const struct kh_capture *cap)
 	return ferror(f) ? -EIO : 0;
 }
 
+/* The innermost frame of a sample: kernel if it was in the kernel. */
+static void pstack_leaf(char *buf, size_t len, const struct kh_capture *cap,
+			const struct kh_pstack *ps)
+{
+	if (ps->nr_kframes)
+		kh_kframe_func(buf, len, ps->kframes[0]);
+	else if (ps->user.n)
+		user_frame_name(buf, len, cap, &ps->user.f[0]);
+	else
+		snprintf(buf, len, "?");
+}
+
+static int ago_cmp(const void *a, const void *b)
+{
+	const struct kh_pstack *x = *(const struct kh_pstack *const *)a;
+	const struct kh_pstack *y = *(const struct kh_pstack *const *)b;
+
+	return x->ago_ns > y->ago_ns ? -1 : x->ago_ns < y->ago_ns;
+}
+
+/* Second by second, oldest first: how many samples, and the commonest leaf. */
+static void txt_timeline(FILE *f, const struct kh_capture *cap,
+			 const struct kh_profile *p)
+{
+	const struct kh_pstack **ps;
+	char best[512], name[512];
+	size_t i, j, k, n = p->nr_pstacks;
+	uint64_t sec, bc, c;
+	char *cl;
+
+	ps = malloc((n + 1) * sizeof(*ps));
+	if (!ps)
+		return;
+	for (i = 0; i < n; i++)
+		ps[i] = &p->pstacks[i];
+	qsort(ps, n, sizeof(*ps), ago_cmp);
+	fputs("timeline, oldest first (second before the detection: samples, commonest\n"
+	      "innermost function):\n", f);
+	for (i = 0; i < n; i = j) {
+		sec = ps[i]->ago_ns / NSEC;
+		for (j = i; j < n && ps[j]->ago_ns / NSEC == sec; j++)
+			;
+		best[0] = '\0';
+		bc = 0;
+		for (k = i; k < j; k++) {
+			size_t m;
+
+			pstack_leaf(name, sizeof(name), cap, ps[k]);
+			for (m = i, c = 0; m < j; m++) {
+				char other[512];
+
+				pstack_leaf(other, sizeof(other), cap, ps[m]);
+				c += !strcmp(name, other) ? ps[m]->count : 0;
+			}
+			if (c > bc) {
+				bc = c;
+				snprintf(best, sizeof(best), "%s", name);
+			}
+		}
+		cl = clean(best);
+		fprintf(f, "  -%" PRIu64 " s: %4zu  %s (%" PRIu64 ")\n", sec + 1,
+			j - i, cl ? cl : "?", bc);
+		free(cl);
+	}
+	free(ps);
+}
+
+/* The host's most sampled stacks in the same seconds (rundelay). */
+static void txt_host(FILE *f, const struct kh_profile *h)
+{
+	char comm[KHOLMES_COMM_LEN], fn[512];
+	size_t i, j;
+
+	fprintf(f, "who was on the CPUs in those seconds (the host's most sampled stacks, of\n"
+		"%" PRIu64 " samples on every CPU):\n", h->samples);
+	for (i = 0; i < h->nr_pstacks; i++) {
+		const struct kh_pstack *ps = &h->pstacks[i];
+
+		kh_text_clean(comm, sizeof(comm), ps->comm);
+		fprintf(f, "  %6" PRIu32 " %5.1f%%  %s[%" PRIu32 "]", ps->count,
+			pct(ps->count, h->samples), comm, ps->pid);
+		if (!ps->nr_kframes)
+			fputs("  (user code)", f);
+		for (j = 0; j < ps->nr_kframes && j < 4; j++) {
+			kh_kframe_func(fn, sizeof(fn), ps->kframes[j]);
+			fprintf(f, "%s%s", j ? " <- " : "  ", fn);
+		}
+		fputc('\n', f);
+	}
+}
+
+/* The flight recorder's samples of the process from before the detection. */
+static void txt_before(FILE *f, const struct kh_capture *cap)
+{
+	const struct kh_profile *p = &cap->before;
+	struct kh_capture view;
+	uint64_t total;
+
+	if (!p->present)
+		return;
+	total = pstack_total(p);
+	fputs("\nbefore the trigger (flight recorder)\n\n", f);
+	fprintf(f, KEY "%" PRIu64 ".%03" PRIu64 " s before the detection (flight-s %" PRIu32 " s, %" PRIu32 " Hz per CPU)\n",
+		"covers:", p->duration_ns / NSEC, p->duration_ns % NSEC / 1000000,
+		p->seconds, p->hz);
+	fprintf(f, KEY "%" PRIu64 " of this process, on any CPU; %" PRIu64 " lost (overwritten\n"
+		"            while read, or past the capture's share of max-queue-kb)\n",
+		"samples:", total, p->lost);
+	fprintf(f, KEY ".before.pb.gz (label time-ns: when, relative to the detection),\n"
+		"            .before.folded\n", "files:");
+	if (total) {
+		view = *cap;
+		view.prof = *p;
+		txt_timeline(f, cap, p);
+		txt_top(f, &view, total);
+	} else {
+		fputs("            none: the process was not on a CPU in those seconds\n", f);
+	}
+	if (cap->host.present)
+		txt_host(f, &cap->host);
+}
+
 int kh_report_txt(FILE *f, const struct kh_capture *cap)
 {
 	char comm[KHOLMES_COMM_LEN];
@@ -995,6 +1117,7 @@ int kh_report_txt(FILE *f, const struct kh_capture *cap)
 	txt_notes(f, cap);
 	for (i = 0; i < cap->nr_threads; i++)
 		txt_thread(f, cap, &cap->threads[i]);
+	txt_before(f, cap);
 	if (cap->prof.present)
 		return kh_report_profile_txt(f, cap);
 	return ferror(f) ? -EIO : 0;
@@ -1247,7 +1370,10 @@ static int pstack_cmp(const void *a, const void *b)
 	const struct kh_pstack *x = *(const struct kh_pstack *const *)a;
 	const struct kh_pstack *y = *(const struct kh_pstack *const *)b;
 
-	return x->count > y->count ? -1 : x->count < y->count;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	/* flight samples: oldest first */
+	return x->ago_ns > y->ago_ns ? -1 : x->ago_ns < y->ago_ns;
 }
 
 static json_object *pstacks_json(const struct kh_capture *cap)
@@ -1271,6 +1397,14 @@ static json_object *pstacks_json(const struct kh_capture *cap)
 		if (!o)
 			break;
 		add(o, "count", json_object_new_uint64(ps[i]->count));
+		if (ps[i]->has_ago) {
+			add(o, "ago-ns", json_object_new_uint64(ps[i]->ago_ns));
+			add(o, "tid", json_object_new_uint64(ps[i]->tid));
+		}
+		if (ps[i]->comm[0]) {
+			add(o, "pid", json_object_new_uint64(ps[i]->pid));
+			add(o, "comm", kh_json_string(ps[i]->comm));
+		}
 		add(o, "unwinder", json_object_new_string(ps[i]->dwarf ? "dwarf" :
 								      "fp"));
 		k = json_object_new_array();
@@ -1290,7 +1424,9 @@ static json_object *pstacks_json(const struct kh_capture *cap)
 static json_object *profile_json(const struct kh_capture *cap)
 {
 	const struct kh_profile *p = &cap->prof;
-	bool cpu = p->kind == KHOLMES_PROFILE_CPU;
+	bool cpu = kh_profile_on_cpu(p->kind);
+	bool flight = p->kind == KHOLMES_PROFILE_BEFORE ||
+		      p->kind == KHOLMES_PROFILE_HOST;
 	uint64_t exp = cpu ? expected_per_thread(p) : 0;
 	json_object *o;
 
@@ -1322,13 +1458,29 @@ static json_object *profile_json(const struct kh_capture *cap)
 	add(o, "unwound-dwarf", json_object_new_uint64(p->unwound));
 	add(o, "attributed-dwarf", json_object_new_uint64(p->attributed));
 	add(o, "nr-stacks", json_object_new_uint64(p->nr_pstacks));
+	if (flight)
+		goto stacks;
 	add(o, "rss-start", rss_json(p->start_rss_anon, p->start_rss_file));
 	add(o, "rss-end", cap->has_rss ? rss_json(cap->rss_anon, cap->rss_file) :
 					 NULL);
 	add(o, "vm-start", json_object_new_uint64(p->start_vm));
+stacks:
 	add(o, "top", top_json(cap, pstack_total(p)));
 	add(o, "stacks", pstacks_json(cap));
 	return o;
+}
+
+/* The flight recorder's part, as a profile of its own. */
+static json_object *flight_json(const struct kh_capture *cap,
+				const struct kh_profile *p)
+{
+	struct kh_capture view;
+
+	if (!p->present)
+		return NULL;
+	view = *cap;
+	view.prof = *p;
+	return profile_json(&view);
 }
 
 static json_object *consumers_json(const struct kh_capture *cap)
@@ -1396,5 +1548,7 @@ json_object *kh_report_json(const struct kh_capture *cap)
 				     NULL);
 	add(o, "consumers", consumers_json(cap));
 	add(o, "profile", profile_json(cap));
+	add(o, "before", flight_json(cap, &cap->before));
+	add(o, "before-host", flight_json(cap, &cap->host));
 	return o;
 }

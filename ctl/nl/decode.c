@@ -37,6 +37,8 @@ static const struct nla_policy cfg_policy[KHOLMES_CFG_MAX + 1] = {
 	[KHOLMES_CFG_CPU_MAX]		= { .type = NLA_U32 },
 	[KHOLMES_CFG_PROFILES]		= { .type = NLA_U8 },
 	[KHOLMES_CFG_KTHREADS]		= { .type = NLA_U8 },
+	[KHOLMES_CFG_FLIGHT_HZ]		= { .type = NLA_U32 },
+	[KHOLMES_CFG_FLIGHT_S]		= { .type = NLA_U32 },
 };
 
 static const struct nla_policy stat_policy[KHOLMES_STAT_MAX + 1] = {
@@ -163,6 +165,8 @@ int kh_decode_config(struct nlattr *nest, struct kh_config *cfg)
 	cfg->profile_hz = get_u32(tb[KHOLMES_CFG_PROFILE_HZ]);
 	cfg->fault_period = get_u32(tb[KHOLMES_CFG_FAULT_PERIOD]);
 	cfg->cpu_max = get_u32(tb[KHOLMES_CFG_CPU_MAX]);
+	cfg->flight_hz = get_u32(tb[KHOLMES_CFG_FLIGHT_HZ]);
+	cfg->flight_s = get_u32(tb[KHOLMES_CFG_FLIGHT_S]);
 	if (tb[KHOLMES_CFG_PROFILES])
 		cfg->profiles = nla_get_u8(tb[KHOLMES_CFG_PROFILES]);
 	if (tb[KHOLMES_CFG_KTHREADS])

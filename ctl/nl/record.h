@@ -33,6 +33,8 @@ struct kh_config {
 	uint32_t cpu_max;			/* percent of all CPUs, 0 off */
 	bool profiles;				/* profile after detections */
 	bool kthreads;				/* kernel threads captured */
+	uint32_t flight_hz;			/* flight recorder, 0 off */
+	uint32_t flight_s;
 	uint32_t has;				/* 1 << KHOLMES_CFG_* present */
 };
 
@@ -183,6 +185,13 @@ struct kh_pstack {
 	char **kframes;				/* innermost first */
 	size_t nr_kframes;
 	struct kh_ustack user;			/* upcs symbolized, by kh_unwind() */
+	/* a flight recorder sample (KHOLMES_PROFILE_BEFORE) */
+	bool has_ago;
+	uint64_t ago_ns;			/* before the detection */
+	uint32_t tid;
+	/* a host stack (KHOLMES_PROFILE_HOST) */
+	uint32_t pid;
+	char comm[KHOLMES_COMM_LEN];
 };
 
 /* A sample with its user registers and stack copy (KHOLMES_A_PSAMPLE). */
@@ -256,6 +265,8 @@ struct kh_capture {
 	uint64_t rss_anon;			/* bytes, at the capture */
 	uint64_t rss_file;
 	struct kh_profile prof;			/* KHOLMES_CAPTURE_F_PROFILE */
+	struct kh_profile before;		/* flight recorder: the target */
+	struct kh_profile host;			/* flight recorder: the host */
 	struct kh_consumer *consumers;		/* rundelay: who took the CPU */
 	size_t nr_consumers;
 	unsigned int bad_records;		/* refused and skipped */

@@ -67,6 +67,10 @@ static const struct nla_policy pstack_policy[KHOLMES_PSTACK_MAX + 1] = {
 	[KHOLMES_PSTACK_UFRAMES]	= { .type = NLA_UNSPEC },
 	[KHOLMES_PSTACK_KFRAME]		= { .type = NLA_STRING },
 	[KHOLMES_PSTACK_ID]		= { .type = NLA_U32 },
+	[KHOLMES_PSTACK_AGO_NS]		= { .type = NLA_U64 },
+	[KHOLMES_PSTACK_TID]		= { .type = NLA_U32 },
+	[KHOLMES_PSTACK_PID]		= { .type = NLA_U32 },
+	[KHOLMES_PSTACK_COMM]		= { .type = NLA_STRING },
 };
 
 static const struct nla_policy psample_policy[KHOLMES_PSAMPLE_MAX + 1] = {
@@ -122,18 +126,27 @@ static void pstack_free(struct kh_pstack *ps)
 	ustack_free(&ps->user);
 }
 
+static void profile_free(struct kh_profile *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_pstacks; i++)
+		pstack_free(&p->pstacks[i]);
+	free(p->pstacks);
+	for (i = 0; i < p->nr_psamples; i++)
+		free(p->psamples[i].data);
+	free(p->psamples);
+}
+
 void kh_capture_free(struct kh_capture *cap)
 {
 	size_t i, j;
 
 	if (!cap)
 		return;
-	for (i = 0; i < cap->prof.nr_pstacks; i++)
-		pstack_free(&cap->prof.pstacks[i]);
-	free(cap->prof.pstacks);
-	for (i = 0; i < cap->prof.nr_psamples; i++)
-		free(cap->prof.psamples[i].data);
-	free(cap->prof.psamples);
+	profile_free(&cap->prof);
+	profile_free(&cap->before);
+	profile_free(&cap->host);
 	for (i = 0; i < cap->nr_consumers; i++)
 		free(cap->consumers[i].cgroup);
 	free(cap->consumers);
@@ -414,16 +427,27 @@ static int on_ustack(struct kh_stream *s, struct nlattr *a)
 	return 0;
 }
 
+/* The profile the last profile record opened: stacks and samples go there. */
+static struct kh_profile *cur_prof(struct kh_stream *s)
+{
+	return s->prof ? s->prof : &s->cap->prof;
+}
+
 static int on_profile(struct kh_stream *s, struct nlattr *a)
 {
 	struct nlattr *tb[KHOLMES_PROFILE_MAX + 1];
-	struct kh_profile *p = &s->cap->prof;
+	struct kh_profile *p;
+	uint32_t kind;
 
-	if (p->present)
-		return refuse(s, "a second profile record");
 	if (nla_parse_nested(tb, KHOLMES_PROFILE_MAX, a, profile_policy) ||
 	    !tb[KHOLMES_PROFILE_KIND])
 		return refuse(s, "a malformed profile record");
+	kind = nla_get_u32(tb[KHOLMES_PROFILE_KIND]);
+	p = kind == KHOLMES_PROFILE_BEFORE ? &s->cap->before :
+	    kind == KHOLMES_PROFILE_HOST ? &s->cap->host : &s->cap->prof;
+	if (p->present)
+		return refuse(s, "a second profile record");
+	s->prof = p;
 	p->present = true;
 	p->kind = nla_get_u32(tb[KHOLMES_PROFILE_KIND]);
 #define GET(field, attr, type)						\
@@ -452,7 +476,7 @@ static int on_profile(struct kh_stream *s, struct nlattr *a)
 static int on_pstack(struct kh_stream *s, struct nlattr *a)
 {
 	struct nlattr *tb[KHOLMES_PSTACK_MAX + 1];
-	struct kh_profile *p = &s->cap->prof;
+	struct kh_profile *p = cur_prof(s);
 	struct kh_pstack *ps;
 	struct nlattr *f, *u;
 	char *frame;
@@ -478,6 +502,16 @@ static int on_pstack(struct kh_stream *s, struct nlattr *a)
 	ps->has_id = tb[KHOLMES_PSTACK_ID];
 	if (ps->has_id)
 		ps->id = nla_get_u32(tb[KHOLMES_PSTACK_ID]);
+	ps->has_ago = tb[KHOLMES_PSTACK_AGO_NS];
+	if (ps->has_ago)
+		ps->ago_ns = nla_get_u64(tb[KHOLMES_PSTACK_AGO_NS]);
+	if (tb[KHOLMES_PSTACK_TID])
+		ps->tid = nla_get_u32(tb[KHOLMES_PSTACK_TID]);
+	if (tb[KHOLMES_PSTACK_PID])
+		ps->pid = nla_get_u32(tb[KHOLMES_PSTACK_PID]);
+	if (tb[KHOLMES_PSTACK_COMM])
+		snprintf(ps->comm, sizeof(ps->comm), "%s",
+			 nla_get_string(tb[KHOLMES_PSTACK_COMM]));
 	if (n) {
 		ps->upcs = malloc(n * sizeof(uint64_t));
 		if (!ps->upcs)
@@ -506,7 +540,7 @@ static int on_pstack(struct kh_stream *s, struct nlattr *a)
 static int on_psample(struct kh_stream *s, struct nlattr *a)
 {
 	struct nlattr *tb[KHOLMES_PSAMPLE_MAX + 1];
-	struct kh_profile *p = &s->cap->prof;
+	struct kh_profile *p = cur_prof(s);
 	struct kh_psample *ps;
 	struct nlattr *r;
 	uint32_t len;
@@ -546,7 +580,7 @@ static int on_psample(struct kh_stream *s, struct nlattr *a)
 static int on_psample_stack(struct kh_stream *s, struct nlattr *a)
 {
 	struct nlattr *tb[KHOLMES_USTACK_MAX + 1];
-	struct kh_profile *p = &s->cap->prof;
+	struct kh_profile *p = cur_prof(s);
 	struct kh_psample *ps;
 	uint32_t off, len;
 

@@ -27,6 +27,7 @@ struct kh_stream {
 	uint64_t id;			/* the capture asked for */
 	bool have_capture;
 	long cur;			/* index of the last thread record, -1 */
+	struct kh_profile *prof;	/* of the last profile record, NULL: cap->prof */
 	int err;			/* fatal: -ENOMEM, -EBADMSG */
 };
 

@@ -237,12 +237,36 @@ static int write_files(struct kh_puller *p, const struct kh_capture *cap,
 		return kh_profile_write(&p->store, cap, fs, name, len);
 	memset(fs, 0, sizeof(*fs));
 	err = kh_capture_base(fs->base, sizeof(fs->base), &cap->sum);
+	for (i = 0; !err && i < KH_NR_FORMATS; i++) {
+		snprintf(name, len, "%s.%s", fs->base, kh_formats[i].ext);
+		err = kh_store_write(&p->store, name, kh_formats[i].fn,
+				     (void *)cap);
+		if (!err)
+			snprintf(fs->name[fs->n++], KH_FILE_LEN, "%s", name);
+	}
+	if (!err && cap->before.present) {
+		/* the flight recorder's samples, as a profile of their own */
+		struct kh_capture *view = malloc(sizeof(*view));
+
+		if (!view)
+			return -ENOMEM;
+		*view = *cap;
+		view->prof = cap->before;
+		for (i = 0; !err && i < 2; i++) {
+			snprintf(name, len, "%s.before.%s", fs->base,
+				 i ? "pb.gz" : "folded");
+			err = kh_store_write(&p->store, name, i ? kh_write_pprof :
+					     kh_write_folded, view);
+			if (!err)
+				snprintf(fs->name[fs->n++], KH_FILE_LEN, "%s",
+					 name);
+		}
+		free(view);
+	}
 	/* .txt last: a tool that waits for it finds the others */
-	for (i = 0; !err && i <= KH_NR_FORMATS; i++) {
-		snprintf(name, len, "%s.%s", fs->base,
-			 i < KH_NR_FORMATS ? kh_formats[i].ext : "txt");
-		err = kh_store_write(&p->store, name, i < KH_NR_FORMATS ?
-				     kh_formats[i].fn : kh_write_txt, (void *)cap);
+	if (!err) {
+		snprintf(name, len, "%s.txt", fs->base);
+		err = kh_store_write(&p->store, name, kh_write_txt, (void *)cap);
 		if (!err)
 			snprintf(fs->name[fs->n++], KH_FILE_LEN, "%s", name);
 	}
@@ -409,7 +433,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s [-j|--json] pull --dir DIR\n", PROG_NAME);
 	fprintf(f, "Writes every queued capture to DIR as <time>-<comm>-<pid>-<metric>-<id>.txt, .json,\n");
-	fprintf(f, ".folded and .pb.gz (pprof), each durably, then acknowledges it; a profile adds\n");
+	fprintf(f, ".folded and .pb.gz (pprof), with the flight recorder's samples from before the\n");
+	fprintf(f, "detection as .before.folded and .before.pb.gz, each durably, then acknowledges\n");
+	fprintf(f, "it; a profile adds\n");
 	fprintf(f, "<base>.cpu.pb.gz, .cpu.folded and .cpu.json (or .faults.*) to the capture it\n");
 	fprintf(f, "follows, and a section to its .txt. Prints the files written.\n");
 }

@@ -393,6 +393,39 @@ TEST(config_set_capture_keys)
 	EXPECT_EQ(600U, cs.val[KHOLMES_CFG_CAPTURE_RATE]);
 }
 
+TEST(config_set_flight_keys)
+{
+	struct kh_config_set cs;
+	struct kh_parse_err pe;
+
+	ASSERT_EQ(0, PARSE(kh_parse_config_set, &cs, &pe, "flight-hz", "0",
+			   "flight-s", "60"));
+	EXPECT_EQ(BIT(KHOLMES_CFG_FLIGHT_HZ) | BIT(KHOLMES_CFG_FLIGHT_S),
+		  cs.mask);
+	EXPECT_EQ(0U, cs.val[KHOLMES_CFG_FLIGHT_HZ]);
+	EXPECT_EQ(60U, cs.val[KHOLMES_CFG_FLIGHT_S]);
+	ASSERT_EQ(0, PARSE(kh_parse_config_set, &cs, &pe, "flight-hz", "19"));
+	EXPECT_EQ(BIT(KHOLMES_CFG_FLIGHT_HZ), cs.mask);
+	EXPECT_EQ(19U, cs.val[KHOLMES_CFG_FLIGHT_HZ]);
+	/* out of range is the kernel's to refuse (fuzz_test sends them) */
+	ASSERT_EQ(0, PARSE(kh_parse_config_set, &cs, &pe, "flight-hz", "101"));
+	EXPECT_EQ(101U, cs.val[KHOLMES_CFG_FLIGHT_HZ]);
+	ASSERT_EQ(-1, PARSE(kh_parse_config_set, &cs, &pe, "flight-hz", "-1"));
+	EXPECT_EQ(KH_PE_NUMBER, pe.kind);
+	EXPECT_EQ(-EDOM, pe.err);
+	EXPECT_STREQ("flight-hz", pe.key);
+	ASSERT_EQ(-1, PARSE(kh_parse_config_set, &cs, &pe, "flight-s", "10s"));
+	EXPECT_EQ(KH_PE_NUMBER, pe.kind);
+	EXPECT_STREQ("flight-s", pe.key);
+	ASSERT_EQ(-1, PARSE(kh_parse_config_set, &cs, &pe, "flight-s"));
+	EXPECT_EQ(KH_PE_MISSING, pe.kind);
+	ASSERT_EQ(-1, PARSE(kh_parse_config_set, &cs, &pe, "flight-hz", "1",
+			    "flight-hz", "2"));
+	EXPECT_EQ(KH_PE_TWICE, pe.kind);
+	ASSERT_EQ(-1, PARSE(kh_parse_config_set, &cs, &pe, "flight", "1"));
+	EXPECT_EQ(KH_PE_KEYWORD, pe.kind);
+}
+
 TEST(capture_pid)
 {
 	struct kh_capture_arg ca;

@@ -140,6 +140,11 @@ TEST(status_json)
 		{ "captures-failed", KHOLMES_STAT_CAPTURES_FAILED },
 		{ "queue-len", KHOLMES_STAT_QUEUE_LEN },
 		{ "queue-bytes", KHOLMES_STAT_QUEUE_BYTES },
+		{ "flight-bytes", KHOLMES_STAT_FLIGHT_BYTES },
+		{ "flight-cpus", KHOLMES_STAT_FLIGHT_CPUS },
+		{ "flight-samples", KHOLMES_STAT_FLIGHT_SAMPLES },
+		{ "flight-dropped", KHOLMES_STAT_FLIGHT_DROPPED },
+		{ "flight-ns", KHOLMES_STAT_FLIGHT_NS },
 	};
 	struct kh_status st;
 	json_object *o, *pass, *cap;
@@ -151,9 +156,10 @@ TEST(status_json)
 	ASSERT_TRUE(json_object_is_type(o, json_type_object));
 	/*
 	 * 4 + 5 config keys, 16 counters, the two nests, version, kernel,
-	 * and the 6 of profiles (profile_test checks them)
+	 * the 6 of profiles (profile_test checks them) and the 5 of the
+	 * flight recorder
 	 */
-	EXPECT_EQ(35, json_object_object_length(o));
+	EXPECT_EQ(40, json_object_object_length(o));
 	EXPECT_STREQ("0.1.0", json_object_get_string(key(o, "version")));
 	EXPECT_STREQ("6.1.0-56-cloud-amd64",
 		     json_object_get_string(key(o, "kernel")));

@@ -753,6 +753,10 @@ static int pstack_move(struct kh_profile *p, size_t first, size_t **origins,
 	for (j = 0; j < w->n; j++)
 		ps->upcs[j] = w->f[j].pc;
 	ps->nr_upcs = w->n;
+	/* a flight sample keeps its time: each is a stack of its own */
+	ps->has_ago = o->has_ago;
+	ps->ago_ns = o->ago_ns;
+	ps->tid = o->tid;
 	for (j = 0; j < o->nr_kframes; j++) {
 		ps->kframes[j] = strdup(o->kframes[j]);
 		if (!ps->kframes[j]) {
@@ -833,9 +837,8 @@ out:
  * frames; the samples without a copy may follow them (kh_pstack_attribute()).
  * Stacks left with no sample go.
  */
-static int unwind_psamples(struct kh_unw *u)
+static int unwind_psamples(struct kh_unw *u, struct kh_profile *p)
 {
-	struct kh_profile *p = &u->cap->prof;
 	size_t first = p->nr_pstacks, *origins = NULL, i, j, fpn;
 	struct kh_thread t;
 	struct kh_psample *s;
@@ -949,7 +952,8 @@ int kh_unwind(struct kh_capture *cap)
 		if (ret)
 			set_err(cap, "reporting the mappings to libdw");
 	}
-	if (u.dwfl && (any_unwindable(cap) || cap->prof.nr_psamples)) {
+	if (u.dwfl && (any_unwindable(cap) || cap->prof.nr_psamples ||
+		       cap->before.nr_psamples)) {
 		if (arch_elf(&u))
 			set_err(cap, "describing x86-64 to libdw");
 		else if (!dwfl_attach_state(u.dwfl, u.arch, cap->sum.pid,
@@ -976,11 +980,16 @@ int kh_unwind(struct kh_capture *cap)
 			goto out;
 		t->shown = choose(t);
 	}
-	if (attached && unwind_psamples(&u))
+	if (attached && (unwind_psamples(&u, &cap->prof) ||
+			 unwind_psamples(&u, &cap->before)))
 		goto out;
 	for (i = 0; i < cap->prof.nr_pstacks; i++)
 		if (pstack_frames(cap, &cap->prof.pstacks[i]) ||
 		    symbolize_all(&u, &cap->prof.pstacks[i].user))
+			goto out;
+	for (i = 0; i < cap->before.nr_pstacks; i++)
+		if (pstack_frames(cap, &cap->before.pstacks[i]) ||
+		    symbolize_all(&u, &cap->before.pstacks[i].user))
 			goto out;
 	ret = 0;
 out:
