@@ -283,7 +283,9 @@ kernels+=(debug)
 # allocation failures injected at every 3rd and every 7th allocation
 # while captures, profiles and pulls run (hardening's failalloc: the error
 # paths, where leaks hide) and a minute of pulls and acknowledgements
-# racing captures and profiles (sick_test's race_pull_ack), each VM
+# racing captures and profiles (sick_test's race_pull_ack), the flight
+# recorder's lock-free rings read while their CPUs write them
+# (flight_test), each VM
 # ending in an unload and a kmemleak scan. debug_args leaves out, per
 # binary, what judges the controller or the rules, not the module's
 # memory or locks, and what holds deadlines meant for stock kernels:
@@ -297,7 +299,7 @@ kernels+=(debug)
 jobs=${KHM_VM_JOBS:-2}
 nparts=${KHM_VM_PARTS:-2}
 dparts=${KHM_DEBUG_PARTS:-2}
-debug_tests=${KHM_DEBUG_TESTS:-capture_test,profile_test,fuzz_test,daemon_test,sick_test,hardening_test}
+debug_tests=${KHM_DEBUG_TESTS:-capture_test,profile_test,fuzz_test,daemon_test,sick_test,hardening_test,flight_test}
 declare -A debug_args=(
 	[profile]="-T cpu_max_skips_when_saturated -T refusals -T perl_whole_stacks -T perl_fp_walk_no_junk -T rundelay_names_the_spinner"
 	[daemon]="-T sigkill_loop_loses_nothing -T readonly_dir_retried -T rotation_keeps_newest -T exec_gets_report_path"
@@ -335,12 +337,13 @@ declare -A vm_secs=(
 	[hardening_test]=156 [limits_test]=14 [priv_test]=107
 	[profile_test]=124 [real_test]=188 [rig_test]=5 [sampling_test]=37
 	[scale_test]=56 [sick_test]=37 [storm_test]=58 [watch_test]=10
-	[ctl_faults_test]=30 [symbols_test]=85
+	[ctl_faults_test]=30 [symbols_test]=97 [flight_test]=20
 )
 # shellcheck disable=SC2034 # read by deal() through a nameref
 declare -A debug_secs=(
 	[capture_test]=413 [daemon_test]=105 [fuzz_test]=301
 	[hardening_test]=100 [profile_test]=255 [sick_test]=77
+	[flight_test]=48
 )
 all_tests=()
 for t in "$top"/build/selftests/*_test; do

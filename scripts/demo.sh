@@ -102,6 +102,14 @@ check "a cpu capture of checkout names compute_invoice_totals" \
 check "an rss capture of leaky" names "$(report leaky rss)" .
 check "a threads capture of burst names wait_for_client" \
 	names "$(report burst threads)" wait_for_client
+before() {
+	[[ -n $cpu ]] && sed -n '/^before the trigger/,$p' "$cpu" |
+		grep -q compute_invoice_totals &&
+		grep -q compute_invoice_totals "${cpu%.txt}.before.folded" &&
+		[[ -s ${cpu%.txt}.before.pb.gz ]]
+}
+check "its 'before the trigger' section and .before.folded name compute_invoice_totals" \
+	before
 check "a cpu profile of checkout has compute_invoice_totals on top" \
 	names "$(find "$dest" -name '*-checkout-*-cpu-*.cpu.folded' | head -n 1)" \
 	compute_invoice_totals
