@@ -504,7 +504,41 @@ def readme_section(doc):
                     lambda r: fmt(r["memory"]["bytes_per_tracked_process"], 0, " bytes")))
     rows.append(row("`make bench` VM time (bench + -icount)",
                     lambda r: f"{fmt(r['vm_s'], 0)} + {fmt(r['icount_vm_s'], 0)} s"))
+    rows += ["", "Against the aims, in this run:", ""]
+    for k in ks:
+        rows.append(f"- {results[k]['kernel'] or k}: " + "; ".join(verdicts(results[k])) + ".")
     return "\n".join(rows) + "\n"
+
+
+def verdicts(r):
+    """each aim, met or not, in words"""
+    out = []
+    for total in ("1000", "10000"):
+        s = r["sampling-" + total]
+        v = s["pidstat_over_module"]
+        out.append(f"pidstat/kholmes at {total} threads {fmt(v, 0, 'x')} "
+                   f"({'met' if v and v >= 50 else 'NOT met'})")
+        v = s["pass_over_floor"]
+        out.append(f"pass/floor at {total} threads {fmt(v, 1, 'x')} "
+                   f"({'met' if v and v <= 3 else 'NOT met'})")
+    for job in ("cpu", "fork", "ctxsw"):
+        for mode in ("1000", "100"):
+            p = r["overhead"][job][mode + "ms_paired"]
+            if not p:
+                continue
+            if resolves(p) != "yes":
+                out.append(f"{job} at {mode} ms not resolved to 1 % (p10 to p90 "
+                           f"{fmt(p['p10'], 3)} to {fmt(p['p90'], 3)})")
+            else:
+                out.append(f"{job} at {mode} ms {fmt(p['median'], 3)} "
+                           f"({'met' if p['median'] < 1.01 else 'NOT met'})")
+    for iv, lt in r["latency"].items():
+        out.append(f"latency p90 at {iv} ms {'met' if lt['p90_within_target'] else 'NOT met'}")
+    if r["flight"]["available"]:
+        p = r["flight"]["cpu_job_paired"]
+        out.append(f"flight recorder {fmt(p and p['median'], 3)} "
+                   f"({'met' if p and p['median'] < 1.005 else 'NOT met'}, aim under 0.5 %)")
+    return out
 
 
 def rewrite_readme(json_path, readme):
