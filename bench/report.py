@@ -4,8 +4,11 @@
 bench/results.json and bench/results.md (see scripts/bench.sh), and the
 README's Cost table from bench/results.json.
 
-    report.py RAW JSON MD          exits 1 when a measurement is missing
-                                   (bench.sh then keeps bench/ as it was)
+    report.py RAW JSON MD [--keep OLDJSON]
+                                   exits 1 when a measurement is missing
+                                   (bench.sh then keeps bench/ as it was);
+                                   --keep: kernels not in RAW keep their
+                                   figures from OLDJSON
     report.py --readme JSON README rewrites README between the markers
 
 Every ratio is paired: a loaded run over the unloaded run of the same
@@ -331,15 +334,15 @@ def resolves(p):
 
 def markdown(meta, results):
     lines = ["# kholmes benchmark", "",
-             f"`make bench` of {meta['commit']}, seed {meta['seed']} "
-             f"(`KHM_BENCH_SEED={meta['seed']} make bench` draws the same orders and phases).",
+             f"`make bench` of {meta['commit']}; each kernel's seed below "
+             "(`KHM_BENCH_SEED=<seed> make bench` draws the same orders and phases).",
              "In qemu under software emulation (TCG, 2 vCPUs): the ratios, measured side by side",
              "in one run, are the result; absolute times are not those of hardware. Every ratio is",
              "paired (a loaded run over the unloaded run of the same round, matched by round id) and",
              "shown as median (10th to 90th percentile, nearest rank).", ""]
     for kernel, r in results.items():
         lines += [f"## {kernel}", "",
-                  f"VM time: {fmt(r['vm_s'], 0)} s for the bench, {fmt(r['icount_vm_s'], 0)} s for the "
+                  f"Measured at {r.get('commit')}, seed {fmt(r['seed'], 0)}. VM time: {fmt(r['vm_s'], 0)} s for the bench, {fmt(r['icount_vm_s'], 0)} s for the "
                   f"-icount rounds; {r['rounds']} rounds, {r['trials']} latency trials per interval, "
                   f"{r['passes']} passes per sampling figure.", "",
                   "### Sampling cost per pass: CPU against CPU, and the floor", "",
@@ -459,8 +462,10 @@ def readme_section(doc):
     def s(key, total):
         return lambda r: r["sampling-" + total][key]
 
-    rows = [f"From `make bench` of {meta['commit']}, seed {meta['seed']} (`bench/results.md` has every "
-            "figure with its spread). Ratios are paired per round: median (10th to 90th percentile).", "",
+    rows = ["From `make bench`, " + "; ".join(
+        f"{results[k]['kernel'] or k} at {results[k].get('commit')} with seed {fmt(results[k]['seed'], 0)}"
+        for k in ks) + " (`bench/results.md` has every figure with its spread). Ratios are paired per "
+        "round: median (10th to 90th percentile).", "",
             "| figure | " + " | ".join(short) + " | aim |",
             "| --- | " + " | ".join("---" for _ in ks) + " | --- |"]
     for total, label in (("1000", "1,000"), ("10000", "10,000")):
@@ -571,8 +576,21 @@ def main():
     miss = Missing()
     results = {k: summarize(k, v, miss) for k, v in data.items()}
     miss.need("bench", results, "no kernel's lines at all")
+    for r in results.values():
+        r["commit"] = commit()
+    # --keep OLD: the kernels this run did not measure keep their figures
+    # from OLD, each with the commit and seed it was measured at
+    if len(sys.argv) > 5 and sys.argv[4] == "--keep" and os.path.exists(sys.argv[5]):
+        old = json.load(open(sys.argv[5], encoding="utf-8"))
+        for k, r in old.get("kernels", {}).items():
+            if k not in results and "commit" in r:
+                results[k] = r
+                data[k] = old.get("raw", {}).get(k, {})
+    results = dict(sorted(results.items()))
+    commits = {r["commit"] for r in results.values()}
     seeds = {r["seed"] for r in results.values()}
-    meta = {"commit": commit(), "seed": int(seeds.pop()) if len(seeds) == 1 and None not in seeds else None}
+    meta = {"commit": commits.pop() if len(commits) == 1 else "several commits (per kernel below)",
+            "seed": int(seeds.pop()) if len(seeds) == 1 and None not in seeds else None}
     doc = {"meta": meta, "kernels": results, "raw": data}
     with open(out_json, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1, sort_keys=True)

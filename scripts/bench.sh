@@ -98,7 +98,10 @@ for k in "${kernels[@]}"; do
 done
 
 rc=0
-python3 "$top/bench/report.py" "$raw" "$out/results.json" "$out/results.md" || rc=$?
+# a run of some kernels keeps the others' last figures, each table column
+# saying which commit it measured
+python3 "$top/bench/report.py" "$raw" "$out/results.json" "$out/results.md" \
+	--keep "$top/bench/results.json" || rc=$?
 ((rc == 0)) || failed+=("missing or failed measurements (report.py above)")
 if ((${#failed[@]})); then
 	printf 'bench: FAILED: %s\n' "${failed[@]}" >&2
