@@ -156,14 +156,12 @@ fi
 # 1. Sampling cost: N threads in 4 processes plus 300 small processes.
 #    Per pass, as CPU against CPU, PASSES passes each: the module's
 #    worker (every unbound kworker's sum_exec_runtime, one interval
-#    apart, less the same with the module unloaded), pidstat reading the
+#    apart, less the same with the module unloaded and the same
+#    population), pidstat reading the
 #    same tasks' counters (its own sum_exec_runtime between two reports);
 #    and the pass's time in the kernel against the floor, a bare walk
 #    reading one counter of every thread (debugfs kholmes/floor_walk).
 rmmod kholmes
-for v in $("$J" kwcpu "$PASSES" 1000); do
-	emit sampling kworker-idle-ns "$v"
-done
 for total in 1000 10000; do
 	population "$total"
 	load interval_ms=1000 profiles=0
@@ -193,6 +191,10 @@ for total in 1000 10000; do
 		i=$((i + 1))
 	done
 	rmmod kholmes
+	# the kworkers' CPU without the module, the same population there
+	for v in $("$J" kwcpu "$PASSES" 1000); do
+		emit "sampling-$total" kworker-idle-ns "$v"
+	done
 	for v in $("$J" passcpu "$PASSES" /selftests/pidstat -u -r -w -t 1 \
 		$((PASSES + 2))); do
 		emit "sampling-$total" pidstat-pass-ns "$v"
@@ -370,7 +372,9 @@ prof() {
 	emit "$1" samples "$(($(kstat profile-samples) - s0)) r$2"
 	emit "$1" handler-ns "$(($(kstat profile-ns) - h0)) r$2"
 	emit "$1" kworker-ns "$(awk -v a="$k0" -v b="$k1" 'BEGIN { printf "%.0f\n", b - a }') r$2"
+	# pull writes into a directory that exists (the daemon makes one)
 	rm -rf /tmp/profiles
+	mkdir -p /tmp/profiles
 	c2=$("$J" cputime kholmesctl pull --dir /tmp/profiles)
 	emit "$1" ctl-cpu-ns "$((c + c2)) r$2"
 	emit "$1" files "$(find /tmp/profiles -type f | wc -l) r$2"

@@ -29,7 +29,9 @@ END = "<!-- bench:cost end -->"
 
 def load(path):
     data = {}
-    for line in open(path, encoding="utf-8", errors="replace"):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = f.readlines()
+    for line in lines:
         parts = line.split()
         if len(parts) < 4:
             continue
@@ -112,12 +114,12 @@ def summarize(kernel, d, miss):
     miss.need(kernel, rounds >= 1 and trials >= 1 and passes >= 1, "meta rounds/trials/passes")
 
     # 1. sampling cost, CPU against CPU, and the floor
-    idle = vals(d, "sampling", "kworker-idle-ns")
-    miss.need(kernel, len(idle) == passes, f"sampling kworker-idle-ns ({len(idle)} of {passes})")
-    idle_med = med(idle)
-    out["kworker_idle_ns_per_interval"] = dist(idle)
     for total in ("1000", "10000"):
         s = "sampling-" + total
+        # the kworkers' CPU with the module unloaded, the same population
+        idle = vals(d, s, "kworker-idle-ns")
+        miss.need(kernel, len(idle) == passes, f"{s} kworker-idle-ns ({len(idle)} of {passes})")
+        idle_med = med(idle)
         tasks = first(d, s, "tasks")
         mcpu, pcpu = vals(d, s, "module-cpu-ns"), vals(d, s, "pidstat-pass-ns")
         mpass, floor = vals(d, s, "module-pass-ns"), vals(d, s, "floor-ns")
@@ -132,6 +134,7 @@ def summarize(kernel, d, miss):
         per_task_floor = div(med(floor), ftasks)
         out[s] = {
             "tasks": tasks,
+            "kworker_idle_ns_per_interval": dist(idle),
             "module_cpu_ns_per_pass": mod,
             "module_cpu_ns_per_pass_raw": dist(mcpu),
             "module_cpu_ns_per_task": div(mod, tasks),
@@ -177,7 +180,7 @@ def summarize(kernel, d, miss):
         miss.need(kernel, icr >= 1, "icount meta rounds")
         rounds_saved = rounds
         rounds = icr
-        out["icount"] = overhead("icount-overhead", True)
+        out["icount"] = overhead("icount", True)
         out["icount"]["rounds"] = icr
         rounds = rounds_saved
     else:
@@ -347,8 +350,9 @@ def markdown(meta, results):
                   f"{r['passes']} passes per sampling figure.", "",
                   "### Sampling cost per pass: CPU against CPU, and the floor", "",
                   "kholmes: the unbound kworkers' CPU (sum_exec_runtime) over one 1000 ms interval, "
-                  f"median of {r['passes']}, less the same with the module unloaded "
-                  f"({spread(r['kworker_idle_ns_per_interval'], 0, ' ns')}). pidstat -u -r -w -t: its own "
+                  f"median of {r['passes']}, less the same with the module unloaded and the same tasks "
+                  f"(1,000: {spread(r['sampling-1000']['kworker_idle_ns_per_interval'], 0, ' ns')}; 10,000: "
+                  f"{spread(r['sampling-10000']['kworker_idle_ns_per_interval'], 0, ' ns')}). pidstat -u -r -w -t: its own "
                   "CPU between two reports (one read of every task and one report), median of "
                   f"{r['passes']}. Floor: debugfs kholmes/floor_walk, a bare walk reading one counter of "
                   "every thread, against the pass's time in the kernel (both wall ns in the kernel, "

@@ -61,7 +61,7 @@ class Missing(unittest.TestCase):
                                  os.path.join(tmp, "r.json"), os.path.join(tmp, "r.md")],
                                 capture_output=True, text=True, check=False)
         self.assertEqual(rc.returncode, 1)
-        self.assertIn("missing: k: sampling kworker-idle-ns", rc.stderr)
+        self.assertIn("missing: k: sampling-1000 kworker-idle-ns", rc.stderr)
 
 
 if __name__ == "__main__":
