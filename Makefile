@@ -144,6 +144,7 @@ bench: deps
 
 bench-build: ctl $(BUILD)/bench/jobs
 	@cp /usr/bin/pidstat $(BUILD)/bench/pidstat
+	@python3 $(TOP)/bench/report_test.py
 
 $(BUILD)/bench/jobs: $(TOP)/bench/jobs.c
 	@mkdir -p $(@D)

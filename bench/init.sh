@@ -15,10 +15,26 @@ mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 J=/selftests/jobs
 KO=/lib/kholmes/kholmes.ko
 ROUNDS=${KHM_BENCH_ROUNDS:-11}
-TRIALS=${KHM_BENCH_TRIALS:-20}
+TRIALS=${KHM_BENCH_TRIALS:-30}
+PASSES=${KHM_BENCH_PASSES:-11}
+SEED=${KHM_BENCH_SEED:-1}
+# full: every section; icount: the overhead rounds only (qemu -icount)
+MODE=${KHM_BENCH_MODE:-full}
+# the same settle time before every run of every round, unloaded or not
+SETTLE=3
+# the jobs' sizes; smaller under -icount, where they do not scatter
+CPUN=1500000000
+FORKN=600
+CTXN=4000
+if [ "$MODE" = icount ]; then
+	CPUN=300000000
+	FORKN=300
+	CTXN=2000
+fi
 
 emit() {
 	echo "BENCH $*"
@@ -47,79 +63,199 @@ load() {
 	insmod $KO "$@" || { echo "KHM-INSMOD-FAIL"; finish; }
 }
 
+# pass: "passes pass-ns-last" from one status call
+pass() {
+	kholmesctl status | awk '$1 == "passes" { p = $2 }
+		$1 == "pass-ns" { l = $3 } END { print p, l }'
+}
+
+# stopped PID: wait until PID has stopped itself (state T)
+stopped() {
+	sw=0
+	while ! grep -q '^State:.*T' "/proc/$1/status" 2>/dev/null; do
+		sleep 0.05
+		sw=$((sw + 1))
+		[ "$sw" -gt 400 ] && break
+	done
+}
+
+# population TOTAL: about TOTAL threads for the module to visit, in 4
+# processes of threads and 299 small processes
+population() {
+	per=$((($1 - 300) / 4))
+	for _ in 1 2 3 4; do
+		start_jobs threads "$per"
+	done
+	start_jobs procs 299
+}
+
+# overhead SECTION: ROUNDS rounds, each one run of the three jobs unloaded
+# and loaded at 1000 and 100 ms, in an order drawn from SEED per round;
+# every value carries its round, by which report.py pairs them.
+overhead() {
+	r=0
+	while [ "$r" -lt "$ROUNDS" ]; do
+		order=$("$J" order "$SEED" "$r" off 1000 100)
+		emit "$1" order "$(echo "$order" | tr ' ' ,) r$r"
+		for mode in $order; do
+			if [ "$mode" = off ]; then
+				rmmod kholmes 2>/dev/null
+			else
+				load "interval_ms=$mode" profiles=0
+			fi
+			# the same for every run: past a load's first
+			# passes, which meet every process anew
+			sleep "$SETTLE"
+			emit "$1-$mode" cpu-ns "$("$J" cpu "$CPUN") r$r"
+			emit "$1-$mode" fork-ns "$("$J" fork "$FORKN") r$r"
+			emit "$1-$mode" ctxsw-ns "$("$J" ctxsw "$CTXN") r$r"
+		done
+		r=$((r + 1))
+	done
+}
+
+# (the helpers' variables are their own: busybox sh has no local in POSIX)
 # start_jobs ARGS: a background job that says "ready"; its pid in $jobpid
 start_jobs() {
 	rm -f /tmp/ready
 	"$J" "$@" >/tmp/ready &
 	jobpid=$!
-	i=0
+	sj=0
 	while ! grep -q ready /tmp/ready 2>/dev/null; do
 		sleep 0.2
-		i=$((i + 1))
-		[ "$i" -gt 600 ] && break
+		sj=$((sj + 1))
+		[ "$sj" -gt 600 ] && break
 	done
 }
 
 echo "KHM-BOOT $(uname -r)"
 emit meta kernel "$(uname -r)"
 emit meta cpus "$(nproc)"
+emit meta seed "$SEED"
+emit meta mode "$MODE"
+emit meta rounds "$ROUNDS"
+emit meta trials "$TRIALS"
+emit meta passes "$PASSES"
 load interval_ms=1000 profiles=0
 echo "KHM-INSMOD-OK"
 
-# 1. Sampling cost: N threads in 4 processes plus 300 small processes;
-#    the module's own pass cost against pidstat collecting the same
-#    counters for the same tasks, per sample.
+if [ "$MODE" = icount ]; then
+	# qemu -icount: virtual time counts instructions, so the jobs' times
+	# scatter only as the two vCPUs' interleaving and the interrupts do
+	population 1000
+	"$J" cpu "$CPUN" >/dev/null
+	"$J" fork "$FORKN" >/dev/null
+	"$J" ctxsw "$CTXN" >/dev/null
+	overhead icount
+	killall -q jobs
+	wait 2>/dev/null
+	rmmod kholmes
+	finish
+fi
+
+# 1. Sampling cost: N threads in 4 processes plus 300 small processes.
+#    Per pass, as CPU against CPU, PASSES passes each: the module's
+#    worker (every unbound kworker's sum_exec_runtime, one interval
+#    apart, less the same with the module unloaded and the same
+#    population), pidstat reading the
+#    same tasks' counters (its own sum_exec_runtime between two reports);
+#    and the pass's time in the kernel against the floor, a bare walk
+#    reading one counter of every thread (debugfs kholmes/floor_walk).
+rmmod kholmes
 for total in 1000 10000; do
-	per=$(((total - 300) / 4))
-	for p in 1 2 3 4; do
-		start_jobs threads "$per"
-	done
-	start_jobs procs 299
+	population "$total"
 	load interval_ms=1000 profiles=0
-	sleep 6
-	emit "sampling-$total" module-pass-ns "$(kstat pass-ns mean)"
-	emit "sampling-$total" module-pass-max-ns "$(kstat pass-ns max)"
+	sleep "$SETTLE"
 	emit "sampling-$total" tasks "$(kstat tasks-visited)"
 	emit "sampling-$total" procs "$(kstat procs-visited)"
-	emit "sampling-$total" pidstat-cpu-s \
-		"$("$J" cputime /selftests/pidstat -u -r -w -t 1 5)"
-	emit "sampling-$total" pidstat-samples 5
+	for v in $("$J" kwcpu "$PASSES" 1000); do
+		emit "sampling-$total" module-cpu-ns "$v"
+	done
+	n=0
+	last=$(pass | cut -d' ' -f1)
+	while [ "$n" -lt "$PASSES" ]; do
+		sleep 0.3
+		# shellcheck disable=SC2046 # two words
+		set -- $(pass)
+		[ "$1" = "$last" ] && continue
+		last=$1
+		emit "sampling-$total" module-pass-ns "$2"
+		n=$((n + 1))
+	done
+	i=0
+	while [ "$i" -lt "$PASSES" ]; do
+		# shellcheck disable=SC2046 # "threads ns sum"
+		set -- $(cat /sys/kernel/debug/kholmes/floor_walk)
+		emit "sampling-$total" floor-tasks "$1"
+		emit "sampling-$total" floor-ns "$2"
+		i=$((i + 1))
+	done
+	rmmod kholmes
+	# the kworkers' CPU without the module, the same population there
+	for v in $("$J" kwcpu "$PASSES" 1000); do
+		emit "sampling-$total" kworker-idle-ns "$v"
+	done
+	for v in $("$J" passcpu "$PASSES" /selftests/pidstat -u -r -w -t 1 \
+		$((PASSES + 2))); do
+		emit "sampling-$total" pidstat-pass-ns "$v"
+	done
 	killall -q jobs
 	wait 2>/dev/null
 done
 
-# 2. Overhead on workloads: unloaded, 1000 ms, 100 ms, alternating, with
-#    the 1,000-thread population of section 1 there to be sampled.
-for p in 1 2 3 4; do
-	start_jobs threads 175
-done
-start_jobs procs 299
+# 2. Overhead on workloads, with the 1,000-thread population of section 1
+#    there to be sampled.
+population 1000
 # one untimed run of each job first: the emulator translates their code once
-"$J" cpu 1500000000 >/dev/null
-"$J" fork 600 >/dev/null
-"$J" ctxsw 4000 >/dev/null
-r=0
-while [ "$r" -lt "$ROUNDS" ]; do
-	for mode in off 1000 100; do
-		if [ "$mode" = off ]; then
-			rmmod kholmes 2>/dev/null
-		else
-			# steady state: past the first passes, which meet
-			# every process anew
-			load interval_ms=$mode profiles=0
-			sleep 3
-		fi
-		emit "overhead-$mode" cpu-ns "$("$J" cpu 1500000000)"
-		emit "overhead-$mode" fork-ns "$("$J" fork 600)"
-		emit "overhead-$mode" ctxsw-ns "$("$J" ctxsw 4000)"
-	done
-	r=$((r + 1))
-done
+"$J" cpu "$CPUN" >/dev/null
+"$J" fork "$FORKN" >/dev/null
+"$J" ctxsw "$CTXN" >/dev/null
+overhead overhead
+load interval_ms=1000 profiles=0
+sleep "$SETTLE"
 emit overhead tasks "$(kstat tasks-visited)"
-killall -q jobs
-wait 2>/dev/null
 
-# 3. Detection latency: spin start to capture file on disk.
+# 2b. The flight recorder (issue 18), where the module has it: the
+#     CPU-bound job at 1000 ms with it at 19 Hz against it off, paired
+#     per round in a drawn order; and its CPU over 10 s of an otherwise
+#     idle VM (every status figure that names it, and the kworkers).
+if kholmesctl config set flight-hz 0 >/dev/null 2>&1 &&
+	kholmesctl config set flight-hz 19 >/dev/null 2>&1; then
+	emit flight available 1
+	r=0
+	while [ "$r" -lt "$ROUNDS" ]; do
+		for hz in $("$J" order "$SEED" "$((r + 1000))" 0 19); do
+			kholmesctl config set flight-hz "$hz" >/dev/null
+			sleep "$SETTLE"
+			emit "flight-$hz" cpu-ns "$("$J" cpu "$CPUN") r$r"
+		done
+		r=$((r + 1))
+	done
+	killall -q jobs
+	wait 2>/dev/null
+	for hz in 0 19; do
+		kholmesctl config set flight-hz "$hz" >/dev/null
+		sleep "$SETTLE"
+		kholmesctl status | grep -i flight | sed "s/^/BENCH flight-$hz-before /"
+		k0=$("$J" kwsum)
+		t0=$(cut -d' ' -f1 /proc/uptime)
+		sleep 10
+		k1=$("$J" kwsum)
+		t1=$(cut -d' ' -f1 /proc/uptime)
+		kholmesctl status | grep -i flight | sed "s/^/BENCH flight-$hz-after /"
+		emit "flight-$hz" kworker-ns "$(awk -v a="$k0" -v b="$k1" 'BEGIN { printf "%.0f\n", b - a }')"
+		emit "flight-$hz" wall-s "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+	done
+else
+	emit flight available 0
+	killall -q jobs
+	wait 2>/dev/null
+fi
+
+# 3. Detection latency: spin start to capture file on disk. Each trial
+#    starts right after the last one's file appeared, a fixed time after a
+#    pass; an idle time of five intervals plus a draw uniform over one
+#    interval (in us) puts its spin start at a random phase of the sampler.
 for iv in 1000 100; do
 	load interval_ms=$iv window=3 profiles=0 capture_rate=600
 	kholmesctl watch add comm jobs
@@ -129,11 +265,13 @@ for iv in 1000 100; do
 	t=0
 	while [ "$t" -lt "$TRIALS" ]; do
 		rm -f /tmp/lat/* /tmp/spin
-		"$J" spin $((iv * 5)) >/tmp/spin &
+		ph=$("$J" rand "$SEED" "$((iv * 100 + t))" "$((iv * 1000))")
+		emit "latency-$iv" phase-us "$ph r$t"
+		"$J" spin $((iv * 5)) "$ph" >/tmp/spin &
 		spin=$!
 		while [ ! -s /tmp/spin ]; do sleep 0.05; done
 		t0=$(cat /tmp/spin)
-		emit "latency-$iv" ns "$("$J" waitfile /tmp/lat "$t0" 30000)"
+		emit "latency-$iv" ns "$("$J" waitfile /tmp/lat "$t0" 30000) r$t"
 		kill "$spin"
 		wait "$spin" 2>/dev/null
 		t=$((t + 1))
@@ -205,46 +343,66 @@ emit threads-5000 pass-max-ns "$(kstat pass-ns max)"
 killall -q jobs
 wait 2>/dev/null
 
-# 6. Profile cost at 99 Hz, and the profiled job's slowdown.
-load interval_ms=1000 profiles=0
-i=0
-while [ "$i" -lt 3 ]; do
-	# the job waits for SIGCONT, so that the profile covers all of it
-	"$J" cpu 600000000 >/tmp/prof &
+# 6. The profiler against perf record, like for like: the CPU of all each
+#    needs to produce its file, from the same job. kholmes: its handler
+#    (in the job's CPU, and counted by the module: profile-ns), its
+#    worker (the kworkers' CPU over the profiled run, less the same over
+#    an unprofiled run of the module loaded: the base) and kholmesctl's
+#    request and writing (pull). perf: `perf record` with the job (less
+#    the job's CPU alone), and `perf report`'s symbolization. Then the
+#    handler's cost per sample on its other unwinding path (no stack
+#    copy: user_stack_kb=0, frame pointers only).
+PJOB=1800000000
+NPROF=3
+# prof SECTION ROUND: one profiled run of the job, its figures
+prof() {
+	s0=$(kstat profile-samples)
+	h0=$(kstat profile-ns)
+	k0=$("$J" kwsum)
+	"$J" cpustop "$PJOB" >/tmp/prof &
 	p=$!
-	kill -STOP "$p"
-	kholmesctl status >/dev/null
+	stopped "$p"
+	c=$("$J" cputime kholmesctl profile pid "$p" seconds 60)
 	kill -CONT "$p"
 	wait "$p"
-	emit profile job-alone-ns "$(cat /tmp/prof)"
-	"$J" cpu 600000000 >/tmp/prof &
-	p=$!
-	kill -STOP "$p"
-	kholmesctl profile pid "$p" seconds 20 >/dev/null
-	kill -CONT "$p"
-	wait "$p"
-	emit profile job-profiled-ns "$(cat /tmp/prof)"
-	# the profile ends within 200 ms of its target; drain what it queued
+	# the profile ends within 200 ms of its target
 	sleep 1
-	kholmesctl pull --dir /tmp/profiles >/dev/null 2>&1
+	k1=$("$J" kwsum)
+	emit "$1" job-cpu-ns "$(cat /tmp/prof) r$2"
+	emit "$1" samples "$(($(kstat profile-samples) - s0)) r$2"
+	emit "$1" handler-ns "$(($(kstat profile-ns) - h0)) r$2"
+	emit "$1" kworker-ns "$(awk -v a="$k0" -v b="$k1" 'BEGIN { printf "%.0f\n", b - a }') r$2"
+	# pull writes into a directory that exists (the daemon makes one)
+	rm -rf /tmp/profiles
+	mkdir -p /tmp/profiles
+	c2=$("$J" cputime kholmesctl pull --dir /tmp/profiles)
+	emit "$1" ctl-cpu-ns "$((c + c2)) r$2"
+	emit "$1" files "$(find /tmp/profiles -type f | wc -l) r$2"
+}
+load interval_ms=1000 profiles=0
+"$J" cpu "$PJOB" >/dev/null
+i=0
+while [ "$i" -lt "$NPROF" ]; do
+	k0=$("$J" kwsum)
+	"$J" cpustop "$PJOB" >/tmp/prof &
+	p=$!
+	stopped "$p"
+	kill -CONT "$p"
+	wait "$p"
+	sleep 1
+	k1=$("$J" kwsum)
+	emit profile job-alone-cpu-ns "$(cat /tmp/prof) r$i"
+	emit profile kworker-base-ns "$(awk -v a="$k0" -v b="$k1" 'BEGIN { printf "%.0f\n", b - a }') r$i"
+	prof profile "$i"
 	i=$((i + 1))
 done
-emit profile samples "$(kstat profile-samples)"
-emit profile handler-ns "$(kstat profile-ns)"
 
-# 6a. The same profile with no stack copy (user_stack_kb=0): the cost per
-# sample of the frame-pointer walk alone, beside the copy's above.
 load interval_ms=1000 profiles=0 user_stack_kb=0
-"$J" cpu 600000000 >/tmp/prof &
-p=$!
-kill -STOP "$p"
-kholmesctl profile pid "$p" seconds 20 >/dev/null
-kill -CONT "$p"
-wait "$p"
-sleep 1
-kholmesctl pull --dir /tmp/profiles >/dev/null 2>&1
-emit profile-fp samples "$(kstat profile-samples)"
-emit profile-fp handler-ns "$(kstat profile-ns)"
+i=0
+while [ "$i" -lt "$NPROF" ]; do
+	prof profile-fp "$i"
+	i=$((i + 1))
+done
 
 if rmmod kholmes; then
 	echo "KHM-RMMOD-OK"
@@ -252,32 +410,27 @@ else
 	echo "KHM-RMMOD-FAIL"
 fi
 
-# 6b. The same job under `perf record -F 99 -g`, where the image has perf
-# (bench.sh adds the host's): its slowdown, and the CPU perf itself uses
-# (perf's and the job's CPU together, less the job's own run time, less
-# what perf takes to start and write its file around a job of no length).
+# 6b. perf record -F 99 -g of the same job, without the module (bench.sh
+#     puts the host's perf into the image)
 if command -v perf >/dev/null; then
 	i=0
-	while [ "$i" -lt 3 ]; do
-		emit perf fixed-cpu-ns "$("$J" cputime perf record -F 99 -g \
-			-o /tmp/perf.data -- true 2>/dev/null |
-			awk '{ printf "%d\n", $1 * 1e9 }')"
-		"$J" cpu 600000000 >/tmp/prof
-		emit perf job-alone-ns "$(cat /tmp/prof)"
-		cpu=$("$J" cputime perf record -F 99 -g -o /tmp/perf.data -- \
-			sh -c "$J cpu 600000000 >/tmp/prof" 2>/tmp/perf.err)
-		job=$(cat /tmp/prof)
+	while [ "$i" -lt "$NPROF" ]; do
+		emit perf job-alone-cpu-ns "$("$J" cputime "$J" cpu "$PJOB") r$i"
+		rec=$("$J" cputime perf record -F 99 -g -o /tmp/perf.data -- \
+			"$J" cpu "$PJOB" 2>/tmp/perf.err)
 		n=$(sed -n 's/.*(\([0-9]*\) samples).*/\1/p' /tmp/perf.err)
-		if [ -n "$job" ] && [ -n "$n" ]; then
-			emit perf job-recorded-ns "$job"
-			emit perf samples "$n"
-			emit perf own-cpu-ns "$(awk -v c="$cpu" -v j="$job" \
-				'BEGIN { printf "%d\n", c * 1e9 - j }')"
+		rep=$("$J" cputime perf report -i /tmp/perf.data --stdio 2>/dev/null)
+		if [ -n "$rec" ] && [ -n "$n" ] && [ -n "$rep" ]; then
+			emit perf record-cpu-ns "$rec r$i"
+			emit perf samples "$n r$i"
+			emit perf report-cpu-ns "$rep r$i"
 		else
-			echo "bench: perf record failed: $(head -n 3 /tmp/perf.err)"
+			echo "bench: perf failed: $(head -n 3 /tmp/perf.err)"
 		fi
 		rm -f /tmp/perf.data
 		i=$((i + 1))
 	done
+else
+	emit perf available 0
 fi
 finish

@@ -31,8 +31,9 @@
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
-#include <linux/tick.h>
+#include <linux/seq_file.h>
 #include <linux/seqlock.h>
+#include <linux/tick.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
@@ -898,6 +899,46 @@ static void khm_pass(void)
 	khm_stats.procs_visited = n;
 }
 
+/*
+ * The floor a pass is measured against (make bench): a bare walk that
+ * reads one counter of every thread and nothing else, with the pass's own
+ * RCU breaks, timed in the reader's context. Reading debugfs
+ * kholmes/floor_walk does one walk and prints "threads ns".
+ */
+static int khm_floor_walk_show(struct seq_file *m, void *unused)
+{
+	struct task_struct *p, *t;
+	u32 tasks = 0, batch = 0;
+	u64 t0, sum = 0;
+	bool alive;
+
+	t0 = ktime_get_ns();
+	rcu_read_lock();
+	for_each_process(p) {
+		for_each_thread(p, t) {
+			sum += READ_ONCE(t->se.sum_exec_runtime);
+			tasks++;
+			batch++;
+		}
+		if (++batch < KHM_RCU_BATCH)
+			continue;
+		batch = 0;
+		get_task_struct(p);
+		rcu_read_unlock();
+		cond_resched();
+		rcu_read_lock();
+		alive = pid_alive(p);
+		put_task_struct(p);
+		if (!alive)
+			break;
+	}
+	rcu_read_unlock();
+	/* the sum is printed so that the reads cannot be left out */
+	seq_printf(m, "%u %llu %llu\n", tasks, ktime_get_ns() - t0, sum);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(khm_floor_walk);
+
 static void khm_work_fn(struct work_struct *work)
 {
 	unsigned long now, delay;
@@ -994,6 +1035,8 @@ int khm_sampler_init(void)
 			   &khm_rd_shifted);
 	debugfs_create_u64("cpu_excess_max", 0600, khm_debugfs,
 			   &khm_cpu_excess_max);
+	debugfs_create_file("floor_walk", 0400, khm_debugfs, NULL,
+			    &khm_floor_walk_fops);
 	return 0;
 }
 

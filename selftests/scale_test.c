@@ -4,13 +4,15 @@
  * every 10 ms must leave nothing behind: the tracked count back at its
  * baseline, no failed allocation (and, checked by the VM runner, a clean
  * kernel log). 5,000 idle threads sampled every 100 ms: every thread
- * visited. What such a pass costs is a figure, not a verdict: the bench
- * reports it (bench/init.sh, section 5b).
+ * visited, and the bench's floor walk (debugfs floor_walk) counts them
+ * all too. What such a pass costs is a figure, not a verdict: the bench
+ * reports it (bench/init.sh, sections 1 and 5b).
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "kt.h"
@@ -88,7 +90,8 @@ TEST_F_TIMEOUT(scale, churn_leaves_nothing, 240)
 
 TEST_F_TIMEOUT(scale, visits_5000_threads, 180)
 {
-	long long visited, procs;
+	long long visited, procs, floor_tasks = 0, floor_ns = 0, sum = 0;
+	FILE *f;
 	int i;
 
 	ASSERT_EQ(0, kt_ctl("config set enabled on interval-ms %d", COST_MS));
@@ -104,6 +107,24 @@ TEST_F_TIMEOUT(scale, visits_5000_threads, 180)
 		TH_LOG("%lld threads visited in the last pass", visited);
 	EXPECT_LE(COST_PROCS, procs);
 	EXPECT_LT(0, kt_status("pass-ns.last"));
+
+	/*
+	 * The bench's floor (debugfs floor_walk): a bare walk of every
+	 * thread on the host, so at least the pass's, and it takes time.
+	 */
+	if (access("/sys/kernel/debug/kholmes", F_OK))
+		SKIP(return, "no debugfs");
+	f = fopen("/sys/kernel/debug/kholmes/floor_walk", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(3, fscanf(f, "%lld %lld %lld", &floor_tasks, &floor_ns,
+			    &sum));
+	fclose(f);
+	TH_LOG("floor walk: %lld threads in %lld ns", floor_tasks, floor_ns);
+	/* within what came and went meanwhile (the kholmesctl that asked) */
+	EXPECT_LE(visited - 16, floor_tasks);
+	EXPECT_LE(COST_PROCS * atoi(COST_THREADS), floor_tasks);
+	EXPECT_LT(0, floor_ns);
+	EXPECT_LT(0, sum);
 }
 
 TEST_HARNESS_MAIN

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Host tests of bench/report.py (run by `make bench-build`, so before
+every `make bench`): pairs by round id, nearest-rank percentiles, a missed
+latency trial counted as the longest, and a missing measurement failing
+the report."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+
+
+def raw(lines):
+    f = tempfile.NamedTemporaryFile("w", suffix=".lines", delete=False)
+    f.write("\n".join(lines) + "\n")
+    f.close()
+    return f.name
+
+
+class Pairing(unittest.TestCase):
+    def test_pairs_by_round_not_position(self):
+        # round 1's loaded run is missing: by list position every later
+        # pair would be off by one (1.0 against 2.0 and so on)
+        lines = [f"k overhead-off cpu-ns {100 * (r + 1)} r{r}" for r in range(4)]
+        lines += [f"k overhead-1000 cpu-ns {101 * (r + 1)} r{r}" for r in (0, 2, 3)]
+        d = report.load(raw(lines))["k"]
+        p = report.paired(d, "overhead-1000", "overhead-off", "cpu-ns")
+        self.assertEqual(p["n"], 3)
+        self.assertAlmostEqual(p["min"], 1.01)
+        self.assertAlmostEqual(p["max"], 1.01)
+
+    def test_round_tag_is_not_part_of_value(self):
+        d = report.load(raw(["k latency-1000 ns 1234 r7"]))["k"]
+        self.assertEqual(report.vals(d, "latency-1000", "ns"), [1234.0])
+        self.assertEqual(report.tagged(d, "latency-1000", "ns"), {"r7": 1234.0})
+
+
+class Percentiles(unittest.TestCase):
+    def test_nearest_rank_of_11(self):
+        xs = list(range(1, 12))
+        self.assertEqual(report.pct(xs, 0.1), 2)
+        self.assertEqual(report.pct(xs, 0.9), 10)
+        self.assertEqual(report.dist(xs)["median"], 6)
+
+    def test_missed_trial_is_longest(self):
+        self.assertEqual(report.pct([1.0, 2.0, float("inf")], 0.9), float("inf"))
+
+
+class Missing(unittest.TestCase):
+    def test_missing_measurement_fails(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        lines = ["k meta kernel k", "k meta seed 1", "k meta rounds 1", "k meta trials 1",
+                 "k meta passes 1"]
+        with tempfile.TemporaryDirectory() as tmp:
+            rc = subprocess.run([sys.executable, os.path.join(here, "report.py"), raw(lines),
+                                 os.path.join(tmp, "r.json"), os.path.join(tmp, "r.md")],
+                                capture_output=True, text=True, check=False)
+        self.assertEqual(rc.returncode, 1)
+        self.assertIn("missing: k: sampling-1000 kworker-idle-ns", rc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
