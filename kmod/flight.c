@@ -170,8 +170,12 @@ static void khm_flight_free(struct khm_flight *f)
 
 	if (!f)
 		return;
-	for_each_possible_cpu(cpu)
+	/* khm_flight_alloc() comes here when the array itself failed */
+	for_each_possible_cpu(cpu) {
+		if (!f->rings)
+			break;
 		khm_free(f->rings[cpu], khm_fring_size(f->nslots));
+	}
 	khm_free(f->rings, array_size(nr_cpu_ids, sizeof(*f->rings)));
 	khm_free(f->events, array_size(nr_cpu_ids, sizeof(*f->events)));
 	khm_free(f, sizeof(*f));
