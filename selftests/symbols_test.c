@@ -995,6 +995,21 @@ TEST_F_TIMEOUT(sym, debuginfod, SYM_TIMEOUT)
 	prof_files_free(&f);
 }
 
+/* python3 in self->wl, up to its "ready"; 0, or -1 with its stderr logged */
+static int start_python(struct __test_metadata *_metadata,
+			FIXTURE_DATA(sym) *self, char *argv[])
+{
+	char errlog[PATH_MAX + 16], *said;
+
+	snprintf(errlog, sizeof(errlog), "%s/python3.stderr", self->dir);
+	if (!spawn_until(&self->wl, "ready", errlog, argv))
+		return 0;
+	said = khm_slurp(errlog, NULL);
+	TH_LOG("python3 did not start: %s", khm_oneline(said));
+	free(said);
+	return -1;
+}
+
 /*
  * Issue 15 point 1 on Debian's python3 (no frame pointers, stripped to
  * .dynsym): at least 95 % of the samples of it spinning reach
@@ -1009,19 +1024,12 @@ TEST_F_TIMEOUT(sym, python_whole_stacks, SYM_TIMEOUT)
 			 "    while True:\n"
 			 "        pass\n"
 			 "khsym_spin()\n", NULL };
-	char errlog[PATH_MAX + 16], *said;
 	struct prof_files f;
 	long long total, id;
 
 	if (access("/bin/python3", X_OK))
 		SKIP(return, "no python3 in the VM (symbols_test.extra)");
-	snprintf(errlog, sizeof(errlog), "%s/python3.stderr", self->dir);
-	if (spawn_until(&self->wl, "ready", errlog, argv)) {
-		said = khm_slurp(errlog, NULL);
-		TH_LOG("python3 did not start: %s", khm_oneline(said));
-		free(said);
-		ASSERT_TRUE(false);
-	}
+	ASSERT_EQ(0, start_python(_metadata, self, argv));
 	id = profile_wl(_metadata, self);
 	ASSERT_LT(0, id);
 	pull_load(_metadata, self, id, &f);
@@ -1053,7 +1061,6 @@ TEST_F_TIMEOUT(sym, python_faults_whole_stacks, SYM_TIMEOUT)
 			 "        khsym_touch(keep, i)\n"
 			 "        i += 1\n"
 			 "khsym_grow()\n", NULL };
-	char errlog[PATH_MAX + 16], *said;
 	struct json_object *pc;
 	struct prof_files f;
 	long long total, id;
@@ -1061,13 +1068,7 @@ TEST_F_TIMEOUT(sym, python_faults_whole_stacks, SYM_TIMEOUT)
 
 	if (access("/bin/python3", X_OK))
 		SKIP(return, "no python3 in the VM (symbols_test.extra)");
-	snprintf(errlog, sizeof(errlog), "%s/python3.stderr", self->dir);
-	if (spawn_until(&self->wl, "ready", errlog, argv)) {
-		said = khm_slurp(errlog, NULL);
-		TH_LOG("python3 did not start: %s", khm_oneline(said));
-		free(said);
-		ASSERT_TRUE(false);
-	}
+	ASSERT_EQ(0, start_python(_metadata, self, argv));
 	id = profile_start(&ret, NULL, "pid %d faults seconds %d",
 			   (int)self->wl.pid, SYM_S);
 	ASSERT_LT(0, id) TH_LOG("kholmesctl profile: exit %d", ret);
