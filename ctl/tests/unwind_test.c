@@ -402,6 +402,22 @@ TEST_F(child, junk_frames_end_the_walk)
 		t->uregs[KHOLMES_UREG_IP], t->uregs[KHOLMES_UREG_IP] }, 2));
 }
 
+/* @s: a profile sample of stack @id whose copy is @t's registers and stack */
+static int copy_of(struct kh_psample *s, const struct kh_thread *t,
+		   uint32_t id)
+{
+	s->stack = id;
+	s->has_uregs = true;
+	memcpy(s->uregs, t->uregs, sizeof(s->uregs));
+	s->sp = t->ustack_sp;
+	s->len = s->valid = t->ustack_valid;
+	s->data = malloc(s->len);
+	if (!s->data)
+		return -1;
+	memcpy(s->data, t->ustack, s->len);
+	return 0;
+}
+
 /*
  * Profile samples with a stack copy: counted by the kernel in a stack
  * whose frame-pointer walk stops in libc (the pc alone), each is unwound
@@ -434,18 +450,8 @@ TEST_F(child, profile_samples_unwound)
 	ps->kframes[0] = strdup("hrtimer_nanosleep+0x1/0x2");
 	ps->nr_kframes = 1;
 	p->nr_psamples = 2;
-	for (i = 0; i < 2; i++) {
-		struct kh_psample *s = &p->psamples[i];
-
-		s->stack = 7;
-		s->has_uregs = true;
-		memcpy(s->uregs, t->uregs, sizeof(s->uregs));
-		s->sp = t->ustack_sp;
-		s->len = s->valid = t->ustack_valid;
-		s->data = malloc(s->len);
-		ASSERT_NE(NULL, s->data);
-		memcpy(s->data, t->ustack, s->len);
-	}
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, copy_of(&p->psamples[i], t, 7));
 	ASSERT_EQ(0, kh_unwind(&self->cap));
 	EXPECT_EQ(2U, p->unwound);
 	ASSERT_EQ(2U, p->nr_pstacks);
@@ -479,7 +485,6 @@ TEST_F(child, profile_samples_attributed)
 {
 	struct kh_thread *t = &self->cap.threads[0];
 	struct kh_profile *p = &self->cap.prof;
-	struct kh_psample *s;
 	struct kh_pstack *ps;
 	size_t i;
 
@@ -499,17 +504,8 @@ TEST_F(child, profile_samples_attributed)
 	ps->upcs[0] = t->uregs[KHOLMES_UREG_IP];
 	ps->nr_upcs = 1;
 	p->nr_psamples = 2;
-	for (i = 0; i < 2; i++) {
-		s = &p->psamples[i];
-		s->stack = 3;
-		s->has_uregs = true;
-		memcpy(s->uregs, t->uregs, sizeof(s->uregs));
-		s->sp = t->ustack_sp;
-		s->len = s->valid = t->ustack_valid;
-		s->data = malloc(s->len);
-		ASSERT_NE(NULL, s->data);
-		memcpy(s->data, t->ustack, s->len);
-	}
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, copy_of(&p->psamples[i], t, 3));
 	ASSERT_EQ(0, kh_unwind(&self->cap));
 	EXPECT_EQ(2U, p->unwound);
 	EXPECT_EQ(8U, p->attributed);
