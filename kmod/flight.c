@@ -150,18 +150,7 @@ static bool khm_fslot_read(const struct khm_fring *r, u32 i,
 /* Release the events; after the grace period no handler writes a ring. */
 static void khm_flight_stop(struct khm_flight *f)
 {
-	bool any = false;
-	int cpu;
-
-	for_each_possible_cpu(cpu) {
-		if (f->events[cpu]) {
-			perf_event_release_kernel(f->events[cpu]);
-			f->events[cpu] = NULL;
-			any = true;
-		}
-	}
-	if (any)
-		synchronize_rcu();
+	khm_perf_release_all(f->events);
 }
 
 static void khm_flight_free(struct khm_flight *f)

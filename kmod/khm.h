@@ -221,6 +221,7 @@ int khm_profile_start(struct pid *pid, enum kholmes_profile_kind kind,
 		      u32 seconds, u32 hz, const struct khm_trigger *trig,
 		      u64 profile_of, u64 *id, struct netlink_ext_ack *extack);
 bool khm_profile_running(void);
+void khm_perf_release_all(struct perf_event **events);
 struct pt_regs *khm_sample_stacks(struct pt_regs *regs, unsigned long *k,
 				  u8 *nk, u64 *u, u8 *nu);
 void khm_put_kframes(struct khm_rec *r, size_t nest, const unsigned long *k,

@@ -265,30 +265,36 @@ static void khm_prof_handler(struct perf_event *event,
 }
 
 /*
- * Release the events, then wait for every handler still running on them.
- * A software page-fault event is found under rcu_read_lock() by
- * do_perf_sw_event(), which then calls the handler even if the removal
- * IPI has unhooked the event meanwhile (and on a preemptible RCU that
- * reader can be preempted there). After the grace period no handler runs
- * on p, its table or its lock, nor in this module's text: only then may
- * p be read for the result or freed.
+ * Release the per-CPU events of @events (nr_cpu_ids slots, NULL where
+ * none), then wait for every handler still running on them. A software
+ * event is found under rcu_read_lock() by do_perf_sw_event(), which then
+ * calls the handler even if the removal IPI has unhooked the event
+ * meanwhile (and on a preemptible RCU that reader can be preempted
+ * there). After the grace period no handler runs on what the events
+ * point to, nor in this module's text: only then may that be read for a
+ * result or freed. Profiles and the flight recorder both end this way.
  */
-static void khm_prof_release(struct khm_profile *p)
+void khm_perf_release_all(struct perf_event **events)
 {
 	bool any = false;
 	int cpu;
 
-	if (!p->events)
+	if (!events)
 		return;
 	for_each_possible_cpu(cpu) {
-		if (p->events[cpu]) {
-			perf_event_release_kernel(p->events[cpu]);
-			p->events[cpu] = NULL;
+		if (events[cpu]) {
+			perf_event_release_kernel(events[cpu]);
+			events[cpu] = NULL;
 			any = true;
 		}
 	}
 	if (any)
 		synchronize_rcu();
+}
+
+static void khm_prof_release(struct khm_profile *p)
+{
+	khm_perf_release_all(p->events);
 }
 
 static void khm_prof_free(struct khm_profile *p)
