@@ -17,7 +17,9 @@
  * episode that goes on (a batch job pegged for an hour): each fire of it
  * doubles the cooldown before the next, up to KHR_STREAK_MAX doublings.
  * Once the rule has been quiet, the next fire starts a new episode with the
- * configured cooldown, as holmes does. Values are fixed point (KHOLMES_VALUE_SCALE), rule
+ * configured cooldown, as holmes does. A jump back to a level the process
+ * held within the cooldown is a return, not a spike (khr_level_known()).
+ * Values are fixed point (KHOLMES_VALUE_SCALE), rule
  * thresholds whole units. Every sum and product saturates at U64_MAX rather
  * than wrapping, so a huge average can only make a rule harder to fire,
  * never fire it by overflow.
@@ -89,6 +91,7 @@ enum kholmes_verdict {
 	KHOLMES_V_FIRE,
 	KHOLMES_V_SUPPRESSED,	/* would fire, but inside the cooldown */
 	KHOLMES_V_HOLD,		/* jumped, not yet for KHR_HOLD samples */
+	KHOLMES_V_LEVEL,	/* jumped back to a level held lately */
 };
 
 static inline __u64 khr_sat_add(__u64 a, __u64 b)
@@ -238,10 +241,29 @@ static inline bool khr_wait_grew(__u64 value, __u64 avg, __u64 host,
  */
 #define KHR_CPU_HOLD	2
 
+/*
+ * A jump back to a level the process held lately is a return, not a
+ * spike. A switch ping-pong pair on an emulated 2-CPU host runs at 600 or
+ * at 12,000 switches a second, and at 15 or 55 % of a CPU, for seconds at
+ * a time, as the scheduler puts its two ends on one CPU or apart: each
+ * change back up trebles against a window that sat low, and holmes' rule
+ * alone fires every time the cooldown allows. So a process remembers the
+ * highest level it held (two samples running: a lump of one interval
+ * holds nothing) and when it last held it, to within a quarter; a
+ * relative jump to less than a quarter over that level, within the
+ * rule's cooldown of holding it, is a return. Had the
+ * rule fired at that level, the cooldown would hold now anyway: the level
+ * extends the cooldown to the levels a process reached while its rule
+ * could not fire (its first window, a slow climb). A level not held for a
+ * cooldown is forgotten. The ceiling is not affected: a process at or
+ * over abs for a window is caught as before.
+ */
 /* What a rule remembers of one process between samples. */
 struct khr_state {
 	__u64 last_fire_ns;	/* 0: never fired */
 	__u64 base;		/* the average before a jump being held */
+	__u64 level;		/* the highest level held lately */
+	__u64 level_ns;		/* when it was last held; 0: none */
 	__u8 streak;		/* doublings earned by the episode so far */
 	__u8 held;		/* samples the jump has held so far */
 	bool quiet;		/* judged quiet since the last fire */
@@ -257,6 +279,44 @@ static inline __u64 khr_cooldown_ns(const struct kholmes_rule_cfg *r,
 		shift = st->streak < KHR_STREAK_MAX ? st->streak + 1U :
 						       KHR_STREAK_MAX;
 	return ((__u64)r->cooldown_s << shift) * 1000000000ULL;
+}
+
+/* A quarter over @level, saturated: where a new level starts. */
+static inline __u64 khr_level_top(__u64 level)
+{
+	return khr_sat_add(level, level / 4);
+}
+
+/* Whether @value is less than a quarter over a level held lately. */
+static inline bool khr_level_known(const struct khr_state *st, __u64 value,
+				   __u64 now_ns, __u64 cool_ns)
+{
+	if (!st->level_ns || now_ns < st->level_ns ||
+	    now_ns - st->level_ns >= cool_ns)
+		return false;
+	return value < khr_level_top(st->level);
+}
+
+/*
+ * After a sample is judged, whatever the verdict: the level it and the
+ * sample before it (@prev) held. A level held again (a quarter under it
+ * is holding it: the same margin) is remembered from now; one not held
+ * for @cool_ns is forgotten for the level held now.
+ */
+static inline void khr_note_level(struct khr_state *st, __u64 prev,
+				  __u64 value, __u64 now_ns, __u64 cool_ns)
+{
+	__u64 held = prev < value ? prev : value;
+
+	if (!st->level_ns || now_ns < st->level_ns ||
+	    now_ns - st->level_ns >= cool_ns) {
+		st->level = held;
+		st->level_ns = now_ns;
+	} else if (khr_level_top(held) >= st->level) {
+		if (held > st->level)
+			st->level = held;
+		st->level_ns = now_ns;
+	}
 }
 
 /*
@@ -282,8 +342,14 @@ khr_judge_held(const struct kholmes_rule_cfg *r, __u64 value, __u64 avg,
 	if (st->last_fire_ns &&
 	    now_ns >= st->last_fire_ns && now_ns - st->last_fire_ns < cool)
 		return KHOLMES_V_SUPPRESSED;
-	/* the ceiling held for a window already; a jump must hold too */
-	if (!(r->abs && value >= abs && avg >= abs) && st->held + 1U < hold)
+	/* the ceiling held for a window already */
+	if (r->abs && value >= abs && avg >= abs)
+		return KHOLMES_V_FIRE;
+	if (khr_level_known(st, value, now_ns,
+			    (__u64)r->cooldown_s * 1000000000ULL))
+		return KHOLMES_V_LEVEL;
+	/* a jump must hold */
+	if (st->held + 1U < hold)
 		return KHOLMES_V_HOLD;
 	return KHOLMES_V_FIRE;
 }
@@ -310,7 +376,7 @@ static inline void khr_note_held(struct khr_state *st, enum kholmes_verdict v,
 		return;
 	}
 	st->held = 0;
-	if (v == KHOLMES_V_QUIET) {
+	if (v == KHOLMES_V_QUIET || v == KHOLMES_V_LEVEL) {
 		st->quiet = true;
 	} else if (v == KHOLMES_V_FIRE) {
 		if (!st->last_fire_ns || st->quiet)

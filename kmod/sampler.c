@@ -474,6 +474,8 @@ static struct {
 
 /* debugfs: jumps that another process's shorter wait paid for */
 static u64 khm_rd_shifted;
+/* debugfs: jumps back to a level the process held lately */
+static u64 khm_level_returns;
 
 static void khm_rundelay_fire(struct khm_proc *pr, u64 value, u64 avg)
 {
@@ -552,9 +554,13 @@ static void khm_judge(struct khm_proc *pr, unsigned int m, u64 value,
 		khm_stats.suppressed++;
 		fallthrough;
 	default:
+		khm_level_returns += v == KHOLMES_V_LEVEL;
 		khr_note_held(st, v, now, avg);
 		break;
 	}
+	if (pr->have & BIT(m))
+		khr_note_level(st, pr->value[m], value, now,
+			       (u64)rule->cooldown_s * NSEC_PER_SEC);
 	khr_window_push(w, &pr->ring[m * pr->window], value);
 	pr->value[m] = value;
 	pr->have |= BIT(m);
@@ -1033,6 +1039,8 @@ int khm_sampler_init(void)
 	debugfs_create_u64("cpu_clamped", 0600, khm_debugfs, &khm_cpu_clamped);
 	debugfs_create_u64("rundelay_shifted", 0600, khm_debugfs,
 			   &khm_rd_shifted);
+	debugfs_create_u64("level_returns", 0600, khm_debugfs,
+			   &khm_level_returns);
 	debugfs_create_u64("cpu_excess_max", 0600, khm_debugfs,
 			   &khm_cpu_excess_max);
 	debugfs_create_file("floor_walk", 0400, khm_debugfs, NULL,

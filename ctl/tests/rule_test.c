@@ -378,6 +378,9 @@ static int run_rule_held(const struct kholmes_rule_cfg *r, __u32 window,
 		if (v == KHOLMES_V_FIRE && n < 8)
 			fires[n] = t;
 		n += v == KHOLMES_V_FIRE;
+		if (t > 1)
+			khr_note_level(&st, value(t - 1), value(t), t * NS,
+				       (__u64)r->cooldown_s * NS);
 		khr_window_push(&w, ring, value(t));
 	}
 	return n;
@@ -565,6 +568,125 @@ TEST(cooldown_growth)
 	st.quiet = false;
 	EXPECT_EQ((__u64)KHOLMES_RULE_COOLDOWN_MAX * 16 * NS,
 		  khr_cooldown_ns(&r, &st));
+}
+
+/*
+ * The switch ping-pong pair of a steady stress-ng mix on 2 emulated CPUs
+ * (seen: 615 and 12,384 switches a second, for seconds each, as its ends
+ * share a CPU or not): it is high from its start, then goes low and comes
+ * back. Each return trebles a window that sat low; the level it held is
+ * what it does, not a spike.
+ */
+static __u64 pingpong(int t)
+{
+	if (t < 8 || (t >= 20 && t < 26) || (t >= 60 && t < 64))
+		return (t % 2 ? 11500 : 12900) * S;
+	if (t >= 100 && t < 110)
+		return 12384 * S;
+	return 615 * S;
+}
+
+/* 600 at the start, long quiet, then a real new level: 2.5 x 14,178 */
+static __u64 pingpong_then_more(int t)
+{
+	return t >= 120 && t < 130 ? 35000 * S : pingpong(t);
+}
+
+/* a burst that held 60 % in the first window, then a runaway to 100 % */
+static __u64 busy_start_then_hot(int t)
+{
+	return (t < 4 ? 60 : t < 30 ? 1 : 100) * S;
+}
+
+/* a level not held again for a cooldown is forgotten */
+static __u64 pingpong_slow(int t)
+{
+	return (t % 400 < 8 ? 12384 : 615) * S;
+}
+
+TEST(level_return_is_no_spike)
+{
+	struct kholmes_rule_cfg ctxsw = defaults[KHOLMES_METRIC_CTXSW];
+	__u64 fires[8] = { 0 };
+
+	/* returns within the cooldown of the level, from 20 s to 110 s */
+	EXPECT_EQ(0, run_rule(&ctxsw, 5, pingpong, 300, fires));
+	/* a level 2.5 x over the one held is new: it fires */
+	EXPECT_EQ(1, run_rule(&ctxsw, 5, pingpong_then_more, 300, fires));
+	EXPECT_EQ((__u64)120, fires[0]);
+	/* a level held more than a cooldown (300 s) ago: 400, 800 s */
+	EXPECT_EQ(2, run_rule(&ctxsw, 5, pingpong_slow, 1000, fires));
+	EXPECT_EQ((__u64)400, fires[0]);
+	EXPECT_EQ((__u64)800, fires[1]);
+	/* a runaway over the level of a busy start still fires, held */
+	EXPECT_EQ(1, run_rule_held(&defaults[KHOLMES_METRIC_CPU], 5,
+				   busy_start_then_hot, 300, fires,
+				   KHR_CPU_HOLD));
+	EXPECT_EQ((__u64)31, fires[0]);
+}
+
+/* what is held: two samples running, a margin, and forgetting */
+TEST(level_state)
+{
+	struct kholmes_rule_cfg r = defaults[KHOLMES_METRIC_CTXSW];
+	__u64 cool = (__u64)r.cooldown_s * NS;
+	struct khr_state st = { 0 };
+
+	/* one sample high (a lump) holds nothing */
+	khr_note_level(&st, 600 * S, 12000 * S, NS, cool);
+	EXPECT_EQ(600 * S, st.level);
+	khr_note_level(&st, 12000 * S, 600 * S, 2 * NS, cool);
+	EXPECT_EQ(600 * S, st.level);
+	EXPECT_EQ(KHOLMES_V_FIRE,
+		  khr_judge_state(&r, 12000 * S, 600 * S, 5, 5, 3 * NS, &st));
+	/* two samples running do */
+	khr_note_level(&st, 12000 * S, 12500 * S, 4 * NS, cool);
+	EXPECT_EQ(12000 * S, st.level);
+	EXPECT_EQ(4 * NS, st.level_ns);
+	/* up to a quarter over it is a return, a quarter is new */
+	EXPECT_EQ(KHOLMES_V_LEVEL,
+		  khr_judge_state(&r, 14999 * S, 600 * S, 5, 5, 10 * NS, &st));
+	EXPECT_EQ(KHOLMES_V_FIRE,
+		  khr_judge_state(&r, 15000 * S, 600 * S, 5, 5, 10 * NS, &st));
+	/* a return is quiet: it ends an episode, it is no fire */
+	khr_note_held(&st, KHOLMES_V_LEVEL, 10 * NS, 600 * S);
+	EXPECT_TRUE(st.quiet);
+	EXPECT_EQ(0, st.last_fire_ns);
+	/* held again a little under it: remembered from then on */
+	khr_note_level(&st, 10000 * S, 11000 * S, 200 * NS, cool);
+	EXPECT_EQ(12000 * S, st.level);
+	EXPECT_EQ(200 * NS, st.level_ns);
+	EXPECT_EQ(KHOLMES_V_LEVEL,
+		  khr_judge_state(&r, 12000 * S, 600 * S, 5, 5, 499 * NS, &st));
+	/* held at 600 only: from 300 s after 200 s, forgotten */
+	khr_note_level(&st, 600 * S, 600 * S, 300 * NS, cool);
+	EXPECT_EQ(200 * NS, st.level_ns);
+	EXPECT_EQ(KHOLMES_V_FIRE,
+		  khr_judge_state(&r, 12000 * S, 600 * S, 5, 5, 500 * NS, &st));
+	khr_note_level(&st, 600 * S, 600 * S, 500 * NS, cool);
+	EXPECT_EQ(600 * S, st.level);
+	EXPECT_EQ(500 * NS, st.level_ns);
+	/* the ceiling is not a return: a pegged cpu at its own level */
+	r = defaults[KHOLMES_METRIC_CPU];
+	st = (struct khr_state){ 0 };
+	khr_note_level(&st, 100 * S, 100 * S, NS, 300 * NS);
+	EXPECT_EQ(KHOLMES_V_FIRE,
+		  khr_judge_state(&r, 100 * S, 100 * S, 5, 5, 2 * NS, &st));
+	/* a quarter over a huge level saturates, it does not wrap */
+	r = defaults[KHOLMES_METRIC_CTXSW];
+	st.level = UINT64_MAX;
+	EXPECT_EQ(KHOLMES_V_LEVEL,
+		  khr_judge_state(&r, UINT64_MAX / 2, 10 * S, 5, 5, 2 * NS,
+				  &st));
+	st.level = UINT64_MAX / 2;
+	EXPECT_EQ(KHOLMES_V_FIRE,
+		  khr_judge_state(&r, UINT64_MAX - 1, 10 * S, 5, 5, 2 * NS,
+				  &st));
+	/* no cooldown, no memory */
+	r.cooldown_s = 0;
+	st.level = 100000 * S;
+	EXPECT_EQ(KHOLMES_V_FIRE,
+		  khr_judge_state(&r, 100000 * S, 10 * S, 5, 5, 2 * NS, &st));
 }
 
 /*
