@@ -318,15 +318,13 @@ done
 # cases cover everywhere (captures, profiles, pulls and acks: the
 # stack-copy and frame-pointer paths run on every kernel in
 # sym.python_whole_stacks, sym.perl_agrees_with_perf and profile_test).
-# real.steady_stress_ng is here too: a known skip (selftests/
-# expected-skips) that costs a minute on each kernel and says the same on
-# each. once_tests are whole binaries, once_args cases of one (-T, per
+# once_tests are whole binaries, once_args cases of one (-T, per
 # binary, as KHM_ARGS_<name> on the other kernels). 2 December 2026 (run
-# 10), on the three stock kernels together: 460 VM seconds of 4,674.
+# 10), on the three stock kernels together: 460 VM seconds of 4,674,
+# real.steady_stress_ng's 130 among them then.
 once_kernel=${KHM_ONCE_KERNEL:-}
 once_tests=(ctl_faults_test ctl_hostile_test)
 declare -A once_args=(
-	[real]="-T steady_stress_ng"
 	[symbols]="-T cpp_demangled -T stripped_from_debug_file -T stripped_keeps_offsets -T debuginfod"
 	[daemon]="-T sigkill_loop_loses_nothing -T readonly_dir_retried -T rotation_keeps_newest -T exec_gets_report_path"
 )

@@ -781,8 +781,29 @@ TEST_F_TIMEOUT(real, rundelay_one_capture, 180)
  * runtime (a vCPU the host descheduled charges the gap to the thread
  * that was current on it). The readings cut to 100 % per thread (debugfs
  * cpu_clamped: 34 in one run, one of 812 %) are such lumps made
- * visible; KHR_CPU_HOLD keeps them from firing. The other cause, which
- * no rule of one process can tell from a runaway, is below.
+ * visible; KHR_CPU_HOLD keeps them from firing. The other: the switch
+ * stressor's ping-pong pair runs at 600 or 12,000 switches a second, 15
+ * or 55 % of a CPU, for seconds at a time, as the scheduler puts its two
+ * ends on one CPU or apart (seen 22 and 26 s in, held two samples, in
+ * exact counts: no lump). Each swing back up trebled a window that sat
+ * low; a process now remembers the levels it held (khr_level_known()),
+ * and a return to one is no detection (debugfs level_returns).
+ *
+ * What may come after the warm-up is the ceiling's one catch of a
+ * runaway: stress-ng-cpu and -vm spin from their first instruction
+ * (real.perl_hot_from_start's case), but four of them on two CPUs do not
+ * always hold 80 % of one for a window until the scheduler has settled
+ * them (seen: 33 s in, 95 % over a window of 81 %). Each may be caught
+ * so once; no process is caught twice for a metric, and nothing else is
+ * caught after the warm-up: a failure.
+ *
+ * Known, issue 14 still open: the pair's first move to the high level.
+ * It can run at the low one for its first 23 s (seen twice, at 10,588
+ * and 11,120 switches a second over windows of 3,435 and 1,101), and no
+ * rule of one process tells that from a runaway: it is a level it never
+ * held. A late ctxsw or cpu detection of the pair, its first of that
+ * metric, is said as a skip (listed in selftests/expected-skips, so that
+ * it shows in every summary); anything else fails.
  */
 #define RT_WARMUP_MS	10000
 #define RT_DEBUGFS	"/sys/kernel/debug/kholmes/"
@@ -796,14 +817,26 @@ static long long rt_debugfs(const char *name)
 	return atoll(buf);
 }
 
+/* The detection is the cpu ceiling's: value and window both at abs. */
+static bool rt_by_ceiling(struct json_object *ev)
+{
+	double abs = khm_json_int(ev, "rule.abs");
+
+	return !strcmp(khm_json_str(ev, "metric") ?: "", "cpu") && abs > 0 &&
+	       khm_json_num(ev, "value") >= abs &&
+	       khm_json_num(ev, "avg") >= abs;
+}
+
 TEST_F_TIMEOUT(real, steady_stress_ng, 180)
 {
 	char *argv[] = { "stress-ng", "--cpu", "1", "--vm", "1", "--vm-bytes",
 			 "32M", "--switch", "1", "-t", "60s", NULL };
 	long long clamped = rt_debugfs(RT_DEBUGFS "cpu_clamped");
-	struct json_object *events;
+	long long returns = rt_debugfs(RT_DEBUGFS "level_returns");
+	struct json_object *events, *ev, *other;
+	int i, j, n, late, status, bad = 0, known = 0;
 	char seen[2048];
-	int late, status;
+	const char *m;
 	pid_t pid;
 
 	if (!rt_have("stress-ng"))
@@ -819,29 +852,52 @@ TEST_F_TIMEOUT(real, steady_stress_ng, 180)
 	kt_sleep_ms(55000);
 	events = kt_mon_events(&self->mon, "detection");
 	ASSERT_NE(NULL, events);
-	TH_LOG("cpu readings over 100 %% a thread, cut: %lld (most %lld %%, x1000)",
+	TH_LOG("cpu readings over 100 %% a thread, cut: %lld (most %lld %%, x1000); returns to a level held: %lld",
 	       rt_debugfs(RT_DEBUGFS "cpu_clamped") - clamped,
-	       rt_debugfs(RT_DEBUGFS "cpu_excess_max"));
+	       rt_debugfs(RT_DEBUGFS "cpu_excess_max"),
+	       rt_debugfs(RT_DEBUGFS "level_returns") - returns);
 	/* stress-ng ends by itself */
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	self->npids--;
 	EXPECT_TRUE(WIFEXITED(status));
 	rt_events(events, "*", -1, RT_WARMUP_MS, &late, seen, sizeof(seen));
 	TH_LOG("detections (metric:comm:pid@age=value/avg): %s", seen);
+	n = json_object_array_length(events);
+	for (i = 0; i < n; i++) {
+		ev = json_object_array_get_idx(events, i);
+		m = khm_json_str(ev, "metric") ?: "?";
+		if (!strncmp(khm_json_str(ev, "comm") ?: "", "stress-ng", 9) &&
+		    (khm_json_int(ev, "time-ns") - khm_json_int(ev, "start-ns")) /
+		    1000000 > RT_WARMUP_MS && !rt_by_ceiling(ev)) {
+			TH_LOG("after the warm-up: %s of %s %lld, %.1f over %.1f",
+			       m, khm_json_str(ev, "comm") ?: "?",
+			       khm_json_int(ev, "pid"), khm_json_num(ev, "value"),
+			       khm_json_num(ev, "avg"));
+			/* "stress-ng-switch" cut to TASK_COMM_LEN */
+			if (!strcmp(khm_json_str(ev, "comm") ?: "",
+				    "stress-ng-switc") &&
+			    (!strcmp(m, "ctxsw") || !strcmp(m, "cpu")))
+				known++;
+			else
+				bad++;
+		}
+		for (j = 0; j < i; j++) {
+			other = json_object_array_get_idx(events, j);
+			if (khm_json_int(ev, "pid") != khm_json_int(other, "pid") ||
+			    strcmp(khm_json_str(ev, "metric") ?: "",
+				   khm_json_str(other, "metric") ?: ""))
+				continue;
+			TH_LOG("caught twice: %s of %lld",
+			       khm_json_str(ev, "metric") ?: "?",
+			       khm_json_int(ev, "pid"));
+			bad++;
+		}
+	}
 	json_object_put(events);
-	/*
-	 * Known, issue 14 still open: the switch stressor's ping-pong pair
-	 * is not a steady load on an emulated 2-CPU VM. Its rate and share
-	 * change by 3 to 19 times, for seconds, when the scheduler moves
-	 * its two ends onto one CPU or apart, or the host's load changes
-	 * how much its vCPUs run (seen: cpu 14.8 -> 51.8 % and ctxsw 615 ->
-	 * 11,626/s together, 22 and 26 s in): held for two samples and in
-	 * exact counts, not a reading's lump. Said as a skip, listed in
-	 * selftests/expected-skips, so that it shows in every summary.
-	 */
-	if (late)
-		SKIP(return, "KNOWN: %d detection(s) after warm-up: %.900s",
-		     late, seen);
+	EXPECT_EQ(0, bad);
+	if (!bad && known)
+		SKIP(return, "KNOWN: the switch pair's first move to its high level, %d detection(s) after warm-up: %.900s",
+		     known, seen);
 }
 
 /*
