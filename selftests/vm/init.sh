@@ -94,6 +94,12 @@ fi
 echo
 mark "KHM-BOOT $(uname -r)"
 
+# perf's page-fault and per-task jump labels held on for the whole run, so
+# that no profile patches them under TCG (selftests/workloads/keyhold.c)
+if [ -x /selftests/keyhold ]; then
+	/selftests/keyhold </dev/null >/dev/null &
+fi
+
 # shellcheck disable=SC2086 # the parameters are words
 insmod "$KHM_MODULE" $KHM_MODPARAMS
 rc=$?

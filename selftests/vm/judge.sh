@@ -177,9 +177,11 @@ rm -f "$head"
 # retry: a failed run whose guest died of the emulator, not of the module.
 # qemu's TCG (Debian 12's 7.2) can run a stale translation of kernel text
 # that the guest patched through int3 on another vCPU (a static key
-# switched at boot or by the clocksource watchdog): "Oops: int3" with RIP
-# in the kernel's own code (sched_clock_tick, sched_clock_cpu seen), the
-# module nowhere in the trace. make check runs such a VM once more and
+# switched at boot, by the clocksource watchdog or by perf events opened
+# and closed): "Oops: int3" with RIP in the kernel's own code
+# (sched_clock_tick, sched_clock_cpu, do_user_addr_fault seen), the
+# module nowhere in the trace. tsc=reliable and keyhold (init.sh) keep
+# the keys seen so from being switched during a run. make check runs such a VM once more and
 # says so; an int3 Oops naming the module, or any other splat, is judged
 # as it stands.
 if ((${#failures[@]})) && grep -q 'Oops: int3' "$console"; then
