@@ -155,15 +155,25 @@ static inline __u64 khr_window_avg(const struct khr_window *w)
 	return w->count ? khr_div(w->sum, (__u64)w->count) : 0;
 }
 
+/*
+ * Whether a rule can fire at @value at all, whatever the average: the
+ * module judges most samples of an idle host by this alone and leaves
+ * the window's average (a division) uncomputed.
+ */
+static inline bool khr_may_fire(const struct kholmes_rule_cfg *r,
+				__u64 value)
+{
+	return r->enabled && value >= (__u64)r->min * KHOLMES_VALUE_SCALE;
+}
+
 /* The fire condition alone: value and avg fixed point, rule in units. */
 static inline bool khr_over(const struct kholmes_rule_cfg *r, __u64 value,
 			    __u64 avg)
 {
-	__u64 min = (__u64)r->min * KHOLMES_VALUE_SCALE;
 	__u64 abs = (__u64)r->abs * KHOLMES_VALUE_SCALE;
 	__u64 thr;
 
-	if (value < min)
+	if (value < (__u64)r->min * KHOLMES_VALUE_SCALE)
 		return false;
 	if (r->abs && value >= abs && avg >= abs)
 		return true;

@@ -210,7 +210,13 @@ static u32 khm_read_group(struct task_struct *p, struct khm_raw *r)
 	memset(r, 0, sizeof(*r));
 	r->tgid = p->tgid;
 	r->kthread = p->flags & PF_KTHREAD;
-	strscpy(r->comm, p->comm, sizeof(r->comm));
+	/*
+	 * As __get_task_comm() without its strscpy_pad(): 16 bytes copied
+	 * whole and cut, a rename racing with the copy reads as either name
+	 * or a mix of the two, never unterminated.
+	 */
+	memcpy(r->comm, p->comm, sizeof(r->comm));
+	r->comm[sizeof(r->comm) - 1] = '\0';
 	r->start_ns = p->start_boottime;
 
 	/* as khm_group_sums(), with the scheduler figures of each thread */
@@ -528,8 +534,12 @@ static void khm_judge(struct khm_proc *pr, unsigned int m, u64 value,
 	const struct kholmes_rule_cfg *rule = &khm_rules[m];
 	struct khr_state *st = &pr->rule_st[m];
 	struct khr_window *w = &pr->win[m];
-	u64 avg = khr_window_avg(w);
 	enum kholmes_verdict v;
+	u64 avg = 0;
+
+	/* under min the verdict is quiet whatever the average */
+	if (khr_may_fire(rule, value))
+		avg = khr_window_avg(w);
 
 	v = khr_judge_held(rule, value, avg, w->count, khm_cfg.window, now, st,
 			   m == KHOLMES_METRIC_CPU ? KHR_CPU_HOLD : 1);
@@ -674,6 +684,7 @@ static u32 khm_apply(u32 n, u64 now, u64 boot, bool complete)
 	struct khm_proc *pr;
 	unsigned long idx;
 	u32 i, refused = 0;
+	u64 seen = 0;
 
 	khm_gen++;
 	for (i = 0; i < n; i++) {
@@ -681,6 +692,9 @@ static u32 khm_apply(u32 n, u64 now, u64 boot, bool complete)
 
 		pr = xa_load(&khm_procs, r->tgid);
 		if (pr && pr->start_ns != r->start_ns) {
+			/* a pid reused during the walk, seen twice */
+			if (pr->gen == khm_gen)
+				seen--;
 			khm_proc_drop(r->tgid, pr);
 			pr = NULL;
 		}
@@ -693,6 +707,8 @@ static u32 khm_apply(u32 n, u64 now, u64 boot, bool complete)
 			if (!pr)
 				continue;
 		}
+		if (pr->gen != khm_gen)
+			seen++;
 		pr->gen = khm_gen;
 		khm_update(pr, r, now, boot);
 	}
@@ -700,8 +716,10 @@ static u32 khm_apply(u32 n, u64 now, u64 boot, bool complete)
 	/*
 	 * Exited, out of scope, or not seen this pass; a walk cut short saw
 	 * only part of the host, and the rest is judged by the next pass.
+	 * When this pass saw every tracked process (a host whose processes
+	 * all lived on), there is nothing to look for.
 	 */
-	if (!complete)
+	if (!complete || seen == khm_tracked)
 		return refused;
 	xa_for_each(&khm_procs, idx, pr)
 		if (pr->gen != khm_gen)

@@ -690,6 +690,33 @@ TEST(level_state)
 }
 
 /*
+ * khr_may_fire() is what lets the module leave the average uncomputed:
+ * where it says no, every verdict is the same whatever the average.
+ */
+TEST(may_fire_needs_no_average)
+{
+	struct kholmes_rule_cfg r = defaults[KHOLMES_METRIC_CPU];
+	struct khr_state st = { 0 };
+	__u64 avgs[] = { 0, 1, 49 * S, 100 * S, UINT64_MAX };
+	unsigned int i;
+
+	EXPECT_FALSE(khr_may_fire(&r, 50 * S - 1));
+	EXPECT_TRUE(khr_may_fire(&r, 50 * S));
+	for (i = 0; i < sizeof(avgs) / sizeof(avgs[0]); i++) {
+		EXPECT_EQ(KHOLMES_V_QUIET,
+			  khr_judge_held(&r, 50 * S - 1, avgs[i], 5, 5, NS, &st,
+					 KHR_CPU_HOLD));
+		EXPECT_EQ(KHOLMES_V_WARMUP,
+			  khr_judge_held(&r, 50 * S - 1, avgs[i], 4, 5, NS, &st,
+					 KHR_CPU_HOLD));
+	}
+	r.enabled = false;
+	EXPECT_FALSE(khr_may_fire(&r, 100 * S));
+	EXPECT_EQ(KHOLMES_V_OFF,
+		  khr_judge_held(&r, 100 * S, 0, 5, 5, NS, &st, 1));
+}
+
+/*
  * Run delay moved between processes on a busy host (what the steady
  * stress-ng mix showed: one stressor from 39 to 407 ms/s while the host's
  * total stayed at about 1,000 ms/s) is no jump; new contention (a hog
