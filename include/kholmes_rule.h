@@ -297,14 +297,20 @@ static inline __u64 khr_level_top(__u64 level)
 	return khr_sat_add(level, level / 4);
 }
 
+/* Whether st holds no level, or one not held for @cool_ns. */
+static inline bool khr_level_stale(const struct khr_state *st, __u64 now_ns,
+				   __u64 cool_ns)
+{
+	return !st->level_ns || now_ns < st->level_ns ||
+	       now_ns - st->level_ns >= cool_ns;
+}
+
 /* Whether @value is less than a quarter over a level held lately. */
 static inline bool khr_level_known(const struct khr_state *st, __u64 value,
 				   __u64 now_ns, __u64 cool_ns)
 {
-	if (!st->level_ns || now_ns < st->level_ns ||
-	    now_ns - st->level_ns >= cool_ns)
-		return false;
-	return value < khr_level_top(st->level);
+	return !khr_level_stale(st, now_ns, cool_ns) &&
+	       value < khr_level_top(st->level);
 }
 
 /*
@@ -318,8 +324,7 @@ static inline void khr_note_level(struct khr_state *st, __u64 prev,
 {
 	__u64 held = prev < value ? prev : value;
 
-	if (!st->level_ns || now_ns < st->level_ns ||
-	    now_ns - st->level_ns >= cool_ns) {
+	if (khr_level_stale(st, now_ns, cool_ns)) {
 		st->level = held;
 		st->level_ns = now_ns;
 	} else if (khr_level_top(held) >= st->level) {
