@@ -166,6 +166,12 @@ static inline bool khr_may_fire(const struct kholmes_rule_cfg *r,
 	return r->enabled && value >= (__u64)r->min * KHOLMES_VALUE_SCALE;
 }
 
+/* The rule's configured cooldown in ns (before any episode's doubling). */
+static inline __u64 khr_rule_cooldown_ns(const struct kholmes_rule_cfg *r)
+{
+	return (__u64)r->cooldown_s * 1000000000ULL;
+}
+
 /* The fire condition alone: value and avg fixed point, rule in units. */
 static inline bool khr_over(const struct kholmes_rule_cfg *r, __u64 value,
 			    __u64 avg)
@@ -194,7 +200,7 @@ static inline enum kholmes_verdict
 khr_judge(const struct kholmes_rule_cfg *r, __u64 value, __u64 avg,
 	  __u32 samples, __u32 window, __u64 now_ns, __u64 last_fire_ns)
 {
-	__u64 cool = (__u64)r->cooldown_s * 1000000000ULL;
+	__u64 cool = khr_rule_cooldown_ns(r);
 
 	if (!r->enabled)
 		return KHOLMES_V_OFF;
@@ -360,8 +366,7 @@ khr_judge_held(const struct kholmes_rule_cfg *r, __u64 value, __u64 avg,
 	/* the ceiling held for a window already */
 	if (r->abs && value >= abs && avg >= abs)
 		return KHOLMES_V_FIRE;
-	if (khr_level_known(st, value, now_ns,
-			    (__u64)r->cooldown_s * 1000000000ULL))
+	if (khr_level_known(st, value, now_ns, khr_rule_cooldown_ns(r)))
 		return KHOLMES_V_LEVEL;
 	/* a jump must hold */
 	if (st->held + 1U < hold)

@@ -501,7 +501,7 @@ static void khm_rundelay_fire(struct khm_proc *pr, u64 value, u64 avg)
 static void khm_rundelay_pass(u64 now, u64 boot, bool complete)
 {
 	const struct kholmes_rule_cfg *rule = &khm_rules[KHOLMES_METRIC_RUNDELAY];
-	u64 cool = (u64)rule->cooldown_s * NSEC_PER_SEC;
+	u64 cool = khr_rule_cooldown_ns(rule);
 	u64 host = khm_rd.host, host_avg = khr_window_avg(&khm_rd.win);
 	u32 samples = khm_rd.win.count;
 
@@ -570,7 +570,7 @@ static void khm_judge(struct khm_proc *pr, unsigned int m, u64 value,
 	}
 	if (pr->have & BIT(m))
 		khr_note_level(st, pr->value[m], value, now,
-			       (u64)rule->cooldown_s * NSEC_PER_SEC);
+			       khr_rule_cooldown_ns(rule));
 	khr_window_push(w, &pr->ring[m * pr->window], value);
 	pr->value[m] = value;
 	pr->have |= BIT(m);
