@@ -685,36 +685,81 @@ TEST_F_TIMEOUT(real, kholmesctl_not_captured, 120)
 	json_object_put(events);
 }
 
+#define RT_DEBUGFS	"/sys/kernel/debug/kholmes/"
+
+static long long rt_debugfs(const char *name)
+{
+	char buf[32];
+
+	if (khm_read_file(name, buf, sizeof(buf)) < 0)
+		return -1;
+	return atoll(buf);
+}
+
+/* profiles done, skipped or refused: grows once a profile's outcome is known */
+static long long rt_profiles_over(void)
+{
+	return kt_status("profiles-done") + kt_status("profiles-skipped") +
+	       kt_status("saturated");
+}
+
 /*
  * One hog on CPU 0 first, then a perl that sleeps and then spins on CPU 0
  * too: both now wait about half the time. One rundelay capture, of the
- * one that waited most, and the hog among its top consumers. perl spins
- * once the hog's own cpu capture and profile (profile-s 5) are over: the
- * wait they cause the hog is the module's doing, not a rundelay.
+ * one that waited most, and the hog among its top consumers. What comes
+ * before is made quiet first, by conditions rather than by time (under
+ * TCG both vary by seconds): the hog's own cpu detection and its profile
+ * are over (the wait the module's work causes the hog is not a rundelay),
+ * and perl starts unwatched and on any CPU, and is moved into the watch
+ * and onto CPU 0 once it sleeps: its start (exec, libperl, seconds of
+ * CPU here) beside the hog would have both wait half the time for
+ * seconds, a level the spin would only return to (KHOLMES_V_LEVEL). Then
+ * a window of the hog alone, and SIGUSR1 ends perl's sleep.
  */
 TEST_F_TIMEOUT(real, rundelay_one_capture, 180)
 {
 	char *hog[] = { "stress-ng", "--cpu", "1", "--taskset", "0", "-t",
 			"120s", NULL };
-	char *perl[] = { "perl", "-e", "sleep 6; 1 while 1", NULL };
+	char *perl[] = { "perl", "-e", "$SIG{USR1} = sub {}; sleep 600; 1 while 1",
+			 NULL };
 	struct json_object *events, *ps, *e, *cap;
-	char seen[1024], name[256], path[512];
+	char seen[1024], name[256], path[512], pidstr[16];
+	long long d0, p0, end;
+	cpu_set_t cpu0;
 	bool has_hog;
-	long long d0;
 	int i, n, late, over = 0;
 	pid_t pid;
 
 	if (!rt_have("perl") || !rt_have("stress-ng"))
 		SKIP(return, "no perl or stress-ng in the VM (KHM_EXTRA_BINS)");
+	p0 = rt_profiles_over();
 	ASSERT_LT(0, self->pids[self->npids++] = rt_spawn(0, hog));
-	/* the hog's own first window (its cpu detection) goes by */
-	ASSERT_EQ(0, kt_wait_passes(2 * RT_WINDOW, 30 * RT_DEADLINE_MS));
-	d0 = kt_status("detections");
-	pid = rt_spawn(0, perl);
+	pid = rt_spawn_in(RT_STAGE, -1, perl);
 	ASSERT_LT(0, pid);
 	self->pids[self->npids++] = pid;
-	ASSERT_EQ(0, kt_wait_passes(6000 / RT_MS + 4 * RT_WINDOW,
-				    60 * RT_DEADLINE_MS));
+	end = kt_now_ms() + 60 * RT_DEADLINE_MS;
+	while (!rt_perl_sleeps(pid) && kt_now_ms() < end)
+		kt_sleep_ms(20);
+	ASSERT_TRUE(rt_perl_sleeps(pid));
+	/* the hog's own cpu detection, and its profile over */
+	ASSERT_TRUE(rt_wait_metric(&self->mon, "cpu", 30 * RT_DEADLINE_MS));
+	end = kt_now_ms() + 60 * RT_DEADLINE_MS;
+	while (rt_profiles_over() == p0 && kt_now_ms() < end)
+		kt_sleep_ms(RT_POLL_MS);
+	ASSERT_LT(p0, rt_profiles_over()) TH_LOG("the hog's profile never ended");
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	ASSERT_EQ(0, rt_cg_write(RT_CG, "cgroup.procs", pidstr));
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	ASSERT_EQ(0, sched_setaffinity(pid, sizeof(cpu0), &cpu0));
+	/* perl's window full of its sleep, the host's of the hog alone */
+	ASSERT_EQ(0, kt_wait_passes(RT_WINDOW + 2, 30 * RT_DEADLINE_MS));
+	d0 = kt_status("detections");
+	TH_LOG("perl sleeps in the watch: rundelay shifted %lld, level returns %lld",
+	       rt_debugfs(RT_DEBUGFS "rundelay_shifted"),
+	       rt_debugfs(RT_DEBUGFS "level_returns"));
+	ASSERT_EQ(0, kill(pid, SIGUSR1));
+	ASSERT_EQ(0, kt_wait_passes(4 * RT_WINDOW, 60 * RT_DEADLINE_MS));
 
 	/* no thread waits more than all the time */
 	ps = khm_json("ps");
@@ -742,7 +787,9 @@ TEST_F_TIMEOUT(real, rundelay_one_capture, 180)
 	ASSERT_NE(NULL, events);
 	n = rt_events(events, "rundelay", -1, 1000000, &late, seen,
 		      sizeof(seen));
-	TH_LOG("detections: %s", seen);
+	TH_LOG("detections: %s; rundelay shifted %lld, level returns %lld",
+	       seen, rt_debugfs(RT_DEBUGFS "rundelay_shifted"),
+	       rt_debugfs(RT_DEBUGFS "level_returns"));
 	EXPECT_EQ(1, n);
 	json_object_put(events);
 	/* and no second one since: the monitor saw them all */
@@ -806,17 +853,6 @@ TEST_F_TIMEOUT(real, rundelay_one_capture, 180)
  * it shows in every summary); anything else fails.
  */
 #define RT_WARMUP_MS	10000
-#define RT_DEBUGFS	"/sys/kernel/debug/kholmes/"
-
-static long long rt_debugfs(const char *name)
-{
-	char buf[32];
-
-	if (khm_read_file(name, buf, sizeof(buf)) < 0)
-		return -1;
-	return atoll(buf);
-}
-
 /* The detection is the cpu ceiling's: value and window both at abs. */
 static bool rt_by_ceiling(struct json_object *ev)
 {
