@@ -267,8 +267,10 @@ kernels+=(debug)
 # every suite keeps both slots busy to the end instead of leaving the last
 # kernel's VM to run alone. The test binaries are dealt out longest first,
 # each to the part with the least time so far, by vm_secs: the seconds
-# each took in a VM beside another (KHM-TIME lines of a make check run on
-# 6.12 cloud and rt, 3 December 2026); an unlisted test counts 60. Each part has its
+# each took in a VM beside another (KHM-TIME lines of the 6.12 cloud suite
+# in two VMs side by side, 3 December 2026, with the state put back by one
+# kholmesctl apply; the debug kernel's from run A of that day, before
+# it); an unlisted test counts 60. Each part has its
 # own build/<rel>/vm-<n>/ and log, printed in kernel order once all are
 # done.
 #
@@ -330,18 +332,18 @@ declare -A once_args=(
 )
 # shellcheck disable=SC2034 # read by deal() through a nameref
 declare -A vm_secs=(
-	[capture_test]=63 [config_test]=30 [ctl_hostile_test]=5
-	[daemon_test]=39 [detect_test]=55 [fuzz_test]=36
-	[hardening_test]=156 [limits_test]=14 [priv_test]=107
-	[profile_test]=124 [real_test]=188 [rig_test]=5 [sampling_test]=37
-	[scale_test]=56 [sick_test]=37 [storm_test]=58 [watch_test]=10
-	[ctl_faults_test]=30 [symbols_test]=97 [flight_test]=20
+	[capture_test]=57 [config_test]=34 [ctl_hostile_test]=2
+	[daemon_test]=43 [detect_test]=27 [fuzz_test]=29
+	[hardening_test]=120 [limits_test]=14 [priv_test]=70
+	[profile_test]=99 [real_test]=169 [rig_test]=5 [sampling_test]=29
+	[scale_test]=41 [sick_test]=39 [storm_test]=53 [watch_test]=10
+	[ctl_faults_test]=29 [symbols_test]=57 [flight_test]=18
 )
 # shellcheck disable=SC2034 # read by deal() through a nameref
 declare -A debug_secs=(
-	[capture_test]=413 [daemon_test]=105 [fuzz_test]=301
-	[hardening_test]=100 [profile_test]=255 [sick_test]=77
-	[flight_test]=48
+	[capture_test]=226 [daemon_test]=25 [fuzz_test]=213
+	[hardening_test]=80 [profile_test]=175 [sick_test]=67
+	[flight_test]=79
 )
 all_tests=()
 for t in "$top"/build/selftests/*_test; do
