@@ -19,6 +19,7 @@ nearest-rank: p10 and p90 of 11 values are the 2nd and 10th smallest.
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -583,6 +584,23 @@ def commit():
         return "unknown"
 
 
+def flavour(release):
+    """A kernel's series and flavour: 6.12.118+deb12-rt-amd64 -> 6.12 rt."""
+    m = re.match(r"(\d+\.\d+)\.", release)
+    parts = release.rsplit("-", 2)
+    return (m.group(1) if m else release, parts[-2] if len(parts) == 3 else "")
+
+
+def kept(old, new):
+    """The kernels of an earlier run (@old, by release) that keep their
+    column: measured (a commit), not measured now, and of no series and
+    flavour measured now (a point release of the same kernel replaces its
+    predecessor's column instead of standing beside it)."""
+    now = {flavour(k) for k in new}
+    return sorted(k for k, r in old.items()
+                  if k not in new and "commit" in r and flavour(k) not in now)
+
+
 def main():
     if sys.argv[1] == "--readme":
         rewrite_readme(sys.argv[2], sys.argv[3])
@@ -598,10 +616,9 @@ def main():
     # from OLD, each with the commit and seed it was measured at
     if len(sys.argv) > 5 and sys.argv[4] == "--keep" and os.path.exists(sys.argv[5]):
         old = json.load(open(sys.argv[5], encoding="utf-8"))
-        for k, r in old.get("kernels", {}).items():
-            if k not in results and "commit" in r:
-                results[k] = r
-                data[k] = old.get("raw", {}).get(k, {})
+        for k in kept(old.get("kernels", {}), results):
+            results[k] = old["kernels"][k]
+            data[k] = old.get("raw", {}).get(k, {})
     results = dict(sorted(results.items()))
     commits = {r["commit"] for r in results.values()}
     seeds = {r["seed"] for r in results.values()}

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 """Host tests of bench/report.py (run by `make bench-build`, so before
 every `make bench`): pairs by round id, nearest-rank percentiles, a missed
-latency trial counted as the longest, and a missing measurement failing
-the report."""
+latency trial counted as the longest, a missing measurement failing
+the report, and which earlier kernels keep their column."""
 
 import os
 import subprocess
@@ -62,6 +62,20 @@ class Missing(unittest.TestCase):
                                 capture_output=True, text=True, check=False)
         self.assertEqual(rc.returncode, 1)
         self.assertIn("missing: k: sampling-1000 kworker-idle-ns", rc.stderr)
+
+
+class Keep(unittest.TestCase):
+    def test_point_release_replaces_its_predecessor(self):
+        old = {"6.12.117+deb12-cloud-amd64": {"commit": "a"},
+               "6.12.117+deb12-rt-amd64": {"commit": "a"},
+               "6.1.0-56-cloud-amd64": {"commit": "b"},
+               "6.1.0-55-cloud-amd64": {}}
+        new = {"6.12.118+deb12-rt-amd64": {}, "6.1.0-57-cloud-amd64": {}}
+        self.assertEqual(report.kept(old, new), ["6.12.117+deb12-cloud-amd64"])
+
+    def test_flavour(self):
+        self.assertEqual(report.flavour("6.12.118+deb12-rt-amd64"), ("6.12", "rt"))
+        self.assertEqual(report.flavour("6.1.0-57-cloud-amd64"), ("6.1", "cloud"))
 
 
 if __name__ == "__main__":
