@@ -516,13 +516,40 @@ KT_FN int kt_state_save(struct kt_state *s)
 	return s->config && s->rules && s->watch ? 0 : -1;
 }
 
+/* A `rule show` entry @r as the words after `rule set`, in @buf. */
+KT_FN const char *kt_rule_words(char *buf, size_t len, struct json_object *r)
+{
+	snprintf(buf, len, "%s min %lld diff %lld abs %lld cooldown %lld %s",
+		 khm_json_str(r, "metric") ?: "?", khm_json_int(r, "min"),
+		 khm_json_int(r, "diff"), khm_json_int(r, "abs"),
+		 khm_json_int(r, "cooldown"),
+		 khm_json_int(r, "enabled") == 1 ? "on" : "off");
+	return buf;
+}
+
 KT_FN int kt_rule_put(struct json_object *r)
 {
-	return kt_ctl("rule set %s min %lld diff %lld abs %lld cooldown %lld %s",
-		      khm_json_str(r, "metric"), khm_json_int(r, "min"),
-		      khm_json_int(r, "diff"), khm_json_int(r, "abs"),
-		      khm_json_int(r, "cooldown"),
-		      khm_json_int(r, "enabled") == 1 ? "on" : "off");
+	char words[160];
+
+	return kt_ctl("rule set %s", kt_rule_words(words, sizeof(words), r));
+}
+
+/*
+ * A `config show` member as the words of `config set` (" KEY VALUE"), in
+ * @buf; NULL for a value that is neither a switch nor a number.
+ */
+KT_FN const char *kt_config_words(char *buf, size_t len, const char *key,
+				  struct json_object *val)
+{
+	if (json_object_is_type(val, json_type_boolean))
+		snprintf(buf, len, " %s %s", key,
+			 json_object_get_boolean(val) ? "on" : "off");
+	else if (json_object_is_type(val, json_type_int))
+		snprintf(buf, len, " %s %lld", key,
+			 (long long)json_object_get_int64(val));
+	else
+		return NULL;
+	return buf;
 }
 
 static const char * const kt_watch_kinds[][2] = {
@@ -558,6 +585,7 @@ KT_FN int kt_apply(struct json_object *config, struct json_object *rules,
 		   struct json_object *watch)
 {
 	char path[] = "/tmp/kt-apply.XXXXXX";
+	char words[160];
 	size_t k, i, n;
 	char *err = NULL;
 	int fd, ret = -1;
@@ -575,27 +603,16 @@ KT_FN int kt_apply(struct json_object *config, struct json_object *rules,
 	if (config) {
 		fputs("config", f);
 		json_object_object_foreach(config, key, val) {
-			if (json_object_is_type(val, json_type_boolean))
-				fprintf(f, " %s %s", key,
-					json_object_get_boolean(val) ? "on" : "off");
-			else if (json_object_is_type(val, json_type_int))
-				fprintf(f, " %s %lld", key,
-					(long long)json_object_get_int64(val));
-			else
+			if (!kt_config_words(words, sizeof(words), key, val))
 				goto out;
+			fputs(words, f);
 		}
 		fputc('\n', f);
 	}
 	n = rules ? json_object_array_length(rules) : 0;
-	for (i = 0; i < n; i++) {
-		struct json_object *r = json_object_array_get_idx(rules, i);
-
-		fprintf(f, "rule %s min %lld diff %lld abs %lld cooldown %lld %s\n",
-			khm_json_str(r, "metric") ?: "?", khm_json_int(r, "min"),
-			khm_json_int(r, "diff"), khm_json_int(r, "abs"),
-			khm_json_int(r, "cooldown"),
-			khm_json_int(r, "enabled") == 1 ? "on" : "off");
-	}
+	for (i = 0; i < n; i++)
+		fprintf(f, "rule %s\n", kt_rule_words(words, sizeof(words),
+			json_object_array_get_idx(rules, i)));
 	for (k = 0; watch && k < 3; k++) {
 		struct json_object *a = khm_json_get(watch, kt_watch_kinds[k][0]);
 
@@ -701,33 +718,25 @@ KT_FN int kt_watch_put(struct json_object *w)
  */
 KT_FN int kt_watch_none(void)
 {
+	struct json_object *only = json_tokener_parse(
+		"{\"comms\":[\"" KT_WATCH_NONE "\"]}");
 	char *err = NULL;
 	int ret;
 
-	{
-		struct json_object *only = json_tokener_parse(
-			"{\"comms\":[\"" KT_WATCH_NONE "\"]}");
-
-		ret = kt_apply(NULL, NULL, only);
-		json_object_put(only);
-		if (!ret)
-			return 0;
-	}
-	ret = khm_run(NULL, &err, "watch add comm " KT_WATCH_NONE);
-	if (ret && !strstr(err ?: "", "already")) {
-		fprintf(stderr, "# kt: watch add comm %s: exit %d: %s\n",
-			KT_WATCH_NONE, ret, khm_oneline(err));
+	/* in one step where the module takes it; else add, then prune */
+	ret = kt_apply(NULL, NULL, only);
+	if (ret) {
+		ret = khm_run(NULL, &err, "watch add comm " KT_WATCH_NONE);
+		if (ret && !strstr(err ?: "", "already")) {
+			fprintf(stderr, "# kt: watch add comm %s: exit %d: %s\n",
+				KT_WATCH_NONE, ret, khm_oneline(err));
+			ret = -1;
+		} else {
+			ret = kt_watch_prune(only);
+		}
 		free(err);
-		return -1;
 	}
-	free(err);
-	{
-		struct json_object *keep = json_tokener_parse(
-			"{\"comms\":[\"" KT_WATCH_NONE "\"]}");
-
-		ret = kt_watch_prune(keep);
-		json_object_put(keep);
-	}
+	json_object_put(only);
 	return ret;
 }
 
@@ -760,16 +769,15 @@ KT_FN int kt_config_put(struct json_object *saved)
 		return -1;
 	json_object_object_foreach(saved, key, val) {
 		struct json_object *cur = khm_json_get(now, key);
+		char words[96];
 
 		if (cur && json_object_equal(cur, val))
 			continue;
-		if (json_object_is_type(val, json_type_boolean))
-			len += snprintf(cmd + len, sizeof(cmd) - len, " %s %s",
-					key, json_object_get_boolean(val) ?
-					"on" : "off");
-		else
-			len += snprintf(cmd + len, sizeof(cmd) - len, " %s %lld",
-					key, (long long)json_object_get_int64(val));
+		if (!kt_config_words(words, sizeof(words), key, val)) {
+			ret = -1;
+			break;
+		}
+		len += snprintf(cmd + len, sizeof(cmd) - len, "%s", words);
 		if (len >= sizeof(cmd)) {
 			ret = -1;
 			break;
