@@ -55,7 +55,9 @@
 #define UNLOAD_MIN		20
 #define UNLOAD_BUDGET_MS	150000
 #define UNLOAD_MS		10	/* sampler interval under load */
-#define UNLOAD_MS_STR		"10"
+/* UNLOAD_MS as a string, for insmod's interval_ms= */
+#define UNLOAD_STR_(x)		#x
+#define UNLOAD_STR(x)		UNLOAD_STR_(x)
 #define UNLOAD_THREADS		"64"
 #define UNLOAD_CHURN_ALIVE	"16"
 #define UNLOAD_CHURN_SLEEP	"20"	/* ms each churned child lives */
@@ -310,7 +312,7 @@ TEST_F_TIMEOUT(unload, fifty_reloads_under_load, 280)
 			 * more run of kholmesctl a round, 0.5 s under this
 			 * load (the interval is checked after the rounds).
 			 */
-			ASSERT_EQ(0, insmod_with("interval_ms=" UNLOAD_MS_STR))
+			ASSERT_EQ(0, insmod_with("interval_ms=" UNLOAD_STR(UNLOAD_MS)))
 				TH_LOG("insmod, round %d", i);
 			l = kt_now_ms() - l;
 			EXPECT_LT(0, kt_status("flight-cpus"))
