@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "args.h"
 #include "conffile.h"
+#include "fmt.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -524,4 +526,71 @@ void kh_conf_map_free(struct kh_conf_map *map)
 {
 	free(map->s);
 	memset(map, 0, sizeof(*map));
+}
+
+/* @s as one word of the file: quoted when a bare word would not read back. */
+static void conf_word(FILE *f, const char *s)
+{
+	const char *p;
+
+	if (*s && !strpbrk(s, " \t\r\v\f#\"")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (p = s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', f);
+		fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+int kh_conf_write(FILE *f, const struct kh_config *cfg,
+		  const struct kh_rule *rules, size_t nr_rules,
+		  const struct kh_watch *w)
+{
+	const struct kh_keyword *kw;
+	int lost = 0;
+	uint32_t val;
+	size_t i;
+
+	fputs("config", f);
+	for (kw = kh_config_keys; kw->name; kw++) {
+		if (!kh_config_get(cfg, kw->id, &val))
+			continue;
+		if (kw->type == KH_KW_ONOFF)
+			fprintf(f, " %s %s", kw->name, val ? "on" : "off");
+		else
+			fprintf(f, " %s %" PRIu32, kw->name, val);
+	}
+	fputc('\n', f);
+	for (i = 0; i < nr_rules; i++) {
+		const struct kholmes_rule_cfg *r = &rules[i].cfg;
+
+		fprintf(f, "rule %s min %" PRIu32 " diff %" PRIu32 " abs %" PRIu32
+			" cooldown %" PRIu32 " %s\n",
+			kh_metric_name(rules[i].metric), r->min, r->diff, r->abs,
+			r->cooldown_s, r->enabled ? "on" : "off");
+	}
+	for (i = 0; i < w->n; i++) {
+		const struct kh_watch_entry *e = &w->e[i];
+		const char *kind = e->type == KHOLMES_WATCH_COMM ? "comm" : "cgroup";
+
+		if (e->type == KHOLMES_WATCH_PID) {
+			fprintf(f, "watch pid %" PRIu32 "\n", e->pid);
+			continue;
+		}
+		if (strchr(e->name, '\n')) {
+			/* the comment ends at the newline, so not the name */
+			fprintf(f, "# not saved: a watch %s whose name has a newline\n",
+				kind);
+			lost++;
+			continue;
+		}
+		fprintf(f, "watch %s ", kind);
+		conf_word(f, e->name);
+		fputc('\n', f);
+	}
+	return lost;
 }

@@ -24,6 +24,7 @@
 #include <netlink/msg.h>
 
 #include "kholmes.h"
+#include "record.h"
 
 /* A file larger than this is not a configuration file. */
 #define KH_CONF_MAX_BYTES	(1 << 20)
@@ -62,6 +63,18 @@ int kh_conf_parse(struct kh_conf *c, const char *text, size_t len,
 		  struct kh_conf_err *e);
 void kh_conf_free(struct kh_conf *c);
 int kh_conf_read(const char *path, char **text, size_t *len);
+
+/*
+ * The running configuration as a file that kh_conf_parse() reads back to
+ * the same values: one config line with every key the module sent, a rule
+ * line per rule, a watch line per entry (none: every process watched).
+ * Names are quoted where they need it. An entry no line can hold (a name
+ * with a newline in it) is written as a comment instead and counted: the
+ * return value, 0 when the file is whole.
+ */
+int kh_conf_write(FILE *f, const struct kh_config *cfg,
+		  const struct kh_rule *rules, size_t nr_rules,
+		  const struct kh_watch *w);
 
 /*
  * Where each attribute of the request came from: byte ranges from the

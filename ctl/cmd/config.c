@@ -47,16 +47,22 @@ static int config_cb(struct nlmsghdr *nlh, void *arg)
 	return kh_decode_config_msg(nlh, arg);
 }
 
+int kh_fetch_config(struct kh_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	return kh_nl_request(KHOLMES_CMD_GET_CONFIG, config_cb, cfg,
+			     "reading the configuration");
+}
+
 static int config_show(int argc, char *argv[])
 {
-	struct kh_config cfg = { 0 };
+	struct kh_config cfg;
 	struct kh_parse_err pe;
 	int ret;
 
 	if (kh_parse_json_only(argc, argv, &kh_json, &pe))
 		return kh_usage_fail(usage, &pe);
-	ret = kh_nl_request(KHOLMES_CMD_GET_CONFIG, config_cb, &cfg,
-			    "reading the configuration");
+	ret = kh_fetch_config(&cfg);
 	if (ret)
 		return ret;
 	if (kh_json)

@@ -26,6 +26,7 @@ static const struct {
 	{ "rule",    rule_main,    "Shows or changes the detection rule of each metric" },
 	{ "watch",   watch_main,   "Shows or changes which processes are watched" },
 	{ "apply",   apply_main,   "Sets configuration, rules and watch scope from a file" },
+	{ "save",    save_main,    "Prints configuration, rules and watch scope as apply reads them" },
 	{ "ps",      ps_main,      "Lists tracked processes with their last values" },
 	{ "monitor", monitor_main, "Prints each detection as it happens" },
 	{ "capture", capture_main, "Captures a process's stacks by hand" },

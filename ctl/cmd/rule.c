@@ -50,24 +50,35 @@ static int rules_cb(struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-static int rule_show(int argc, char *argv[])
+int kh_fetch_rules(struct kh_rule *list, size_t *n)
 {
-	struct kh_rule list[KHOLMES_NR_METRICS];
 	struct rules rs = { 0 };
-	struct kh_parse_err pe;
-	size_t n = 0;
 	unsigned int m;
 	int ret;
 
-	if (kh_parse_json_only(argc, argv, &kh_json, &pe))
-		return kh_usage_fail(usage, &pe);
+	*n = 0;
 	ret = kh_nl_request(KHOLMES_CMD_GET_RULES, rules_cb, &rs,
 			    "reading the rules");
 	if (ret)
 		return ret;
 	for (m = 0; m < KHOLMES_NR_METRICS; m++)
 		if (rs.present & BIT(m))
-			list[n++] = rs.rule[m];
+			list[(*n)++] = rs.rule[m];
+	return KH_EXIT_OK;
+}
+
+static int rule_show(int argc, char *argv[])
+{
+	struct kh_rule list[KHOLMES_NR_METRICS];
+	struct kh_parse_err pe;
+	size_t n;
+	int ret;
+
+	if (kh_parse_json_only(argc, argv, &kh_json, &pe))
+		return kh_usage_fail(usage, &pe);
+	ret = kh_fetch_rules(list, &n);
+	if (ret)
+		return ret;
 	if (kh_json)
 		return kh_json_put(kh_rules_json(list, n));
 	kh_rules_text(stdout, list, n);

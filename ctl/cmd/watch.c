@@ -39,6 +39,14 @@ static int watch_cb(struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
+int kh_fetch_watch(struct kh_watch *w)
+{
+	w->n = 0;
+	w->e = NULL;
+	return kh_nl_request(KHOLMES_CMD_GET_WATCH, watch_cb, w,
+			     "reading the watch list");
+}
+
 static int watch_show(int argc, char *argv[])
 {
 	struct kh_watch w = { 0 };
@@ -47,8 +55,7 @@ static int watch_show(int argc, char *argv[])
 
 	if (kh_parse_json_only(argc, argv, &kh_json, &pe))
 		return kh_usage_fail(usage, &pe);
-	ret = kh_nl_request(KHOLMES_CMD_GET_WATCH, watch_cb, &w,
-			    "reading the watch list");
+	ret = kh_fetch_watch(&w);
 	if (!ret && kh_json) {
 		ret = kh_json_put(kh_watch_json(&w));
 	} else if (!ret) {

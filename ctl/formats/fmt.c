@@ -241,6 +241,38 @@ static uint32_t cfg_val(const struct kh_config *cfg, size_t i)
 	return *(const uint32_t *)((const char *)cfg + cfg_capture[i].off);
 }
 
+bool kh_config_get(const struct kh_config *cfg, int attr, uint32_t *val)
+{
+	size_t i;
+
+	switch (attr) {
+	case KHOLMES_CFG_ENABLED:
+		*val = cfg->enabled;
+		return true;
+	case KHOLMES_CFG_INTERVAL_MS:
+		*val = cfg->interval_ms;
+		return true;
+	case KHOLMES_CFG_WINDOW:
+		*val = cfg->window;
+		return true;
+	case KHOLMES_CFG_MAX_TRACKED:
+		*val = cfg->max_tracked;
+		return true;
+	case KHOLMES_CFG_PROFILES:
+		*val = cfg->profiles;
+		return cfg->has & BIT(attr);
+	case KHOLMES_CFG_KTHREADS:
+		*val = cfg->kthreads;
+		return cfg->has & BIT(attr);
+	}
+	for (i = 0; i < ARRAY_SIZE(cfg_capture); i++)
+		if (cfg_capture[i].attr == attr) {
+			*val = cfg_val(cfg, i);
+			return cfg->has & BIT(attr);
+		}
+	return false;
+}
+
 static void config_fill(json_object *o, const struct kh_config *cfg)
 {
 	size_t i;

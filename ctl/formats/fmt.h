@@ -41,6 +41,8 @@ json_object *kh_thread_flags_json(uint32_t flags);
 
 json_object *kh_status_json(const struct kh_status *st);
 json_object *kh_config_json(const struct kh_config *cfg);
+/* @attr (KHOLMES_CFG_*) of @cfg in @val; false when the module sent none. */
+bool kh_config_get(const struct kh_config *cfg, int attr, uint32_t *val);
 json_object *kh_rule_cfg_json(const struct kholmes_rule_cfg *r);
 json_object *kh_rules_json(const struct kh_rule *rules, size_t n);
 json_object *kh_watch_json(const struct kh_watch *w);

@@ -105,6 +105,7 @@ TEST(usage_error_is_one_line_and_the_synopsis)
 		{ { CTL, "pull", "--dir=", NULL }, "\"--dir\"", 2 },
 		{ { CTL, "ps", "--top=x", NULL }, "\"x\"", 2 },
 		{ { CTL, "apply", "a", "b", NULL }, "\"b\"", 2 },
+		{ { CTL, "save", "frob", NULL }, "\"frob\"", 2 },
 		{ { CTL, "config", "set", "frob", "1", NULL }, "\"frob\"", 3 },
 	};
 	char err[8192];

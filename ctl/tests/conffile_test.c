@@ -15,6 +15,7 @@
 #include <netlink/genl/genl.h>
 
 #include "conffile.h"
+#include "fmt.h"
 #include "kselftest_harness.h"
 
 #define BIT(n)		(1U << (n))
@@ -518,6 +519,166 @@ TEST(largest_request)
 	text[13 + KHOLMES_CGROUP_PATH_MAX] = '\0';
 	ASSERT_EQ(-EINVAL, parse(text, &c, &e));
 	EXPECT_NE(NULL, strstr(e.msg, "longer than"));
+	free(text);
+}
+
+/* What `kholmesctl save` writes reads back to the same values. */
+static const struct {
+	int type;
+	const char *name;
+} save_names[] = {
+	{ KHOLMES_WATCH_COMM, "plain" },
+	{ KHOLMES_WATCH_COMM, "Web Content" },
+	{ KHOLMES_WATCH_COMM, "a\"b\\c" },
+	{ KHOLMES_WATCH_CGROUP, "/a b/#c" },
+	{ KHOLMES_WATCH_COMM, "x#y" },
+	{ KHOLMES_WATCH_COMM, "tab\there" },
+	{ KHOLMES_WATCH_CGROUP, "/system.slice/dev-disk-by\\x2duuid.swap" },
+	{ KHOLMES_WATCH_COMM, "\"" },
+	{ KHOLMES_WATCH_CGROUP, "/\\" },
+};
+
+static void save_sample(struct kh_config *cfg, struct kh_rule *rules,
+			struct kh_watch *w)
+{
+	static struct kh_watch_entry e[ARRAY_SIZE(save_names) + 1];
+	unsigned int m;
+	size_t i;
+
+	*cfg = (struct kh_config){
+		.enabled = true, .interval_ms = 250, .window = 7,
+		.max_tracked = 2048, .max_threads = 32, .max_captures = 16,
+		.max_queue_kb = 4096, .user_stack_kb = 8, .capture_rate = 5,
+		.profile_s = 3, .profile_hz = 49, .fault_period = 7,
+		.cpu_max = 80, .profiles = true, .kthreads = false,
+		.flight_hz = 19, .flight_s = 10, .has = ~0U,
+	};
+	for (m = 0; m < KHOLMES_NR_METRICS; m++) {
+		rules[m].metric = m;
+		rules[m].cfg = (struct kholmes_rule_cfg){
+			.min = 10 + m, .diff = 20 + m, .abs = m % 2 ? 0 : 900 + m,
+			.cooldown_s = 30 + m, .enabled = m % 3 != 0,
+		};
+	}
+	e[0] = (struct kh_watch_entry){ .type = KHOLMES_WATCH_PID, .pid = 4242 };
+	for (i = 0; i < ARRAY_SIZE(save_names); i++) {
+		e[i + 1].type = save_names[i].type;
+		snprintf(e[i + 1].name, sizeof(e[i + 1].name), "%s",
+			 save_names[i].name);
+	}
+	w->e = e;
+	w->n = ARRAY_SIZE(save_names) + 1;
+}
+
+static char *save_text(const struct kh_config *cfg, const struct kh_rule *rules,
+		       const struct kh_watch *w, int *lost)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	*lost = kh_conf_write(f, cfg, rules, KHOLMES_NR_METRICS, w);
+	fclose(f);
+	return text;
+}
+
+TEST(save_reads_back)
+{
+	struct kh_rule rules[KHOLMES_NR_METRICS];
+	struct kh_config cfg;
+	struct kh_conf_err e;
+	struct kh_watch w;
+	struct kh_conf c;
+	uint32_t val;
+	int lost, id;
+	unsigned int m;
+	char *text;
+	size_t i;
+
+	save_sample(&cfg, rules, &w);
+	text = save_text(&cfg, rules, &w, &lost);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(0, lost);
+	ASSERT_EQ(0, parse(text, &c, &e)) TH_LOG("line %u: %s\n%s", e.line, e.msg, text);
+	/* every key, with its value */
+	for (id = KHOLMES_CFG_ENABLED; id <= KHOLMES_CFG_MAX; id++) {
+		ASSERT_TRUE(kh_config_get(&cfg, id, &val));
+		EXPECT_TRUE(c.cfg_mask & BIT(id)) TH_LOG("config key %d not saved", id);
+		EXPECT_EQ(val, c.cfg_val[id]) TH_LOG("config key %d", id);
+	}
+	ASSERT_EQ(KHOLMES_NR_METRICS, c.nr_rules);
+	for (m = 0; m < KHOLMES_NR_METRICS; m++) {
+		const struct kh_conf_rule *r = &c.rule[m];
+
+		EXPECT_EQ(m, r->metric);
+		EXPECT_EQ(rules[m].cfg.min, r->val[KHOLMES_RULE_MIN]);
+		EXPECT_EQ(rules[m].cfg.diff, r->val[KHOLMES_RULE_DIFF]);
+		EXPECT_EQ(rules[m].cfg.abs, r->val[KHOLMES_RULE_ABS]);
+		EXPECT_EQ(rules[m].cfg.cooldown_s, r->val[KHOLMES_RULE_COOLDOWN]);
+		EXPECT_EQ(rules[m].cfg.enabled, r->val[KHOLMES_RULE_ENABLED]);
+	}
+	ASSERT_EQ(w.n, c.nr_watch);
+	EXPECT_EQ(KHOLMES_WATCH_PID, c.watch[0].type);
+	EXPECT_EQ(4242, c.watch[0].pid);
+	for (i = 1; i < w.n; i++) {
+		EXPECT_EQ(w.e[i].type, c.watch[i].type);
+		EXPECT_STREQ(w.e[i].name, c.watch[i].name);
+	}
+	kh_conf_free(&c);
+	free(text);
+}
+
+TEST(save_empty_scope_and_old_module)
+{
+	struct kh_rule rules[KHOLMES_NR_METRICS];
+	struct kh_watch w = { 0 };
+	struct kh_config cfg;
+	struct kh_conf_err e;
+	struct kh_conf c;
+	int lost;
+	char *text;
+
+	save_sample(&cfg, rules, &w);
+	w.n = 0;
+	/* a module that sends only the first four keys */
+	cfg.has = 0;
+	text = save_text(&cfg, rules, &w, &lost);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(0, lost);
+	EXPECT_EQ(NULL, strstr(text, "watch"));
+	EXPECT_EQ(NULL, strstr(text, "profiles"));
+	ASSERT_EQ(0, parse(text, &c, &e)) TH_LOG("line %u: %s", e.line, e.msg);
+	EXPECT_EQ(BIT(KHOLMES_CFG_ENABLED) | BIT(KHOLMES_CFG_INTERVAL_MS) |
+		  BIT(KHOLMES_CFG_WINDOW) | BIT(KHOLMES_CFG_MAX_TRACKED), c.cfg_mask);
+	EXPECT_EQ(0, c.nr_watch);
+	kh_conf_free(&c);
+	free(text);
+}
+
+TEST(save_leaves_out_a_name_with_a_newline)
+{
+	struct kh_rule rules[KHOLMES_NR_METRICS];
+	struct kh_config cfg;
+	struct kh_conf_err e;
+	struct kh_watch w;
+	struct kh_conf c;
+	int lost;
+	char *text;
+
+	save_sample(&cfg, rules, &w);
+	snprintf(w.e[4].name, sizeof(w.e[4].name), "/evil\nwatch pid 1");
+	text = save_text(&cfg, rules, &w, &lost);
+	ASSERT_NE(NULL, text);
+	EXPECT_EQ(1, lost);
+	EXPECT_EQ(NULL, strstr(text, "evil"));
+	ASSERT_EQ(0, parse(text, &c, &e)) TH_LOG("line %u: %s", e.line, e.msg);
+	EXPECT_EQ(w.n - 1, c.nr_watch);
+	EXPECT_EQ(4242, c.watch[0].pid);
+	EXPECT_STREQ(w.e[3].name, c.watch[3].name);
+	EXPECT_STREQ(w.e[5].name, c.watch[4].name);
+	kh_conf_free(&c);
 	free(text);
 }
 
