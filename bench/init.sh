@@ -140,8 +140,8 @@ load interval_ms=1000 profiles=0
 echo "KHM-INSMOD-OK"
 
 if [ "$MODE" = icount ]; then
-	# qemu -icount: virtual time counts instructions, so the jobs' times
-	# scatter only as the two vCPUs' interleaving and the interrupts do
+	# qemu -icount, one vCPU: virtual time counts instructions, so the
+	# jobs' times scatter only as the scheduling and the interrupts do
 	population 1000
 	"$J" cpu "$CPUN" >/dev/null
 	"$J" fork "$FORKN" >/dev/null

@@ -397,7 +397,7 @@ def markdown(meta, results):
                 lines.append(f"| {job} | {spread(o['unloaded_ms'], 1)} | {fmt(o.get('unloaded_spread') and o['unloaded_spread'] * 100, 2, ' %')} | "
                              f"{spread(o['1000ms_paired'])} | {spread(o['100ms_paired'])} | "
                              f"{resolves(o['1000ms_paired'])} |")
-            lines += ["", "-icount runs both vCPUs on one host thread, so its times count instructions "
+            lines += ["", "-icount runs one vCPU, so its times count instructions "
                       "executed, not the cost of contention on real CPUs; where a job does not resolve 1 % "
                       "here either, the module's own CPU share above is the bound."]
         fl = r["flight"]
