@@ -352,6 +352,120 @@ TEST_F_TIMEOUT(apply, valid_file_changes_all, 90)
 }
 
 /* ------------------------------------------------------------------ */
+/* kholmesctl save: what it prints, apply puts back */
+
+#define SAVE_FILE	"/tmp/khm-save.conf"
+
+FIXTURE(save) {
+	struct kt_saved state;
+};
+
+FIXTURE_SETUP(save)
+{
+	ASSERT_EQ(0, kt_saved_take(&self->state));
+}
+
+FIXTURE_TEARDOWN_PARENT(save)
+{
+	unlink(SAVE_FILE);
+	EXPECT_EQ(0, kt_saved_put(&self->state));
+}
+
+static int save_write(const char *text)
+{
+	FILE *f = fopen(SAVE_FILE, "we");
+
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+static bool save_has(struct json_object *a, const char *want)
+{
+	size_t i, n = a ? json_object_array_length(a) : 0;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(a, i)),
+			    want))
+			return true;
+	return false;
+}
+
+TEST_F_TIMEOUT(save, apply_puts_back_what_save_printed, 90)
+{
+	struct json_object *want, *got, *part, *r;
+	char text[512], *out = NULL;
+	const char *parts[][2] = {
+		{ "config", "config show" },
+		{ "rules", "rule show" },
+		{ "watch", "watch show" },
+	};
+	size_t i;
+
+	/* names that need quoting, a rule off, keys off their defaults */
+	snprintf(text, sizeof(text),
+		 "config interval-ms 300 window 6 max-threads 33 cpu-max 77 profiles off\n"
+		 "rule rss min 123 diff 45 abs 0 cooldown 33 off\n"
+		 "watch comm \"Web Content\"\n"
+		 "watch comm \"a\\\"b#c\"\n"
+		 "watch pid %d\n", (int)getpid());
+	ASSERT_EQ(0, save_write(text));
+	ASSERT_EQ(0, kt_ctl("apply " SAVE_FILE));
+
+	want = khm_json("save");
+	ASSERT_NE(NULL, want);
+	EXPECT_EQ(300, khm_json_int(want, "config.interval-ms"));
+	EXPECT_EQ(77, khm_json_int(want, "config.cpu-max"));
+	EXPECT_TRUE(save_has(khm_json_get(want, "watch.comms"), "Web Content"));
+	EXPECT_TRUE(save_has(khm_json_get(want, "watch.comms"), "a\"b#c"));
+	EXPECT_EQ(1, kt_json_len(khm_json_get(want, "watch"), "pids"));
+	part = khm_json_get(want, "rules");
+	for (i = 0; part && i < json_object_array_length(part); i++) {
+		r = json_object_array_get_idx(part, i);
+		if (strcmp(khm_json_str(r, "metric") ?: "", "rss"))
+			continue;
+		EXPECT_EQ(123, khm_json_int(r, "min"));
+		EXPECT_EQ(45, khm_json_int(r, "diff"));
+		EXPECT_EQ(33, khm_json_int(r, "cooldown"));
+		EXPECT_FALSE(json_object_get_boolean(khm_json_get(r, "enabled")));
+	}
+	/* -j save is the three show commands in one */
+	for (i = 0; i < ARRAY_SIZE(parts); i++) {
+		got = khm_json("%s", parts[i][1]);
+		EXPECT_TRUE(json_object_equal(got, khm_json_get(want, parts[i][0])))
+			TH_LOG("save's %s is not what %s prints", parts[i][0],
+			       parts[i][1]);
+		json_object_put(got);
+	}
+
+	/* the file save prints, kept; then everything changed */
+	ASSERT_EQ(0, khm_run(&out, NULL, "save"));
+	ASSERT_NE(NULL, out);
+	EXPECT_NE(NULL, strstr(out, "\nwatch comm \"Web Content\"\n")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\nrule rss min 123 diff 45 abs 0 cooldown 33 off\n"))
+		TH_LOG("%s", out);
+	ASSERT_EQ(0, save_write(out));
+	free(out);
+	ASSERT_EQ(0, kt_ctl("config set interval-ms 500 window 8 max-threads 40 cpu-max 0 profiles on"));
+	ASSERT_EQ(0, kt_ctl("rule set rss min 1 diff 2 cooldown 3 on"));
+	ASSERT_EQ(0, kt_ctl("watch clear"));
+
+	ASSERT_EQ(0, kt_ctl("apply " SAVE_FILE));
+	got = khm_json("save");
+	ASSERT_NE(NULL, got);
+	for (i = 0; i < ARRAY_SIZE(parts); i++) {
+		EXPECT_TRUE(json_object_equal(khm_json_get(want, parts[i][0]),
+					      khm_json_get(got, parts[i][0])))
+			TH_LOG("%s after apply: %s, saved: %s", parts[i][0],
+			       json_object_to_json_string(khm_json_get(got, parts[i][0])),
+			       json_object_to_json_string(khm_json_get(want, parts[i][0])));
+	}
+	json_object_put(got);
+	json_object_put(want);
+}
+
+/* ------------------------------------------------------------------ */
 
 FIXTURE(limits) {
 	struct kt_saved state;

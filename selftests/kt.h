@@ -508,11 +508,15 @@ struct kt_state {
 	struct json_object *watch;
 };
 
+/* One `kholmesctl -j save`: the three parts a reference each. */
 KT_FN int kt_state_save(struct kt_state *s)
 {
-	s->config = khm_json("config show");
-	s->rules = khm_json("rule show");
-	s->watch = khm_json("watch show");
+	struct json_object *all = khm_json("save");
+
+	s->config = json_object_get(khm_json_get(all, "config"));
+	s->rules = json_object_get(khm_json_get(all, "rules"));
+	s->watch = json_object_get(khm_json_get(all, "watch"));
+	json_object_put(all);
 	return s->config && s->rules && s->watch ? 0 : -1;
 }
 
