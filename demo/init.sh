@@ -42,7 +42,9 @@ say "kholmes loaded: sampling every process every 250 ms, window of 8 samples"
 kholmesctl watch add comm checkout
 kholmesctl watch add comm leaky
 kholmesctl watch add comm burst
-kholmesctl rule set rss min 64 diff 50
+# rss from 4 MiB: leaky is caught as it starts, whatever the pace; a
+# climb of under a quarter a sample reads as a level held (see the README)
+kholmesctl rule set rss min 4 diff 50
 kholmesctl rule set threads min 32 diff 100
 # three busy processes on two CPUs wait for each other: true, but not the story
 kholmesctl rule set rundelay off
