@@ -339,7 +339,10 @@ KT_FN int kt_wl_wait(struct kt_wl *w, const char *prefix, int timeout_ms,
 /*
  * Start workload @name with the arguments that follow (NULL-terminated),
  * then wait up to @timeout_ms for a line starting with @until. 0, or -1
- * (and nothing left running).
+ * (and nothing left running). On the debug kernel the wait is four times
+ * as long: a workload of 16 threads took over 10 s to say it was ready
+ * there, beside another VM (KASAN instruments every allocation of their
+ * start). The wait ends at the line, so a quick start costs nothing.
  */
 KT_FN __attribute__((sentinel)) int kt_wl_start(struct kt_wl *w,
 						const char *until,
@@ -389,6 +392,8 @@ KT_FN __attribute__((sentinel)) int kt_wl_start(struct kt_wl *w,
 	close(p[1]);
 	w->pid = pid;
 	w->out = p[0];
+	if (kt_debug_kernel())
+		timeout_ms *= 4;
 	if (until && kt_wl_wait(w, until, timeout_ms, NULL, 0)) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
