@@ -381,17 +381,6 @@ static int save_write(const char *text)
 	return fclose(f);
 }
 
-static bool save_has(struct json_object *a, const char *want)
-{
-	size_t i, n = a ? json_object_array_length(a) : 0;
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(json_object_get_string(json_object_array_get_idx(a, i)),
-			    want))
-			return true;
-	return false;
-}
-
 TEST_F_TIMEOUT(save, apply_puts_back_what_save_printed, 90)
 {
 	struct json_object *want, *got, *part, *r;
@@ -417,8 +406,9 @@ TEST_F_TIMEOUT(save, apply_puts_back_what_save_printed, 90)
 	ASSERT_NE(NULL, want);
 	EXPECT_EQ(300, khm_json_int(want, "config.interval-ms"));
 	EXPECT_EQ(77, khm_json_int(want, "config.cpu-max"));
-	EXPECT_TRUE(save_has(khm_json_get(want, "watch.comms"), "Web Content"));
-	EXPECT_TRUE(save_has(khm_json_get(want, "watch.comms"), "a\"b#c"));
+	/* kind 1 of kt_watch_kinds: comms */
+	EXPECT_TRUE(kt_watch_has(khm_json_get(want, "watch"), 1, "Web Content"));
+	EXPECT_TRUE(kt_watch_has(khm_json_get(want, "watch"), 1, "a\"b#c"));
 	EXPECT_EQ(1, kt_json_len(khm_json_get(want, "watch"), "pids"));
 	part = khm_json_get(want, "rules");
 	for (i = 0; part && i < json_object_array_length(part); i++) {
