@@ -265,14 +265,23 @@ static inline bool khr_wait_grew(__u64 value, __u64 avg, __u64 host,
  * change back up trebles against a window that sat low, and holmes' rule
  * alone fires every time the cooldown allows. So a process remembers the
  * highest level it held (two samples running: a lump of one interval
- * holds nothing) and when it last held it, to within a quarter; a
- * relative jump to less than a quarter over that level, within the
- * rule's cooldown of holding it, is a return. Had the
- * rule fired at that level, the cooldown would hold now anyway: the level
- * extends the cooldown to the levels a process reached while its rule
- * could not fire (its first window, a slow climb). A level not held for a
- * cooldown is forgotten. The ceiling is not affected: a process at or
- * over abs for a window is caught as before.
+ * holds nothing) and when it last held it, to within a quarter; once it
+ * has left that level (a sample more than a quarter under it), a relative
+ * jump back to less than a quarter over it, within the rule's cooldown of
+ * holding it, is a return. Had the rule fired at that level, the cooldown
+ * would hold now anyway: the level extends the cooldown to the levels a
+ * process reached while its rule could not fire (its first window, a jump
+ * the cpu rule's hold did not keep). A level not held for a cooldown is
+ * forgotten. The ceiling is not affected: a process at or over abs for a
+ * window is caught as before.
+ *
+ * Only a process that came down can return. One that only climbs (a
+ * leak) holds a new level at every sample, each less than a quarter over
+ * the last; counted as returns, its climb was never a spike however far
+ * it went. Once the process has left its level, what it holds within a
+ * quarter over it no longer raises it: a climb after a return is judged
+ * against the level it returned to. Two samples more than a quarter over
+ * the level are a new level, not yet left.
  */
 /* What a rule remembers of one process between samples. */
 struct khr_state {
@@ -283,6 +292,7 @@ struct khr_state {
 	__u8 streak;		/* doublings earned by the episode so far */
 	__u8 held;		/* samples the jump has held so far */
 	bool quiet;		/* judged quiet since the last fire */
+	bool left;		/* came down from level since it was set */
 };
 
 /* The cooldown that holds after st's last fire, in ns. */
@@ -311,19 +321,24 @@ static inline bool khr_level_stale(const struct khr_state *st, __u64 now_ns,
 	       now_ns - st->level_ns >= cool_ns;
 }
 
-/* Whether @value is less than a quarter over a level held lately. */
+/*
+ * Whether @value is a return: less than a quarter over a level held
+ * lately, which the process has left since.
+ */
 static inline bool khr_level_known(const struct khr_state *st, __u64 value,
 				   __u64 now_ns, __u64 cool_ns)
 {
-	return !khr_level_stale(st, now_ns, cool_ns) &&
+	return st->left && !khr_level_stale(st, now_ns, cool_ns) &&
 	       value < khr_level_top(st->level);
 }
 
 /*
  * After a sample is judged, whatever the verdict: the level it and the
  * sample before it (@prev) held. A level held again (a quarter under it
- * is holding it: the same margin) is remembered from now; one not held
- * for @cool_ns is forgotten for the level held now.
+ * is holding it: the same margin) is remembered from now, and rises with
+ * what is held until the process leaves it (@value more than a quarter
+ * under it); more than a quarter over it is a new level. One not held for
+ * @cool_ns is forgotten for the level held now.
  */
 static inline void khr_note_level(struct khr_state *st, __u64 prev,
 				  __u64 value, __u64 now_ns, __u64 cool_ns)
@@ -333,10 +348,17 @@ static inline void khr_note_level(struct khr_state *st, __u64 prev,
 	if (khr_level_stale(st, now_ns, cool_ns)) {
 		st->level = held;
 		st->level_ns = now_ns;
+		st->left = false;
 	} else if (khr_level_top(held) >= st->level) {
-		if (held > st->level)
+		if (held >= khr_level_top(st->level)) {
 			st->level = held;
+			st->left = false;
+		} else if (held > st->level && !st->left) {
+			st->level = held;
+		}
 		st->level_ns = now_ns;
+	} else if (khr_level_top(value) < st->level) {
+		st->left = true;
 	}
 }
 

@@ -643,6 +643,18 @@ TEST(level_state)
 	khr_note_level(&st, 12000 * S, 12500 * S, 4 * NS, cool);
 	EXPECT_EQ(12000 * S, st.level);
 	EXPECT_EQ(4 * NS, st.level_ns);
+	/* held, not left: a jump to it is no return yet */
+	EXPECT_FALSE(st.left);
+	EXPECT_EQ(KHOLMES_V_FIRE,
+		  khr_judge_state(&r, 12000 * S, 600 * S, 5, 5, 5 * NS, &st));
+	/* a quarter under it is still holding it; more is leaving it */
+	khr_note_level(&st, 12500 * S, 9600 * S, 5 * NS, cool);
+	EXPECT_FALSE(st.left);
+	EXPECT_EQ(5 * NS, st.level_ns);
+	khr_note_level(&st, 9600 * S, 9599 * S, 6 * NS, cool);
+	EXPECT_TRUE(st.left);
+	EXPECT_EQ(5 * NS, st.level_ns);
+	EXPECT_EQ(12000 * S, st.level);
 	/* up to a quarter over it is a return, a quarter is new */
 	EXPECT_EQ(KHOLMES_V_LEVEL,
 		  khr_judge_state(&r, 14999 * S, 600 * S, 5, 5, 10 * NS, &st));
@@ -675,6 +687,7 @@ TEST(level_state)
 	/* a quarter over a huge level saturates, it does not wrap */
 	r = defaults[KHOLMES_METRIC_CTXSW];
 	st.level = UINT64_MAX;
+	st.left = true;
 	EXPECT_EQ(KHOLMES_V_LEVEL,
 		  khr_judge_state(&r, UINT64_MAX / 2, 10 * S, 5, 5, 2 * NS,
 				  &st));
@@ -687,6 +700,79 @@ TEST(level_state)
 	st.level = 100000 * S;
 	EXPECT_EQ(KHOLMES_V_FIRE,
 		  khr_judge_state(&r, 100000 * S, 10 * S, 5, 5, 2 * NS, &st));
+}
+
+/*
+ * Only a process that came down can return. Climbing (a leak), a process
+ * holds a new level at every sample; the level is the lower of two
+ * samples running, so a climb of less than 1.118 x a sample (1.25 over
+ * two) stayed under a quarter over its level and was a return at every
+ * sample, and the relative rule never fired on it however far it went.
+ */
+static __u64 climb(int t)
+{
+	__u64 v = 300 * S;
+
+	while (t-- > 0)
+		v += v / 10;
+	return v;
+}
+
+/* swings between 300 and 1,000 MiB, then from 1,000 climbs 1.1 x a sample */
+static __u64 swing_then_climb(int t)
+{
+	if (t < 8 || (t >= 20 && t < 26) || (t >= 60 && t < 70))
+		return 1000 * S;
+	if (t < 100)
+		return 300 * S;
+	return climb(t - 100) / 300 * 1000;
+}
+
+/* low with a dip (leaving 600), then swings to 12,000 and back */
+static __u64 dip_then_pingpong(int t)
+{
+	if (t < 6)
+		return (t == 3 ? 400 : 600) * S;
+	if (t < 10 || (t >= 30 && t < 40) || (t >= 70 && t < 80))
+		return 12000 * S;
+	return 600 * S;
+}
+
+TEST(level_climb_is_no_return)
+{
+	struct kholmes_rule_cfg rss = defaults[KHOLMES_METRIC_RSS];
+	struct kholmes_rule_cfg ctxsw = defaults[KHOLMES_METRIC_CTXSW];
+	struct khr_state st = { 0 };
+	__u64 fires[8] = { 0 };
+	int t;
+
+	/*
+	 * rss from 300 MiB, 1.1 x a sample, window 10: once the window is
+	 * full it is 1.63 x its average, over rss' 1.5: fired then, once
+	 * (the cooldown holds after)
+	 */
+	EXPECT_EQ(1, run_rule(&rss, 10, climb, 60, fires));
+	EXPECT_EQ((__u64)11, fires[0]);
+	/* the state it climbs with: a level, never left */
+	for (t = 2; t <= 60; t++)
+		khr_note_level(&st, climb(t - 1), climb(t), t * NS,
+			       (__u64)rss.cooldown_s * NS);
+	EXPECT_FALSE(st.left);
+	EXPECT_EQ(climb(59), st.level);
+	/*
+	 * returns to 1,000 MiB are no spikes; the climb from it is judged
+	 * against its window once it is a quarter over the level it
+	 * returned to: one fire
+	 */
+	EXPECT_EQ(1, run_rule(&rss, 10, swing_then_climb, 200, fires));
+	EXPECT_LT((__u64)100, fires[0]);
+	/*
+	 * a dip at 600 left that level; 12,000 two samples running is a
+	 * new one (fired at 6, the first window full), and every swing
+	 * back to it within the cooldown a return
+	 */
+	EXPECT_EQ(1, run_rule(&ctxsw, 5, dip_then_pingpong, 200, fires));
+	EXPECT_EQ((__u64)6, fires[0]);
 }
 
 /*
