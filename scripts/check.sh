@@ -8,8 +8,9 @@
 #   3. the module for every installed kernel, W=1, no warnings
 #   4. packaging (make install, DKMS, systemd unit, man page), the Debian
 #      packages (make deb, lintian) installed on a Debian 12 VM with systemd
-#      (selftests/fleet/run.sh, the first job of step 7's VM pool), and
-#      the Prometheus textfile read back through node_exporter
+#      (selftests/fleet/run.sh, a third VM beside step 7's pool, from
+#      the moment the packages are built), and the Prometheus textfile
+#      read back through node_exporter
 #   5. the selftests, and the host-side test of the VM judging and this
 #      accounting (scripts/tests/check_test.sh, TAP)
 #   6. the debug kernel (scripts/kdebug.sh: built once, then cached), in
@@ -205,16 +206,13 @@ host_deb() {
 	# or waits for it on rootfs.sh's lock.
 	"$top/selftests/fleet/run.sh" --rootfs-only "$top/build/fleet-rootfs" \
 		>"$logs/rootfs.log" 2>&1 &
-	echo $! >"$logs/rootfs.pid"
 }
 
-# The packages on the Debian 12 VM: the first job of the VM pool below
-# once its root filesystem is there. As the pool's shortest job it used to
-# start last and run alone for two to three minutes at 1.4 CPUs of two
-# (155 s, 213 s of CPU); started first, the run ends on a stock or debug
-# VM instead, which alone has both CPUs. As a third VM beside the lanes
-# and the pool it took 400 s and cost the VMs beside it more than its own
-# CPU (run 4 of 4 December): TCG's vCPU threads descheduled mid-work.
+# The packages on the Debian 12 VM: started as soon as host_deb is done,
+# beside the other lane and then the VM pool, as a third VM. It was the
+# pool's shortest job, so it started last and ran alone for two to three
+# minutes at 1.4 CPUs of two (155 s, 213 s of CPU); beside the others it
+# takes what their guests leave idle.
 host_fleet() {
 	step "fleet: the packages on a Debian 12 VM with systemd as PID 1"
 	tap_step "fleet VM (Debian 12, systemd)" "$logs/fleet.log" \
@@ -261,15 +259,22 @@ lane() {
 		) >"$logs/$name.out" 2>&1
 	done
 }
-# The lanes take about as long each (4 December, run 3: unit 58 s, prom
-# 1, style 5, modules 35 + 16, judging 4; pkgcheck 59, deb 32, selftests
-# 20).
+# The lanes take about as long each (4 December: unit 76 s, prom 1, style
+# 4, modules 57, judging 4; pkgcheck 80, deb 40, selftests 24); the fleet
+# VM starts in lane_b after deb and runs on past both ($logs/fleet.done
+# when it is over, waited for before the summary).
 lane_a=(unit prom style modules judging)
-lane_b=(pkgcheck deb selftests)
-rm -f "$logs/fleet.res" "$logs/rootfs.pid" "$logs/vm-modules"
+rm -f "$logs"/fleet.{done,res,pid,started} "$logs/vm-modules"
 lane "${lane_a[@]}" &
 pa=$!
-lane "${lane_b[@]}" &
+(
+	lane pkgcheck deb
+	echo "VM: fleet started ($(date -u +%T)): selftests/fleet/run.sh" \
+		>"$logs/fleet.started"
+	{ lane fleet; : >"$logs/fleet.done"; } &
+	echo $! >"$logs/fleet.pid"
+	lane selftests
+) &
 pb=$!
 wait "$pa" "$pb"
 for s in unit style modules pkgcheck deb prom selftests judging; do
@@ -471,8 +476,6 @@ for k in "${built[@]}"; do
 	done
 done
 mapfile -t vms < <(printf '%s\n' "${vms[@]}" | sort -rn)
-# the fleet VM (host_fleet) first: see there
-vms=("0 fleet 0 -" "${vms[@]}")
 # live: how many of the VM runners started so far are still running. Not
 # `wait -n`, which also returns for this script's process substitutions.
 vm_pids=()
@@ -491,12 +494,6 @@ start_vm() {
 	while (($(live) >= jobs)); do
 		sleep 1
 	done
-	if [[ $k == fleet ]]; then
-		echo "VM: fleet started ($(date -u +%T)): selftests/fleet/run.sh"
-		lane fleet &
-		vm_pids+=($!)
-		return
-	fi
 	echo "VM: $k part $n started ($(date -u +%T)): ${list//,/ }"
 	rm -rf "$top/build/$k/vm-$n"
 	vm_env=(KHM_TESTS="$list")
@@ -537,15 +534,7 @@ ready_debug() {
 	esac
 	return "$debug_state"
 }
-# ready_fleet: whether the fleet VM's root filesystem is built (host_deb's
-# builder is done: cached, that is at once; on a fresh machine ten
-# minutes of downloads, when the fleet VM would hold a slot waiting).
-ready_fleet() {
-	local pid
-
-	pid=$(cat "$logs/rootfs.pid" 2>/dev/null)
-	[[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null
-}
+cat "$logs/fleet.started" 2>/dev/null
 # The pool: whenever a slot is free, the longest job that can start.
 pending=()
 for v in "${vms[@]}"; do
@@ -558,7 +547,6 @@ while ((${#pending[@]})); do
 	pick=-1
 	for i in "${!pending[@]}"; do
 		read -r _ k _ <<<"${pending[i]}"
-		[[ $k == fleet ]] && ! ready_fleet && continue
 		if [[ $k == debug ]]; then
 			ready_debug
 			st=$?
@@ -591,7 +579,6 @@ retried=()
 for v in "${vms[@]}"; do
 	[[ -n $v ]] || continue
 	read -r _ k n list <<<"$v"
-	[[ $k == fleet ]] && continue
 	f=$top/build/$k/vm-$n/retry
 	[[ -s $f ]] || continue
 	retried+=("  retried $k vm-$n: $(cat "$f") (first run: build/$k/vm-$n.first)")
@@ -600,6 +587,12 @@ for v in "${vms[@]}"; do
 	start_vm "$k" "$n" "$list"
 done
 wait
+# the fleet VM, not this shell's child (lane_b's): until it is done, or
+# gone without saying so (then its missing result counts as a failure)
+fpid=$(cat "$logs/fleet.pid" 2>/dev/null)
+while [[ ! -e $logs/fleet.done && -n $fpid ]] && kill -0 "$fpid" 2>/dev/null; do
+	sleep 2
+done
 step "debug kernel: make kdebug (KASAN, lockdep, kmemleak, ...)"
 ready_debug
 cat "$logs/kdebug.log" "$logs/kdebug.out" "$logs/kdebug-bg.log"
