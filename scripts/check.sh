@@ -211,8 +211,10 @@ host_deb() {
 # The packages on the Debian 12 VM: started as soon as host_deb is done,
 # beside the other lane and then the VM pool, as a third VM. It was the
 # pool's shortest job, so it started last and ran alone for two to three
-# minutes at 1.4 CPUs of two (155 s, 213 s of CPU); beside the others it
-# takes what their guests leave idle.
+# minutes at 1.4 CPUs of two (155 s, 213 s of CPU). Beside the others it
+# is no free ride (run 4 of 4 December: 400 s, the two VMs beside it 100
+# s longer each, the lanes 44 s longer: three guests on two CPUs), but
+# that run still ended 33 s before run 3, which had it alone at the end.
 host_fleet() {
 	step "fleet: the packages on a Debian 12 VM with systemd as PID 1"
 	tap_step "fleet VM (Debian 12, systemd)" "$logs/fleet.log" \
