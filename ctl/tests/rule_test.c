@@ -775,6 +775,44 @@ TEST(level_climb_is_no_return)
 	EXPECT_EQ((__u64)6, fires[0]);
 }
 
+/* rests at 1 MiB for 9 samples, then grows ramp_tenths / 10 MiB a sample */
+static __u64 ramp_tenths;
+static __u64 ramp(int t)
+{
+	__u64 v = t < 10 ? 10 : 10 + (t - 9) * ramp_tenths;
+
+	return (v < 1280 ? v : 1280) * S / 10;
+}
+
+/*
+ * holmes' rule catches a ramp from rest only while its window still holds
+ * the rest: a sample r over the last, with a window of 4, is over 1.5 x
+ * its average only up to 7.5 r. So min must be crossed before that: the
+ * rss rule of profile_test's faults case, min 16 diff 50, missed a
+ * prof_grow that the debug kernel under load let grow 10 MiB/s (2 MiB a
+ * sample of 200 ms); min 4 catches down to 0.6 MiB a sample.
+ */
+TEST(ramp_from_rest)
+{
+	struct kholmes_rule_cfg r = { .min = 16, .diff = 50, .abs = 0,
+				      .cooldown_s = 60, .enabled = true };
+	__u64 fires[8] = { 0 };
+
+	r.min = 16;
+	ramp_tenths = 20;
+	EXPECT_EQ(0, run_rule(&r, 4, ramp, 60, fires));
+	ramp_tenths = 32;
+	EXPECT_EQ(1, run_rule(&r, 4, ramp, 60, fires));
+	r.min = 4;
+	ramp_tenths = 20;
+	EXPECT_EQ(1, run_rule(&r, 4, ramp, 60, fires));
+	EXPECT_EQ((__u64)11, fires[0]);
+	ramp_tenths = 6;
+	EXPECT_EQ(1, run_rule(&r, 4, ramp, 60, fires));
+	ramp_tenths = 4;
+	EXPECT_EQ(0, run_rule(&r, 4, ramp, 60, fires));
+}
+
 /*
  * khr_may_fire() is what lets the module leave the average uncomputed:
  * where it says no, every verdict is the same whatever the average.
