@@ -36,6 +36,7 @@
 #include <dirent.h>
 #include <elf.h>
 #include <limits.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -503,14 +504,23 @@ static void tab_perf(struct share_tab *t, char *text)
 
 /*
  * Each of @a's top five named functions by self (@cum: cumulative)
- * share has the same share in @b within @pts points; logged.
+ * share has the same share in @b within @pts points, or within 4.5
+ * standard errors of the difference of two shares drawn from samples of
+ * these sizes where that is wider; logged.
+ *
+ * Each sampler's share of a function is a binomial estimate: at 1,500
+ * samples each and a share near 50 %, the difference of two such
+ * estimates has a standard error of 1.8 points, so 5 points is under 3
+ * of them. Over 27 runs of 3 s windows the differences had a mean of
+ * +0.9 and a spread of 1.6 points: sampling noise, and one CI run in
+ * about thirty saw 5.8.
  */
 static int tab_agree(struct __test_metadata *_metadata, struct share_tab *a,
 		     struct share_tab *b, bool cum, double pts)
 {
 	bool used[TAB_MAX] = { false };
 	int k, i, best, bad = 0;
-	double pa, pb;
+	double pa, pb, p, tol;
 
 	for (k = 0; k < 5; k++) {
 		best = -1;
@@ -526,9 +536,14 @@ static int tab_agree(struct __test_metadata *_metadata, struct share_tab *a,
 		used[best] = true;
 		pa = tab_pct(a, a->e[best].name, cum);
 		pb = tab_pct(b, a->e[best].name, cum);
-		TH_LOG("%s %-32s perf %5.1f %%  kholmes %5.1f %%",
-		       cum ? "cum " : "self", a->e[best].name, pa, pb);
-		if (pa - pb > pts || pb - pa > pts)
+		p = (pa + pb) / 200;
+		tol = 4.5 * 100 * sqrt(p * (1 - p) *
+				       (1.0 / a->total + 1.0 / b->total));
+		if (tol < pts)
+			tol = pts;
+		TH_LOG("%s %-32s perf %5.1f %%  kholmes %5.1f %%  (within %.1f)",
+		       cum ? "cum " : "self", a->e[best].name, pa, pb, tol);
+		if (pa - pb > tol || pb - pa > tol)
 			bad++;
 	}
 	return bad;
@@ -1095,10 +1110,12 @@ TEST_F_TIMEOUT(sym, python_faults_whole_stacks, SYM_TIMEOUT)
 
 /*
  * Issue 15 point 1: the stacks agree with perf record --call-graph dwarf
- * of the same program in the same VM: Debian's perl spinning, sampled 3 s
+ * of the same program in the same VM: Debian's perl spinning, sampled 6 s
  * by both at once with the same kind of event (cpu-clock on every CPU, as
  * kholmes' is), and perf's top five functions by self and by cumulative
- * share have the same shares in kholmes' profile within 5 points.
+ * share have the same shares in kholmes' profile within 5 points (or
+ * 4.5 standard errors of the difference where that is wider: see
+ * tab_agree(); 6 s, not 3, so that it rarely is).
  *
  * At once, because under TCG what a function costs is host time, which
  * drifts with the host's load: two 3 s windows one after the other put
@@ -1152,7 +1169,7 @@ TEST_F_TIMEOUT(sym, perl_agrees_with_perf, SYM_TIMEOUT)
 	char data[PATH_MAX + 16], plog[PATH_MAX + 16], perrs[PATH_MAX + 16];
 	char cmd[4 * PATH_MAX + 128], *perf_argv[] = { "perf", "record", "-q", "-N",
 		"-e", "cpu-clock", "-F", "999", "-a", "--call-graph",
-		"dwarf,8192", "-o", data, "--", "sleep", "3", NULL };
+		"dwarf,8192", "-o", data, "--", "sleep", "6", NULL };
 	struct share_tab *pt, *kt;
 	char *text, *folded;
 	struct json_object *pc;
@@ -1194,7 +1211,7 @@ TEST_F_TIMEOUT(sym, perl_agrees_with_perf, SYM_TIMEOUT)
 	/* perf execs its workload once its events are on */
 	ASSERT_EQ(0, wait_child(perf, "sleep", 30000))
 		TH_LOG("perf record did not start: see %s", plog);
-	id = profile_start(&ret, NULL, "pid %d seconds 3 hz 997",
+	id = profile_start(&ret, NULL, "pid %d seconds 6 hz 997",
 			   (int)self->wl.pid);
 	EXPECT_LT(0, id) TH_LOG("kholmesctl profile: exit %d", ret);
 	/*
@@ -1234,8 +1251,8 @@ TEST_F_TIMEOUT(sym, perl_agrees_with_perf, SYM_TIMEOUT)
 	TH_LOG("perf: %lld samples of perl; kholmes: %lld, unwound by CFI %lld, stack copies lost %lld",
 	       pt->total, kt->total, khm_json_int(f.prof, "unwound-dwarf"),
 	       khm_json_int(f.prof, "stack-copies-lost"));
-	EXPECT_LT(300, pt->total);
-	EXPECT_LT(300, kt->total);
+	ASSERT_LT(2000, pt->total);
+	ASSERT_LT(2000, kt->total);
 	bad = tab_agree(_metadata, pt, kt, false, 5);
 	bad += tab_agree(_metadata, pt, kt, true, 5);
 	EXPECT_EQ(0, bad);
