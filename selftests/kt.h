@@ -340,9 +340,10 @@ KT_FN int kt_wl_wait(struct kt_wl *w, const char *prefix, int timeout_ms,
  * Start workload @name with the arguments that follow (NULL-terminated),
  * then wait up to @timeout_ms for a line starting with @until. 0, or -1
  * (and nothing left running). On the debug kernel the wait is four times
- * as long: a workload of 16 threads took over 10 s to say it was ready
- * there, beside another VM (KASAN instruments every allocation of their
- * start). The wait ends at the line, so a quick start costs nothing.
+ * as long: KASAN instruments every allocation of a start (a thread's
+ * stack, its task, a fork's page tables), which takes several times as
+ * long there, more beside another VM. The wait ends at the line, so a
+ * quick start costs nothing.
  */
 KT_FN __attribute__((sentinel)) int kt_wl_start(struct kt_wl *w,
 						const char *until,
