@@ -364,24 +364,40 @@ static int fl_write(const char *path, const char *val)
 TEST_F_TIMEOUT(fl, resize_under_alloc_failures, 60)
 {
 	long long cpus = sysconf(_SC_NPROCESSORS_ONLN), fails = 0, ok = 0;
+	int every, i, silent = 0, unset = 0;
 	char path[128];
-	int every, i;
 
 	snprintf(path, sizeof(path), "/sys/module/%s/parameters/fail_alloc_every",
 		 KHM_MODULE_NAME);
-	for (every = 2; every <= 3; every++) {
-		ASSERT_EQ(0, fl_write(path, every == 2 ? "2" : "3"));
+	/*
+	 * No ASSERT while allocations fail: the injection must be off again
+	 * before this case can end, or every test after it fails for want
+	 * of memory (run 12 of 4 December: this case killed at its bound on
+	 * the debug kernel left every 3rd allocation failing, and all of
+	 * profile_test's cases after it).
+	 */
+	for (every = 2; every <= 3 && !silent; every++) {
+		if (fl_write(path, every == 2 ? "2" : "3")) {
+			unset++;
+			break;
+		}
 		for (i = 0; i < 8; i++) {
 			if (kt_ctl("config set flight-hz %d flight-s %d",
 				   10 + i, 2 + i % 3))
 				fails++;
 			else
 				ok++;
-			ASSERT_EQ(0, kt_ctl("status")) TH_LOG("every %d, try %d",
-							    every, i);
+			if (kt_ctl("status")) {
+				TH_LOG("no status with every %d failing, try %d",
+				       every, i);
+				silent++;
+				break;
+			}
 		}
 	}
 	ASSERT_EQ(0, fl_write(path, "0"));
+	EXPECT_EQ(0, silent);
+	ASSERT_EQ(0, unset) TH_LOG("could not write %s", path);
 	TH_LOG("16 resizes with allocations failing: %lld took effect, %lld refused",
 	       ok, fails);
 	EXPECT_LT(0, fails);

@@ -49,6 +49,42 @@ KT_FN bool kt_debug_kernel(void)
 	return !uname(&u) && strstr(u.release, "-kdebug");
 }
 
+/*
+ * How many times as long the debug kernel may take: a start's wait
+ * (kt_wl_start()) and every test's bound. Those bounds (the harness's
+ * 30 s, or TEST_F_TIMEOUT's) are meant for a test that hangs, sized for
+ * the stock kernels; on the debug kernel the same work takes two to
+ * three times as long alone and more beside other VMs (capture_test:
+ * 258 s alone, 660 s with two more debug VMs on the two CPUs, where
+ * cap.status_counts_captures hit its 30 s and
+ * fl.resize_under_alloc_failures its 60 s). A test that really hangs is
+ * still stopped, later; and each binary's KHM_TEST_TIMEOUT (1,200 s on
+ * the debug kernel) bounds the whole.
+ */
+#define KT_DEBUG_SLOWER	4
+
+#ifdef KSELFTEST_PRIO_XFAIL
+/*
+ * After every test has registered (the harness's constructors run at
+ * KSELFTEST_PRIO_TEST and KSELFTEST_PRIO_XFAIL), before main(): scale
+ * the bounds on the debug kernel.
+ */
+static void __attribute__((constructor(KSELFTEST_PRIO_XFAIL + 1)))
+kt_debug_timeouts(void)
+{
+	struct __fixture_metadata *f;
+	struct __test_metadata *t;
+
+	if (!kt_debug_kernel())
+		return;
+	ksft_print_msg("kt: the debug kernel: every test's bound x%d\n",
+		       KT_DEBUG_SLOWER);
+	for (f = __fixture_list; f; f = f->next)
+		for (t = f->tests; t; t = t->next)
+			t->timeout *= KT_DEBUG_SLOWER;
+}
+#endif
+
 KT_FN long long kt_now_ms(void)
 {
 	struct timespec ts;
@@ -339,11 +375,10 @@ KT_FN int kt_wl_wait(struct kt_wl *w, const char *prefix, int timeout_ms,
 /*
  * Start workload @name with the arguments that follow (NULL-terminated),
  * then wait up to @timeout_ms for a line starting with @until. 0, or -1
- * (and nothing left running). On the debug kernel the wait is four times
- * as long: KASAN instruments every allocation of a start (a thread's
- * stack, its task, a fork's page tables), which takes several times as
- * long there, more beside another VM. The wait ends at the line, so a
- * quick start costs nothing.
+ * (and nothing left running). On the debug kernel the wait is
+ * KT_DEBUG_SLOWER times as long: KASAN instruments every allocation of a
+ * start (a thread's stack, its task, a fork's page tables). The wait ends
+ * at the line, so a quick start costs nothing.
  */
 KT_FN __attribute__((sentinel)) int kt_wl_start(struct kt_wl *w,
 						const char *until,
@@ -394,7 +429,7 @@ KT_FN __attribute__((sentinel)) int kt_wl_start(struct kt_wl *w,
 	w->pid = pid;
 	w->out = p[0];
 	if (kt_debug_kernel())
-		timeout_ms *= 4;
+		timeout_ms *= KT_DEBUG_SLOWER;
 	if (until && kt_wl_wait(w, until, timeout_ms, NULL, 0)) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);

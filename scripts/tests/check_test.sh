@@ -72,7 +72,7 @@ failed_count() {
 }
 
 echo "TAP version 13"
-echo "1..17"
+echo "1..18"
 
 d=$tmp/clean
 console "$d"
@@ -180,6 +180,14 @@ console "$d"
 sed -i '/^KHM-RMMOD-OK/,$d' "$d/console.log"
 run_judge "$d" 124
 fails_with "judge: a VM that timed out before the unload fails" "timed out"
+
+# A binary killed mid-case left allocations failing for the next ones
+# (init.sh says so and turns them off): the VM fails, naming it.
+d=$tmp/faults
+console "$d"
+sed -i '/^KHM-TIME fuzz_test/a KHM-FAULTS-LEFT fuzz_test left fail_alloc_every=3' "$d/console.log"
+run_judge "$d"
+fails_with "judge: allocation failures left on by a binary fail the VM" "fail_alloc_every=3"
 
 d=$tmp/skips
 console "$d"

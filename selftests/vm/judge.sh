@@ -73,6 +73,9 @@ elif grep -q '^KHM-INSMOD-OK' "$head" && ! grep -q '^KHM-RMMOD-OK' "$head"; then
 	fail "module unload never happened"
 fi
 grep -q '^KHM-DONE' "$console" || fail "no end marker (KHM-DONE): the VM died or hung"
+if grep -q '^KHM-FAULTS-LEFT' "$head"; then
+	fail "allocation failures left on ($(grep -m1 '^KHM-FAULTS-LEFT' "$head"))"
+fi
 
 # Each test binary's TAP into OUTDIR/<test>.tap, then count its cases.
 awk -v dir="$outdir" '
