@@ -285,6 +285,7 @@ KT_FN void kt_die_with(pid_t parent)
 struct kt_wl {
 	pid_t pid;
 	int out;		/* read end of its stdout */
+	pid_t owner;		/* the process that started it (its parent) */
 	char buf[512];
 	size_t len;
 	char name[32];
@@ -428,6 +429,7 @@ KT_FN __attribute__((sentinel)) int kt_wl_start(struct kt_wl *w,
 	close(p[1]);
 	w->pid = pid;
 	w->out = p[0];
+	w->owner = parent;
 	if (kt_debug_kernel())
 		timeout_ms *= KT_DEBUG_SLOWER;
 	if (until && kt_wl_wait(w, until, timeout_ms, NULL, 0)) {
@@ -441,9 +443,27 @@ KT_FN __attribute__((sentinel)) int kt_wl_start(struct kt_wl *w,
 	return 0;
 }
 
-/* Kill and reap it, if it runs; harmless on a stopped or unset one. */
+/*
+ * Kill and reap it, if it runs; harmless on a stopped or unset one.
+ *
+ * A FIXTURE_TEARDOWN_PARENT sees the test's struct kt_wl (the harness
+ * shares the fixture) after the test's process, which started the
+ * workload in the test body, has exited: the workload died with it
+ * (kt_die_with()) and was reaped by init, its pid free for any process
+ * (hard_churn wraps a 32,768 pid_max in seconds), and w->out is a
+ * number of that process's, not of this one. Only the process that
+ * started it, or that process's child (a test body stopping what its
+ * fixture's setup started: the workload is alive or a zombie of the
+ * setup's process, its pid still taken), may kill it; any other forgets
+ * it.
+ */
 KT_FN void kt_wl_stop(struct kt_wl *w)
 {
+	if (w->owner && w->owner != getpid() && w->owner != getppid()) {
+		w->pid = -1;
+		w->out = -1;
+		return;
+	}
 	if (w->pid > 0) {
 		kill(w->pid, SIGKILL);
 		while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)

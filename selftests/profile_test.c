@@ -452,6 +452,7 @@ static int perl_profile(struct __test_metadata *_metadata,
 	if (access("/usr/bin/perl", X_OK) && access("/bin/perl", X_OK))
 		SKIP(return -1, "no perl in the VM (KHM_EXTRA_BINS)");
 	self->wl.pid = prof_spawn(argv);
+	self->wl.owner = getpid();
 	ASSERT_LT(0, self->wl.pid);
 	/* perl spins once it has parsed its one line */
 	kt_sleep_ms(300);

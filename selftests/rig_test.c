@@ -15,11 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 
 #include "kselftest_harness.h"
 #include "kholmes.h"
-#include "khm.h"
+#include "kt.h"
 
 #define SYS_MODULE	"/sys/module/" KHM_MODULE_NAME
 
@@ -308,6 +309,90 @@ TEST_F(usage, exit_2_names_word)
 	}
 	free(out);
 	free(err);
+}
+
+/*
+ * kt_wl_stop() where a FIXTURE_TEARDOWN_PARENT calls it: the harness
+ * shares the fixture, so the teardown's process sees a workload that the
+ * test's process started in the test body. That process has exited and
+ * the workload died with it (kt_die_with()); its pid is free for another
+ * process (hard_churn wraps pid_max in seconds) and its pipe's fd number
+ * may be another file of the teardown's process. Here the workload's pid
+ * is given to a live process and its fd number to an open file, as they
+ * can be: kt_wl_stop() must leave both alone. The process that started a
+ * workload, and that process's child (a test body stopping what its
+ * fixture's setup started), still stop it.
+ */
+TEST(wl_stop_only_by_its_owner)
+{
+	struct kt_wl *w, mine = KT_WL_INIT;
+	pid_t body, victim, pid;
+	int status, sentinel, out;
+
+	w = mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, w);
+	*w = (struct kt_wl)KT_WL_INIT;
+	fflush(stdout);
+	fflush(stderr);
+	body = fork();
+	ASSERT_LE(0, body);
+	if (!body)
+		_exit(kt_wl_start(w, "ready", 20000, "sleeper", NULL) ? 1 : 0);
+	ASSERT_EQ(body, waitpid(body, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_LT(0, w->pid);
+	ASSERT_LE(0, w->out);
+	out = w->out;
+
+	/* the workload's pid is now this process's, its fd number a file */
+	victim = fork();
+	ASSERT_LE(0, victim);
+	if (!victim) {
+		kt_die_with(getppid());
+		pause();
+		_exit(0);
+	}
+	sentinel = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, sentinel);
+	if (sentinel != out)
+		ASSERT_EQ(out, dup2(sentinel, out));
+	w->pid = victim;
+	kt_wl_stop(w);
+	EXPECT_EQ(-1, w->pid);
+	EXPECT_EQ(-1, w->out);
+	EXPECT_LE(0, fcntl(out, F_GETFD))
+		TH_LOG("fd %d, another file of this process's, was closed", out);
+	EXPECT_EQ(0, waitpid(victim, &status, WNOHANG))
+		TH_LOG("pid %d, another process, was killed", (int)victim);
+	kill(victim, SIGKILL);
+	waitpid(victim, NULL, 0);
+	close(out);
+	if (sentinel != out)
+		close(sentinel);
+	munmap(w, sizeof(*w));
+
+	/* stopped by the child of the process that started it */
+	ASSERT_EQ(0, kt_wl_start(&mine, "ready", 20000, "sleeper", NULL));
+	pid = mine.pid;
+	body = fork();
+	ASSERT_LE(0, body);
+	if (!body) {
+		kt_wl_stop(&mine);
+		_exit(0);
+	}
+	ASSERT_EQ(body, waitpid(body, NULL, 0));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(mine.out);
+
+	/* and by the process that started it */
+	ASSERT_EQ(0, kt_wl_start(&mine, "ready", 20000, "sleeper", NULL));
+	pid = mine.pid;
+	kt_wl_stop(&mine);
+	EXPECT_EQ(-1, mine.pid);
+	EXPECT_EQ(-1, waitpid(pid, NULL, WNOHANG));
+	EXPECT_EQ(ECHILD, errno);
 }
 
 TEST_HARNESS_MAIN

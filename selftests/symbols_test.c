@@ -940,7 +940,7 @@ TEST_F_TIMEOUT(sym, debuginfod, SYM_TIMEOUT)
 			 "-t", "0", "-g", "0", "-v", NULL };
 	long long end, pid;
 	struct prof_files f;
-	pid_t parent = getpid();
+	pid_t parent = getpid(), srv_pid;
 	int code = -1, fd, served;
 	char *err = NULL;
 
@@ -958,9 +958,9 @@ TEST_F_TIMEOUT(sym, debuginfod, SYM_TIMEOUT)
 
 	fflush(stdout);
 	fflush(stderr);
-	self->server.pid = fork();
-	ASSERT_LE(0, self->server.pid);
-	if (!self->server.pid) {
+	srv_pid = fork();
+	ASSERT_LE(0, srv_pid);
+	if (!srv_pid) {
 		kt_die_with(parent);
 		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd >= 0) {
@@ -970,6 +970,8 @@ TEST_F_TIMEOUT(sym, debuginfod, SYM_TIMEOUT)
 		execvp(argv[0], argv);
 		_exit(127);
 	}
+	self->server.pid = srv_pid;
+	self->server.owner = parent;
 	/* up, and its first scan has indexed the debug file */
 	snprintf(req, sizeof(req), "/buildid/%s/debuginfo", id);
 	for (end = kt_now_ms() + 30000; kt_now_ms() < end;) {
