@@ -116,15 +116,21 @@ static inline unsigned int khe_build_id(const void *notes, size_t len,
  * Walk a user stack by frame pointers: pcs[0] = ip, then the return
  * address of each frame whose saved frame pointer `read` can fetch. A
  * frame pointer must be 8-aligned and each next one higher than the last,
- * so a corrupt chain ends the walk instead of looping. Returns the number
- * of pcs; *fault is set when a frame could not be read, *trunc when max
- * was reached with frames left.
+ * and a return address below user_end (the end of the user address
+ * space: TASK_SIZE_MAX in the kernel), so a corrupt chain ends the walk
+ * instead of looping or handing on a word that cannot be a user pc (code
+ * built without frame pointers leaves any data in rbp: a walk of such a
+ * stack read 0xffffffff00000003, a pair of ints, as a return address,
+ * and a profile's files then held what looks like a kernel address).
+ * Returns the number of pcs; *fault is set when a frame could not be
+ * read, *trunc when max was reached with frames left.
  */
 typedef bool (*khe_read_fn)(void *ctx, __u64 addr, __u64 out[2]);
 
-static inline unsigned int khe_fp_walk(__u64 ip, __u64 bp, khe_read_fn read,
-				       void *ctx, __u64 *pcs, unsigned int max,
-				       bool *fault, bool *trunc)
+static inline unsigned int khe_fp_walk(__u64 ip, __u64 bp, __u64 user_end,
+				       khe_read_fn read, void *ctx, __u64 *pcs,
+				       unsigned int max, bool *fault,
+				       bool *trunc)
 {
 	unsigned int n = 0;
 	__u64 w[2];
@@ -139,7 +145,7 @@ static inline unsigned int khe_fp_walk(__u64 ip, __u64 bp, khe_read_fn read,
 			*fault = true;
 			break;
 		}
-		if (!w[1])
+		if (!w[1] || w[1] >= user_end)
 			break;
 		if (n == max) {
 			*trunc = true;

@@ -414,8 +414,9 @@ static void khm_snap_thread(struct task_struct *t, bool user, bool use_mm,
 	fp.sp = s->sp;
 	fp.len = s->ulen;
 	s->nu = khe_fp_walk(s->uregs[KHOLMES_UREG_IP],
-			    s->uregs[KHOLMES_UREG_BP], khm_fp_read, &fp,
-			    s->upcs, ARRAY_SIZE(s->upcs), &fault, &trunc);
+			    s->uregs[KHOLMES_UREG_BP], TASK_SIZE_MAX,
+			    khm_fp_read, &fp, s->upcs, ARRAY_SIZE(s->upcs),
+			    &fault, &trunc);
 	if (fault)
 		s->flags |= KHOLMES_THREAD_F_USTACK_FAULT;
 	if (trunc)

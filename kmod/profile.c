@@ -238,8 +238,9 @@ struct pt_regs *khm_sample_stacks(struct pt_regs *regs, unsigned long *k,
 		uregs = regs;
 	}
 	if (uregs)
-		*nu = khe_fp_walk(uregs->ip, uregs->bp, khm_prof_read, NULL,
-				  u, KHOLMES_PROFILE_FRAMES, &fault, &trunc);
+		*nu = khe_fp_walk(uregs->ip, uregs->bp, TASK_SIZE_MAX,
+				  khm_prof_read, NULL, u, KHOLMES_PROFILE_FRAMES,
+				  &fault, &trunc);
 	return uregs;
 }
 
