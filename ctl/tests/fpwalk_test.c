@@ -36,12 +36,11 @@ static bool fake_read(void *ctx, __u64 addr, __u64 out[2])
 	return true;
 }
 
-/* Frame @i (at word 4 * i): the next frame pointer and its return address. */
-static __u64 frame(struct fake *f, int i, __u64 next, __u64 ret)
+/* Frame @i (at fp_of(i)): the next frame pointer and its return address. */
+static void frame(struct fake *f, int i, __u64 next, __u64 ret)
 {
 	f->w[4 * i] = next;
 	f->w[4 * i + 1] = ret;
-	return BASE + 4 * i * 8;
 }
 
 static __u64 fp_of(int i)
