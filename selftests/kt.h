@@ -444,6 +444,18 @@ KT_FN __attribute__((sentinel)) int kt_wl_start(struct kt_wl *w,
 }
 
 /*
+ * Make @pid, a child this process forked and started by hand, a workload
+ * of @w's, which kt_wl_stop() may then kill and reap (this process owns
+ * it), with no output to read.
+ */
+KT_FN void kt_wl_adopt(struct kt_wl *w, pid_t pid)
+{
+	w->pid = pid;
+	w->out = -1;
+	w->owner = getpid();
+}
+
+/*
  * Kill and reap it, if it runs; harmless on a stopped or unset one.
  *
  * A FIXTURE_TEARDOWN_PARENT sees the test's struct kt_wl (the harness

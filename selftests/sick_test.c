@@ -465,8 +465,7 @@ TEST_F_TIMEOUT(sick, profile_record_max, 120)
 			close(fd);
 		}
 	}
-	self->wl.pid = spinner;
-	self->wl.owner = getpid();
+	kt_wl_adopt(&self->wl, spinner);
 	ret = khm_run(&out, NULL, "-j profile pid %d seconds 2 hz 200",
 		      (int)spinner);
 	ASSERT_EQ(0, ret);

@@ -970,8 +970,7 @@ TEST_F_TIMEOUT(sym, debuginfod, SYM_TIMEOUT)
 		execvp(argv[0], argv);
 		_exit(127);
 	}
-	self->server.pid = srv_pid;
-	self->server.owner = parent;
+	kt_wl_adopt(&self->server, srv_pid);
 	/* up, and its first scan has indexed the debug file */
 	snprintf(req, sizeof(req), "/buildid/%s/debuginfo", id);
 	for (end = kt_now_ms() + 30000; kt_now_ms() < end;) {
