@@ -312,7 +312,8 @@ kernels+=(debug)
 # The debug kernel runs only $debug_tests (KHM_DEBUG_TESTS), in
 # KHM_DEBUG_PARTS VMs (default 2): KASAN, lockdep and kmemleak under TCG
 # make every test several times slower (debug_secs: their seconds there
-# beside another VM; being the longest, the debug VMs start first). What
+# beside another VM; they join the pool by their estimates like any
+# part, which today puts the 6.12 parts first). What
 # runs there is what takes the module's own paths, where the debug kernel
 # sees what a stock one cannot: captures and the queue (capture), perf-
 # driven profiles and an unload while one runs (profile), every netlink
