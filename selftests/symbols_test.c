@@ -470,13 +470,16 @@ static void tab_folded(struct share_tab *t, char *folded)
 }
 
 /*
- * `perf script -F pid,ip,sym`: a header line a sample, then its frames
- * innermost first, "\t<ip> <sym>", then a blank line. Inlined frames
- * (perf reads them from DWARF) are left out: kholmes shows none.
+ * `perf script -F pid,time,ip,sym`: a header line a sample, "<pid>
+ * <seconds>:", then its frames innermost first, "\t<ip> <sym>", then a
+ * blank line. Only samples taken from @from to @to (seconds of the
+ * clock perf record ran with) count. Inlined frames (perf reads them from
+ * DWARF) are left out: kholmes shows none.
  */
-static void tab_perf(struct share_tab *t, char *text)
+static void tab_perf(struct share_tab *t, char *text, double from, double to)
 {
 	char *line, *next, *fr[256], *p;
+	double ts;
 	int n = -1;
 
 	for (line = text; line && *line; line = next) {
@@ -486,7 +489,10 @@ static void tab_perf(struct share_tab *t, char *text)
 		if (line[0] != '\t') {
 			if (n > 0)
 				tab_add(t, fr, n, 1);
-			n = line[0] ? 0 : -1;
+			n = -1;
+			if (sscanf(line, "%*d %lf:", &ts) == 1 &&
+			    ts >= from && ts <= to)
+				n = 0;
 			continue;
 		}
 		if (n < 0 || n == 256)
@@ -1109,20 +1115,15 @@ TEST_F_TIMEOUT(sym, python_faults_whole_stacks, SYM_TIMEOUT)
 	prof_files_free(&f);
 }
 
-/*
- * Issue 15 point 1: the stacks agree with perf record --call-graph dwarf
- * of the same program in the same VM: Debian's perl spinning, sampled 6 s
- * by both at once with the same kind of event (cpu-clock on every CPU, as
- * kholmes' is), and perf's top five functions by self and by cumulative
- * share have the same shares in kholmes' profile within 5 points (or
- * 4.5 standard errors of the difference where that is wider: see
- * tab_agree(); 6 s, not 3, so that it rarely is).
- *
- * At once, because under TCG what a function costs is host time, which
- * drifts with the host's load: two 3 s windows one after the other put
- * Perl_pp_unstack at 66.7 % and 73.8 %. At 999 and 997 Hz, so that
- * neither sampler keeps landing just after the other's interrupt.
- */
+/* CLOCK_MONOTONIC in seconds, the clock perf record -k runs with. */
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /*
  * Wait until a child of @parent runs @comm (its exec done). 0, or -1
  * after @timeout_ms.
@@ -1163,42 +1164,45 @@ static int wait_child(pid_t parent, const char *comm, int timeout_ms)
 	return -1;
 }
 
-TEST_F_TIMEOUT(sym, perl_agrees_with_perf, SYM_TIMEOUT)
+/*
+ * One round: a fresh perl spinning, sampled by perf record and a kholmes
+ * profile at once, perf's samples taken from the stretch kholmes' ran;
+ * added to the tables @pt (perf) and @kt (kholmes). 0, or -1 when the
+ * round could not be run.
+ */
+static int perl_round(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(sym) *self, int round,
+		      struct share_tab *pt, struct share_tab *kt)
 {
 	char *argv[] = { "perl", "-e", "$| = 1; print qq(ready\n); 1 while 1",
 			 NULL };
-	char data[PATH_MAX + 16], plog[PATH_MAX + 16], perrs[PATH_MAX + 16];
-	char cmd[4 * PATH_MAX + 128], *perf_argv[] = { "perf", "record", "-q", "-N",
-		"-e", "cpu-clock", "-F", "999", "-a", "--call-graph",
-		"dwarf,8192", "-o", data, "--", "sleep", "6", NULL };
-	struct share_tab *pt, *kt;
-	char *text, *folded;
-	struct json_object *pc;
-	struct prof_files f;
+	char data[PATH_MAX + 32], plog[PATH_MAX + 32], perrs[PATH_MAX + 32];
+	char cmd[4 * PATH_MAX + 160], *perf_argv[] = { "perf", "record", "-q",
+		"-N", "-e", "cpu-clock", "-F", "999", "-a", "-k",
+		"CLOCK_MONOTONIC", "--call-graph", "dwarf,8192", "-o", data,
+		"--", "sleep", "7", NULL };
+	long long id, perf_n = pt->total, kholmes_n = kt->total;
+	char *text = NULL, *folded = NULL;
+	struct prof_files f = { 0 };
 	pid_t perf, parent = getpid(), perl;
-	long long id;
-	int ret, fd, bad;
+	struct json_object *pc;
+	double t0, t1, dur;
+	int ret, fd, err = -1;
 
-	if (access("/bin/perf", X_OK))
-		SKIP(return, "no perf in the VM (symbols_test.extra)");
-	if (access("/bin/perl", X_OK))
-		SKIP(return, "no perl in the VM (KHM_EXTRA_BINS)");
-	snprintf(data, sizeof(data), "%s/perf.data", self->dir);
-	snprintf(plog, sizeof(plog), "%s/perf.log", self->dir);
-	snprintf(perrs, sizeof(perrs), "%s/perl.stderr", self->dir);
-	/*
-	 * A stack copy for every sample: the pool holds a quarter of
-	 * max-queue-kb, 512 copies of 8 KiB at 16 MiB, and a sample without
-	 * one keeps the frame-pointer walk, which perl's code defeats
-	 */
-	ASSERT_EQ(0, kt_ctl("config set max-queue-kb 131072"));
-	ASSERT_EQ(0, spawn_until(&self->wl, "ready", perrs, argv));
+	snprintf(data, sizeof(data), "%s/perf-%d.data", self->dir, round);
+	snprintf(plog, sizeof(plog), "%s/perf-%d.log", self->dir, round);
+	snprintf(perrs, sizeof(perrs), "%s/perl-%d.stderr", self->dir, round);
+	if (spawn_until(&self->wl, "ready", perrs, argv)) {
+		TH_LOG("round %d: perl did not start", round);
+		return -1;
+	}
 	perl = self->wl.pid;
 
 	fflush(stdout);
 	fflush(stderr);
 	perf = fork();
-	ASSERT_LE(0, perf);
+	if (perf < 0)
+		return -1;
 	if (!perf) {
 		kt_die_with(parent);
 		fd = open(plog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -1210,58 +1214,139 @@ TEST_F_TIMEOUT(sym, perl_agrees_with_perf, SYM_TIMEOUT)
 		_exit(127);
 	}
 	/* perf execs its workload once its events are on */
-	ASSERT_EQ(0, wait_child(perf, "sleep", 30000))
-		TH_LOG("perf record did not start: see %s", plog);
-	id = profile_start(&ret, NULL, "pid %d seconds 6 hz 997",
-			   (int)self->wl.pid);
+	if (wait_child(perf, "sleep", 30000)) {
+		TH_LOG("round %d: perf record did not start: see %s", round, plog);
+		return -1;
+	}
+	t0 = mono_s();
+	id = profile_start(&ret, NULL, "pid %d seconds 6 hz 997", (int)perl);
+	t1 = mono_s();
 	EXPECT_LT(0, id) TH_LOG("kholmesctl profile: exit %d", ret);
 	/*
 	 * This test stays idle meanwhile: polling with kholmesctl (an exec
 	 * every 20 ms) put 10-15 % of perl's samples in the kernel
 	 * (handle_softirqs, irqentry_exit_to_user_mode), where perf's had 1 %.
 	 */
-	ASSERT_EQ(perf, waitpid(perf, &ret, 0));
+	EXPECT_EQ(perf, waitpid(perf, &ret, 0));
 	EXPECT_EQ(0, ret) TH_LOG("perf record: status %d, see %s", ret, plog);
-	ASSERT_LT(0, id);
+	if (id <= 0)
+		return -1;
 	pc = khm_capture_wait(id, 15000);
-	ASSERT_NE(NULL, pc);
+	EXPECT_NE(NULL, pc);
+	if (!pc)
+		return -1;
 	json_object_put(pc);
 	kt_wl_stop(&self->wl);
 	pull_load(_metadata, self, id, &f);
+	if (!f.prof)
+		goto out;
 
 	snprintf(cmd, sizeof(cmd),
-		 "perf script --no-inline -i %s -F pid,ip,sym --pid %d >%s/perf.script 2>>%s",
-		 data, (int)perl, self->dir, plog);
+		 "perf script --no-inline -i %s -F pid,time,ip,sym --pid %d >%s/perf-%d.script 2>>%s",
+		 data, (int)perl, self->dir, round, plog);
 	ret = system(cmd);
 	if (ret) {
 		char *l = khm_slurp(plog, NULL);
 
 		TH_LOG("%s: status %d; perf.log: %s", cmd, ret, khm_oneline(l));
 		free(l);
+		goto out;
 	}
-	EXPECT_EQ(0, ret);
-	snprintf(cmd, sizeof(cmd), "%s/perf.script", self->dir);
+	snprintf(cmd, sizeof(cmd), "%s/perf-%d.script", self->dir, round);
 	text = khm_slurp(cmd, NULL);
-	ASSERT_NE(NULL, text);
 	folded = strdup(f.folded);
-	pt = calloc(1, sizeof(*pt));
-	kt = calloc(1, sizeof(*kt));
-	ASSERT_TRUE(pt && kt && folded);
-	tab_perf(pt, text);
+	if (!text || !folded)
+		goto out;
+	/*
+	 * kholmes sampled from a moment between t0 and t1 for dur: perf's
+	 * samples of that stretch (perf ran on either side of it)
+	 */
+	dur = khm_json_int(f.prof, "duration-ns") / 1e9;
+	tab_perf(pt, text, t0, t1 + dur);
 	tab_folded(kt, folded);
-	TH_LOG("perf: %lld samples of perl; kholmes: %lld, unwound by CFI %lld, stack copies lost %lld",
-	       pt->total, kt->total, khm_json_int(f.prof, "unwound-dwarf"),
+	perf_n = pt->total - perf_n;
+	kholmes_n = kt->total - kholmes_n;
+	TH_LOG("round %d: kholmes' start took %.0f ms, it ran %.3f s; perf: %lld samples of perl then; kholmes: %lld, unwound by CFI %lld, stack copies lost %lld",
+	       round, (t1 - t0) * 1000, dur, perf_n, kholmes_n,
+	       khm_json_int(f.prof, "unwound-dwarf"),
 	       khm_json_int(f.prof, "stack-copies-lost"));
-	ASSERT_LT(2000, pt->total);
-	ASSERT_LT(2000, kt->total);
-	bad = tab_agree(_metadata, pt, kt, false, 5);
-	bad += tab_agree(_metadata, pt, kt, true, 5);
-	EXPECT_EQ(0, bad);
-	free(pt);
-	free(kt);
+	EXPECT_LT(2000, perf_n);
+	EXPECT_LT(2000, kholmes_n);
+	if (perf_n > 2000 && kholmes_n > 2000)
+		err = 0;
+out:
+	kt_wl_stop(&self->wl);
 	free(folded);
 	free(text);
 	prof_files_free(&f);
+	return err;
+}
+
+/*
+ * Issue 15 point 1: the stacks agree with perf record --call-graph dwarf
+ * of the same program in the same VM: Debian's perl spinning, sampled 6 s
+ * by both at once with the same kind of event (cpu-clock on every CPU, as
+ * kholmes' is), and perf's top five functions by self and by cumulative
+ * share have the same shares in kholmes' profile within 5 points (or
+ * 4.5 standard errors of the difference where that is wider: see
+ * tab_agree()).
+ *
+ * At once, because under TCG what a function costs is host time, which
+ * drifts with the host's load: two 3 s windows one after the other put
+ * Perl_pp_unstack at 66.7 % and 73.8 %. At 999 and 997 Hz, so that
+ * neither sampler keeps landing just after the other's interrupt. perf
+ * runs on either side of kholmes' profile and only its samples of the
+ * same stretch count (perf record -k CLOCK_MONOTONIC, kholmes' clock).
+ *
+ * Even so, the two samplers of one run disagree by more than binomial
+ * noise: Perl_runops_standard and Perl_pp_unstack, which between them
+ * take all of perl's samples, split 40/60 in one run and 66/34 in the
+ * next (the split is where TCG ends its translation blocks), and over 22
+ * rounds on 6.12-rt the two samplers' shares of Perl_pp_unstack differed
+ * by -0.3 points on average with a standard deviation of 1.6 and up to
+ * 4.0, where ~5,500 samples each would give 0.9; one CI run saw 5.4. So
+ * a round that disagrees is not the verdict: up to PERF_ROUNDS rounds,
+ * each with a fresh perl, are pooled (perf's samples and kholmes' summed
+ * over the rounds) and the pool is judged, its spread a factor of
+ * sqrt(rounds) narrower. A kholmes that misattributes 5 points or more
+ * disagrees in the pool as in every round.
+ */
+#define PERF_ROUNDS	3
+
+TEST_F_TIMEOUT(sym, perl_agrees_with_perf, 2 * SYM_TIMEOUT)
+{
+	struct share_tab *pt, *kt;
+	int round, bad = 0;
+
+	if (access("/bin/perf", X_OK))
+		SKIP(return, "no perf in the VM (symbols_test.extra)");
+	if (access("/bin/perl", X_OK))
+		SKIP(return, "no perl in the VM (KHM_EXTRA_BINS)");
+	/*
+	 * A stack copy for most samples: the pool holds a quarter of
+	 * max-queue-kb, 4,096 copies of 8 KiB at 128 MiB; the rest keep the
+	 * frame-pointer walk, which perl's code defeats, and follow the
+	 * copies of their stack
+	 */
+	ASSERT_EQ(0, kt_ctl("config set max-queue-kb 131072"));
+	pt = calloc(1, sizeof(*pt));
+	kt = calloc(1, sizeof(*kt));
+	ASSERT_TRUE(pt && kt);
+	for (round = 0; round < PERF_ROUNDS; round++) {
+		ASSERT_EQ(0, perl_round(_metadata, self, round, pt, kt))
+			TH_LOG("round %d did not run", round);
+		bad = tab_agree(_metadata, pt, kt, false, 5) +
+		      tab_agree(_metadata, pt, kt, true, 5);
+		if (!bad)
+			break;
+		if (round + 1 < PERF_ROUNDS)
+			TH_LOG("%d function%s disagreed over %d round%s: one more round, pooled",
+			       bad, bad == 1 ? "" : "s", round + 1,
+			       round ? "s" : "");
+	}
+	EXPECT_EQ(0, bad);
+	free(pt);
+	free(kt);
 }
 
 KT_FILES_TEST(SYM_ROOT)
