@@ -1115,15 +1115,6 @@ TEST_F_TIMEOUT(sym, python_faults_whole_stacks, SYM_TIMEOUT)
 	prof_files_free(&f);
 }
 
-/* CLOCK_MONOTONIC in seconds, the clock perf record -k runs with. */
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * Wait until a child of @parent runs @comm (its exec done). 0, or -1
  * after @timeout_ms.
@@ -1218,9 +1209,9 @@ static int perl_round(struct __test_metadata *_metadata,
 		TH_LOG("round %d: perf record did not start: see %s", round, plog);
 		return -1;
 	}
-	t0 = mono_s();
+	t0 = kt_now_ms() / 1e3;	/* CLOCK_MONOTONIC, as perf's -k */
 	id = profile_start(&ret, NULL, "pid %d seconds 6 hz 997", (int)perl);
-	t1 = mono_s();
+	t1 = kt_now_ms() / 1e3;
 	EXPECT_LT(0, id) TH_LOG("kholmesctl profile: exit %d", ret);
 	/*
 	 * This test stays idle meanwhile: polling with kholmesctl (an exec
