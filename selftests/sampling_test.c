@@ -315,6 +315,57 @@ TEST_F_TIMEOUT(sampling, idle_sleeper, 60)
 	json_object_put(p);
 }
 
+/*
+ * Sleeping threads wait for no CPU. On 6.12 a thread asleep can keep a
+ * last_queued (EEVDF's delayed dequeue; see khm_thread_delay()), and a
+ * module that counted every thread's wait in progress read an idle
+ * process of 20 threads at 1,000 ms/s of run delay, in every pass. It
+ * happens when the load balancer moves threads that have just gone to
+ * sleep, about one process in two: four processes of 64 idle threads,
+ * read for 8 passes; the highest sample of each stays under 50 ms/s.
+ */
+#define IDLE_PROCS	4
+
+TEST_F_TIMEOUT(sampling, idle_threads_wait_for_nothing, 60)
+{
+	struct kt_wl wl[IDLE_PROCS];
+	double worst[IDLE_PROCS] = { 0 };
+	struct json_object *p;
+	int i, k, started = 0;
+
+	for (k = 0; k < IDLE_PROCS; k++)
+		wl[k] = (struct kt_wl)KT_WL_INIT;
+	for (k = 0; k < IDLE_PROCS; k++, started++)
+		if (kt_wl_start(&wl[k], "ready", 10000, "manythreads", "-n",
+				"64", NULL))
+			break;
+	EXPECT_EQ(IDLE_PROCS, started);
+	for (k = 0; k < started; k++) {
+		p = kt_wait_proc(wl[k].pid, 2, 20 * SAMPLING_MS);
+		EXPECT_NE(NULL, p);
+		json_object_put(p);
+	}
+	for (i = 0; i < 8 && started == IDLE_PROCS; i++) {
+		EXPECT_EQ(0, kt_wait_passes(1, 20 * SAMPLING_MS));
+		for (k = 0; k < started; k++) {
+			p = kt_ps_find(wl[k].pid);
+			EXPECT_NE(NULL, p);
+			if (!p)
+				continue;
+			EXPECT_EQ(64, khm_json_int(p, "values.threads"));
+			worst[k] = fmax(worst[k], value(p, "rundelay"));
+			json_object_put(p);
+		}
+	}
+	for (k = 0; k < started; k++)
+		kt_wl_stop(&wl[k]);
+	for (k = 0; k < IDLE_PROCS; k++) {
+		TH_LOG("64 idle threads (%d): rundelay at most %.2f ms/s over 8 passes",
+		       k, worst[k]);
+		EXPECT_LT(worst[k], 50.0);
+	}
+}
+
 TEST_F_TIMEOUT(sampling, rss_matches_vmrss, 90)
 {
 	double rss, vmrss, pct;
