@@ -430,6 +430,43 @@ static inline void khr_note_held(struct khr_state *st, enum kholmes_verdict v,
 	}
 }
 
+/*
+ * Whether judging @value again, the value the rule has just judged, would
+ * change nothing but st->level_ns (set to the sample's time) and where the
+ * window's ring starts: the rule cannot fire at @value (it is off, or
+ * @value is under min: off, warm-up or quiet), the ring is full of @value
+ * alone (a push only moves its head, and with every slot alike where the
+ * head is makes no difference), no jump is being held, a quiet verdict
+ * would change nothing (st->quiet, or the rule off) and the level is
+ * @value, not left (khr_note_level() of @value after @value then only
+ * refreshes level_ns, stale or not). Most processes of a host are idle,
+ * their every metric steady; the module judges them by khr_steady_note()
+ * until a value or a rule changes. The ring is read only when the cheap
+ * tests pass: a process whose value moved is never steady.
+ */
+static inline bool khr_steady(const struct kholmes_rule_cfg *r,
+			      const struct khr_state *st,
+			      const struct khr_window *w, const __u64 *ring,
+			      __u64 value)
+{
+	__u32 i;
+
+	if (khr_may_fire(r, value) || st->held || st->left ||
+	    st->level != value || (r->enabled && !st->quiet) ||
+	    !w->cap || w->count != w->cap)
+		return false;
+	for (i = 0; i < w->cap; i++)
+		if (ring[i] != value)
+			return false;
+	return true;
+}
+
+/* What judging a steady value (khr_steady()) again does to its state. */
+static inline void khr_steady_note(struct khr_state *st, __u64 now_ns)
+{
+	st->level_ns = now_ns;
+}
+
 /* Record a verdict of a rule that does not hold jumps. */
 static inline void khr_note(struct khr_state *st, enum kholmes_verdict v,
 			    __u64 now_ns)

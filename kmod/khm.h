@@ -66,6 +66,8 @@ extern struct mutex khm_lock;
 extern struct khm_config khm_cfg;
 extern struct khm_stats khm_stats;
 extern struct kholmes_rule_cfg khm_rules[KHOLMES_NR_METRICS];
+/* bumped whenever a rule changes: what was found steady is judged anew */
+extern u32 khm_rules_gen;
 
 /* memory accounting, exposed in status */
 void *khm_alloc(size_t size);
@@ -102,6 +104,14 @@ struct khm_proc {
 	u64 value[KHOLMES_NR_METRICS];
 	struct khr_state rule_st[KHOLMES_NR_METRICS];
 	u64 own_work_until_ns;	/* our capture and profile of it run till */
+	/*
+	 * Every metric in steady_mask was steady (khr_steady()) under the
+	 * rules of khm_rules_gen steady_gen: while they stay at value[],
+	 * a pass judges them by khr_steady_note() alone.
+	 */
+	bool steady;
+	u8 steady_mask;
+	u32 steady_gen;
 	struct khr_window win[KHOLMES_NR_METRICS];
 	u64 ring[];
 };

@@ -89,6 +89,7 @@ struct khm_stats khm_stats;
 
 /* the shipped defaults: kholmes_rule.h, where the unit tests see them */
 struct kholmes_rule_cfg khm_rules[KHOLMES_NR_METRICS] = KHR_DEFAULT_RULES;
+u32 khm_rules_gen;
 
 static atomic64_t mem_bytes = ATOMIC64_INIT(0);
 static atomic64_t alloc_fails = ATOMIC64_INIT(0);

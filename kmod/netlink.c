@@ -566,6 +566,7 @@ static void khm_rule_apply(struct nlattr **tb)
 	struct kholmes_rule_cfg *r;
 
 	r = &khm_rules[nla_get_u32(tb[KHOLMES_RULE_METRIC])];
+	khm_rules_gen++;
 	if (tb[KHOLMES_RULE_ENABLED])
 		r->enabled = nla_get_u8(tb[KHOLMES_RULE_ENABLED]);
 	if (tb[KHOLMES_RULE_MIN])

@@ -605,12 +605,66 @@ static u64 khm_cpu_bound(u64 cpu, u32 threads, u32 prev_threads)
 	return bound;
 }
 
+#define KHM_ALL_METRICS		(BIT(KHOLMES_NR_METRICS) - 1)
+/* kernel threads have no mm: scheduler metrics only */
+#define KHM_SCHED_METRICS	(KHM_ALL_METRICS & \
+				 ~(BIT(KHOLMES_METRIC_RSS) | \
+				   BIT(KHOLMES_METRIC_RSS_PCT)))
+
+/* debugfs: processes judged steady, and judged in full, by passes */
+static u64 khm_steady_judged;
+static u64 khm_full_judged;
+
+/*
+ * Judge the metrics in @mask at values @v. Most processes of a host are
+ * idle: every counter where it was, every value under its rule's min, the
+ * same for a window. Judging such a value again changes nothing but when
+ * its level was last held (khr_steady(), proven exact by the host unit
+ * tests), so a process found steady is judged by khr_steady_note() alone
+ * until a value, the metrics it has or a rule changes. That is most of
+ * what a pass costs per process on an idle host, where there is nothing
+ * to find.
+ */
+static void khm_judge_all(struct khm_proc *pr, const u64 *v, u8 mask,
+			  u64 now, u64 boot)
+{
+	bool steady = pr->steady && pr->steady_mask == mask &&
+		      pr->steady_gen == khm_rules_gen;
+	unsigned int m;
+
+	for (m = 0; steady && m < KHOLMES_NR_METRICS; m++)
+		if ((mask & BIT(m)) && v[m] != pr->value[m])
+			steady = false;
+	if (steady) {
+		for (m = 0; m < KHOLMES_NR_METRICS; m++)
+			if (mask & BIT(m))
+				khr_steady_note(&pr->rule_st[m], now);
+		khm_steady_judged++;
+		return;
+	}
+	steady = true;
+	for (m = 0; m < KHOLMES_NR_METRICS; m++) {
+		bool same;
+
+		if (!(mask & BIT(m)))
+			continue;
+		same = (pr->have & BIT(m)) && pr->value[m] == v[m];
+		khm_judge(pr, m, v[m], now, boot);
+		steady = steady && same &&
+			 khr_steady(&khm_rules[m], &pr->rule_st[m], &pr->win[m],
+				    &pr->ring[m * pr->window], v[m]);
+	}
+	pr->steady = steady;
+	pr->steady_mask = mask;
+	pr->steady_gen = khm_rules_gen;
+	khm_full_judged++;
+}
+
 static void khm_update(struct khm_proc *pr, const struct khm_raw *r,
 		       u64 now, u64 boot)
 {
 	u64 el = r->read_ns > pr->prev_ns ? r->read_ns - pr->prev_ns : 0;
 	u64 v[KHOLMES_NR_METRICS];
-	unsigned int m;
 
 	memcpy(pr->comm, r->comm, sizeof(pr->comm));
 	if (pr->primed) {
@@ -636,15 +690,8 @@ static void khm_update(struct khm_proc *pr, const struct khm_raw *r,
 				 NSEC_PER_SEC * KHOLMES_VALUE_SCALE, el);
 		v[KHOLMES_METRIC_DSTATE] = div64_u64(r->dstate_ns,
 						     NSEC_PER_USEC);
-		for (m = 0; m < KHOLMES_NR_METRICS; m++) {
-			bool mem = m == KHOLMES_METRIC_RSS ||
-				   m == KHOLMES_METRIC_RSS_PCT;
-
-			/* kernel threads have no mm: scheduler metrics only */
-			if (mem && !r->has_mm)
-				continue;
-			khm_judge(pr, m, v[m], now, boot);
-		}
+		khm_judge_all(pr, v, r->has_mm ? KHM_ALL_METRICS :
+						 KHM_SCHED_METRICS, now, boot);
 	}
 	pr->prev_ns = r->read_ns;
 	pr->prev_threads = r->threads;
@@ -1069,6 +1116,10 @@ int khm_sampler_init(void)
 			   &khm_level_returns);
 	debugfs_create_u64("cpu_excess_max", 0600, khm_debugfs,
 			   &khm_cpu_excess_max);
+	debugfs_create_u64("steady_judged", 0600, khm_debugfs,
+			   &khm_steady_judged);
+	debugfs_create_u64("full_judged", 0600, khm_debugfs,
+			   &khm_full_judged);
 	debugfs_create_file("floor_walk", 0400, khm_debugfs, NULL,
 			    &khm_floor_walk_fops);
 	return 0;

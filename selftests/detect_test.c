@@ -328,4 +328,81 @@ TEST_F_TIMEOUT(quiet, rule_off_never_fires, 60)
 	expect_no_events(_metadata, &self->mon);
 }
 
+/* debugfs's count of processes a pass judged by the steady shortcut, or -1 */
+static long long judged(const char *how)
+{
+	char path[96];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kholmes/%s_judged", how);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/*
+ * A process whose every value sits still is judged by the module's steady
+ * shortcut (khr_steady(): judging it again could change nothing but when
+ * its level was held), and a rule changed under it must be judged anew at
+ * the next pass. 20 idle threads under the threads rule's min 64, held
+ * for a window and more; then min 10 and diff 0, where 20 against an
+ * average of 20 fires. A module that kept the shortcut across the rule
+ * change would judge the process steady forever and never fire.
+ */
+TEST_F_TIMEOUT(quiet, steady_then_rule_change, 60)
+{
+	long long st0, full0, st1, full1, d0, d1;
+	struct json_object *p, *events, *ev;
+
+	ASSERT_EQ(0, kt_rules_only("threads", "min 64 diff 100 abs 0 cooldown 60"));
+	ASSERT_EQ(0, kt_wl_start(&self->wl, "ready", 10000, "manythreads",
+				 "-n", "20", NULL));
+	ASSERT_EQ(0, kt_ctl("watch add pid %d", self->wl.pid));
+	p = kt_wait_proc(self->wl.pid, DETECT_WINDOW,
+			 (DETECT_WINDOW + 2) * WITHIN);
+	ASSERT_NE(NULL, p);
+	json_object_put(p);
+	/* a window of the same values, and the level held: steady */
+	ASSERT_EQ(0, kt_wait_passes(DETECT_WINDOW + 2,
+				    (DETECT_WINDOW + 2) * WITHIN));
+	st0 = judged("steady");
+	full0 = judged("full");
+	ASSERT_EQ(0, kt_wait_passes(4, 4 * WITHIN));
+	st1 = judged("steady");
+	full1 = judged("full");
+	p = kt_ps_find(self->wl.pid);
+	ASSERT_NE(NULL, p);
+	TH_LOG("idle, 20 threads: threads %.0f, avg %.0f; judged steady +%lld, in full +%lld",
+	       khm_json_num(p, "values.threads"), khm_json_num(p, "avg.threads"),
+	       st1 - st0, full1 - full0);
+	EXPECT_EQ(20.0, khm_json_num(p, "values.threads"));
+	json_object_put(p);
+	if (st0 >= 0 && full0 >= 0) {
+		/* the only process in scope, steady in 3 passes of 4 at least */
+		EXPECT_LE(st0 + 3, st1);
+		EXPECT_GE(full0 + 1, full1);
+	}
+
+	ASSERT_EQ(0, kt_mon_start(&self->mon));
+	d0 = kt_status("detections");
+	ASSERT_EQ(0, kt_ctl("rule set threads min 10 diff 0"));
+	d1 = wait_detection(d0, 3 * WITHIN);
+	EXPECT_EQ(d0 + 1, d1);
+	events = kt_mon_events(&self->mon, "detection");
+	ASSERT_NE(NULL, events);
+	TH_LOG("monitor: %s", json_object_to_json_string(events));
+	ASSERT_EQ(1, json_object_array_length(events));
+	ev = json_object_array_get_idx(events, 0);
+	EXPECT_EQ(self->wl.pid, khm_json_int(ev, "pid"));
+	EXPECT_STREQ("threads", khm_json_str(ev, "metric") ?: "");
+	EXPECT_EQ(20.0, khm_json_num(ev, "value"));
+	EXPECT_EQ(20.0, khm_json_num(ev, "avg"));
+	json_object_put(events);
+}
+
 TEST_HARNESS_MAIN

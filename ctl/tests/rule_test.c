@@ -869,4 +869,172 @@ TEST(wait_grew)
 				   5));
 }
 
+/*
+ * khr_steady(): where it says a value is steady, judging it again in full
+ * (as the module's khm_judge() does when nothing fires: verdict, note,
+ * level, push) must leave the state exactly as khr_steady_note() does and
+ * the window holding the same values. Random rules, states and windows,
+ * biased towards the steady ones; a fixed seed, so a failure repeats.
+ */
+static __u64 rnd_state = 0x9e3779b97f4a7c15ULL;
+
+static __u64 rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+static __u64 rnd_pick(const __u64 *v, int n)
+{
+	return v[rnd() % n];
+}
+
+/* One sample judged in full, as khm_judge() does (a fire only noted). */
+static enum kholmes_verdict judge_full(const struct kholmes_rule_cfg *r,
+				       struct khr_state *st,
+				       struct khr_window *w, __u64 *ring,
+				       __u32 window, __u64 prev, bool have,
+				       __u64 value, __u64 now, __u32 hold)
+{
+	enum kholmes_verdict v;
+	__u64 avg = 0;
+
+	if (khr_may_fire(r, value))
+		avg = khr_window_avg(w);
+	v = khr_judge_held(r, value, avg, w->count, window, now, st, hold);
+	if (v == KHOLMES_V_FIRE)
+		khr_note(st, v, now);
+	else
+		khr_note_held(st, v, now, avg);
+	if (have)
+		khr_note_level(st, prev, value, now, khr_rule_cooldown_ns(r));
+	khr_window_push(w, ring, value);
+	return v;
+}
+
+static bool same_state(const struct khr_state *a, const struct khr_state *b)
+{
+	return a->last_fire_ns == b->last_fire_ns && a->base == b->base &&
+	       a->level == b->level && a->level_ns == b->level_ns &&
+	       a->streak == b->streak && a->held == b->held &&
+	       a->quiet == b->quiet && a->left == b->left;
+}
+
+TEST(steady_is_exact)
+{
+	const __u64 mins[] = { 0, 1, 50, 10000 };
+	const __u64 cools[] = { 0, 1, 300, 3600 };
+	int i, steady = 0, trials = 400000;
+
+	for (i = 0; i < trials; i++) {
+		struct kholmes_rule_cfg r = {
+			.min = rnd_pick(mins, 4), .diff = rnd() % 300,
+			.abs = rnd() % 3 ? 0 : rnd() % 100,
+			.cooldown_s = rnd_pick(cools, 4),
+			.enabled = rnd() % 8 != 0,
+		};
+		__u64 vals[] = { 0, 1, 3, 4, 5, 1000, r.min * S - 1,
+				 r.min * S, rnd(), UINT64_MAX };
+		__u64 value = rnd_pick(vals, 10), now = rnd() % (1000 * NS);
+		__u32 cap = rnd() % 4 ? 1 + rnd() % 10 : 64, j;
+		struct khr_state st = {
+			.last_fire_ns = rnd() % 2 ? 0 : rnd() % (1000 * NS),
+			.base = rnd() % 1000 * S,
+			.level = rnd() % 4 ? value : rnd_pick(vals, 10),
+			.level_ns = rnd() % 3 ? now - rnd() % (400 * NS) :
+				    rnd() % (2000 * NS),
+			.streak = rnd() % (KHR_STREAK_MAX + 1),
+			.held = rnd() % 5 ? 0 : 1,
+			.quiet = rnd() % 4 != 0,
+			.left = rnd() % 5 == 0,
+		};
+		struct khr_state want = st;
+		__u64 ring[64], sum_before;
+		struct khr_window w;
+		enum kholmes_verdict v;
+
+		khr_window_init(&w, cap);
+		for (j = 0; j < cap; j++)
+			khr_window_push(&w, ring, value);
+		if (rnd() % 4 == 0)
+			ring[rnd() % cap] = rnd_pick(vals, 10);
+		if (rnd() % 8 == 0)
+			w.count = rnd() % cap;
+		if (!khr_steady(&r, &st, &w, ring, value))
+			continue;
+		steady++;
+		sum_before = w.sum;
+		khr_steady_note(&want, now);
+		v = judge_full(&r, &st, &w, ring,
+			       rnd() % 8 ? cap : cap + 1, value, true, value,
+			       now, rnd() % 2 ? 1 : KHR_CPU_HOLD);
+		ASSERT_TRUE(v == KHOLMES_V_OFF || v == KHOLMES_V_WARMUP ||
+			    v == KHOLMES_V_QUIET) TH_LOG("trial %d: %d", i, v);
+		ASSERT_TRUE(same_state(&want, &st)) TH_LOG("trial %d", i);
+		ASSERT_EQ(sum_before, w.sum);
+		ASSERT_EQ(cap, w.count);
+		for (j = 0; j < cap; j++)
+			ASSERT_EQ(value, ring[j]);
+	}
+	/* not vacuous: a good share of the draws were steady */
+	EXPECT_GT(steady, trials / 20) TH_LOG("%d steady", steady);
+}
+
+/*
+ * The module's use of it: a rule judged in full until its value has
+ * stayed put and khr_steady() holds, then by khr_steady_note() until the
+ * value moves. Over long random sequences (steady stretches, jumps,
+ * spikes, a rule switched off and on) it must fire at the same samples
+ * and end in the same state as a rule always judged in full.
+ */
+TEST(steady_shortcut_fires_alike)
+{
+	struct kholmes_rule_cfg r = { .min = 50, .diff = 100, .abs = 80,
+				      .cooldown_s = 20, .enabled = true };
+	int run, t, fires = 0, shortcuts = 0;
+
+	for (run = 0; run < 200; run++) {
+		struct khr_state a = { 0 }, b = { 0 };
+		struct khr_window wa, wb;
+		__u64 ra[64], rb[64], va = 0, value = 0, prev = 0;
+		__u32 cap = 1 + rnd() % 12, hold = run % 2 ? 1 : KHR_CPU_HOLD;
+		bool steady = false;
+
+		khr_window_init(&wa, cap);
+		khr_window_init(&wb, cap);
+		for (t = 1; t <= 600; t++) {
+			enum kholmes_verdict v;
+			__u64 now = t * NS;
+
+			if (rnd() % 25 == 0)
+				va = rnd() % 4 ? rnd() % 120 * S : rnd() % 4;
+			value = rnd() % 40 ? va : rnd() % 200 * S;
+			if (t % 150 == 0)
+				r.enabled = !r.enabled;
+			if (t % 150 == 0)
+				steady = false;	/* the module's rule generation */
+			v = judge_full(&r, &a, &wa, ra, cap, prev, t > 1, value,
+				       now, hold);
+			fires += v == KHOLMES_V_FIRE;
+			if (steady && value == prev) {
+				khr_steady_note(&b, now);
+				shortcuts++;
+				ASSERT_NE(KHOLMES_V_FIRE, v);
+			} else {
+				judge_full(&r, &b, &wb, rb, cap, prev, t > 1,
+					   value, now, hold);
+				steady = t > 1 && value == prev &&
+					 khr_steady(&r, &b, &wb, rb, value);
+			}
+			ASSERT_TRUE(same_state(&a, &b)) TH_LOG("run %d t %d", run, t);
+			ASSERT_EQ(wa.sum, wb.sum);
+			prev = value;
+		}
+	}
+	EXPECT_GT(fires, 100);
+	EXPECT_GT(shortcuts, 10000);
+}
+
 TEST_HARNESS_MAIN
