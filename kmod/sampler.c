@@ -121,6 +121,17 @@ static void khm_read_mm(struct task_struct *p, struct khm_raw *r)
 	}
 }
 
+#if COMPAT_HAVE_MEMCG
+/*
+ * The limit of the memory cgroup read last in this RCU section: most
+ * processes share a few cgroups, and one seen in the section is not freed
+ * (nor its address reused) before the section ends. khm_walk_lock()
+ * forgets it.
+ */
+static struct mem_cgroup *khm_limit_memcg;
+static unsigned long khm_limit_pages;
+#endif
+
 /* RSS relative to the tightest memory.max above the process, or RAM. */
 static void khm_read_limit(struct task_struct *p, struct khm_raw *r)
 {
@@ -131,8 +142,15 @@ static void khm_read_limit(struct task_struct *p, struct khm_raw *r)
 
 	if (!mem_cgroup_disabled()) {
 		memcg = mem_cgroup_from_task(p);
-		for (c = memcg ? &memcg->memory : NULL; c; c = c->parent)
-			lim = min(lim, READ_ONCE(c->max));
+		if (memcg && memcg == khm_limit_memcg) {
+			lim = khm_limit_pages;
+		} else {
+			for (c = memcg ? &memcg->memory : NULL; c;
+			     c = c->parent)
+				lim = min(lim, READ_ONCE(c->max));
+			khm_limit_memcg = memcg;
+			khm_limit_pages = lim;
+		}
 	}
 #endif
 	r->limit_pages = lim ?: 1;
@@ -900,6 +918,9 @@ static u64 khm_rcu_start;
 static void khm_walk_lock(void)
 {
 	rcu_read_lock();
+#if COMPAT_HAVE_MEMCG
+	khm_limit_memcg = NULL;
+#endif
 	khm_rcu_start = ktime_get_ns();
 }
 
