@@ -328,23 +328,6 @@ TEST_F_TIMEOUT(quiet, rule_off_never_fires, 60)
 	expect_no_events(_metadata, &self->mon);
 }
 
-/* debugfs's count of processes a pass judged by the steady shortcut, or -1 */
-static long long judged(const char *how)
-{
-	char path[96];
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/kholmes/%s_judged", how);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 /*
  * A process whose every value sits still is judged by the module's steady
  * shortcut (khr_steady(): judging it again could change nothing but when
@@ -370,11 +353,11 @@ TEST_F_TIMEOUT(quiet, steady_then_rule_change, 60)
 	/* a window of the same values, and the level held: steady */
 	ASSERT_EQ(0, kt_wait_passes(DETECT_WINDOW + 2,
 				    (DETECT_WINDOW + 2) * WITHIN));
-	st0 = judged("steady");
-	full0 = judged("full");
+	st0 = kt_debugfs("steady_judged");
+	full0 = kt_debugfs("full_judged");
 	ASSERT_EQ(0, kt_wait_passes(4, 4 * WITHIN));
-	st1 = judged("steady");
-	full1 = judged("full");
+	st1 = kt_debugfs("steady_judged");
+	full1 = kt_debugfs("full_judged");
 	p = kt_ps_find(self->wl.pid);
 	ASSERT_NE(NULL, p);
 	TH_LOG("idle, 20 threads: threads %.0f, avg %.0f; judged steady +%lld, in full +%lld",

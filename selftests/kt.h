@@ -147,6 +147,17 @@ KT_FN const char *kt_json_item(struct json_object *obj, const char *path,
 	return json_object_get_string(json_object_array_get_idx(a, i));
 }
 
+/* A number from debugfs kholmes/@name ("level_returns"); -1 if none. */
+KT_FN long long kt_debugfs(const char *name)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kholmes/%s", name);
+	if (khm_read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	return atoll(buf);
+}
+
 /* A counter of `kholmesctl -j status` ("detections", "pass-ns.max"). */
 KT_FN long long kt_status(const char *key)
 {

@@ -685,17 +685,6 @@ TEST_F_TIMEOUT(real, kholmesctl_not_captured, 120)
 	json_object_put(events);
 }
 
-#define RT_DEBUGFS	"/sys/kernel/debug/kholmes/"
-
-static long long rt_debugfs(const char *name)
-{
-	char buf[32];
-
-	if (khm_read_file(name, buf, sizeof(buf)) < 0)
-		return -1;
-	return atoll(buf);
-}
-
 /* profiles done, skipped or refused: grows once a profile's outcome is known */
 static long long rt_profiles_over(void)
 {
@@ -756,8 +745,8 @@ TEST_F_TIMEOUT(real, rundelay_one_capture, 180)
 	ASSERT_EQ(0, kt_wait_passes(RT_WINDOW + 2, 30 * RT_DEADLINE_MS));
 	d0 = kt_status("detections");
 	TH_LOG("perl sleeps in the watch: rundelay shifted %lld, level returns %lld",
-	       rt_debugfs(RT_DEBUGFS "rundelay_shifted"),
-	       rt_debugfs(RT_DEBUGFS "level_returns"));
+	       kt_debugfs("rundelay_shifted"),
+	       kt_debugfs("level_returns"));
 	ASSERT_EQ(0, kill(pid, SIGUSR1));
 	ASSERT_EQ(0, kt_wait_passes(4 * RT_WINDOW, 60 * RT_DEADLINE_MS));
 
@@ -788,8 +777,8 @@ TEST_F_TIMEOUT(real, rundelay_one_capture, 180)
 	n = rt_events(events, "rundelay", -1, 1000000, &late, seen,
 		      sizeof(seen));
 	TH_LOG("detections: %s; rundelay shifted %lld, level returns %lld",
-	       seen, rt_debugfs(RT_DEBUGFS "rundelay_shifted"),
-	       rt_debugfs(RT_DEBUGFS "level_returns"));
+	       seen, kt_debugfs("rundelay_shifted"),
+	       kt_debugfs("level_returns"));
 	EXPECT_EQ(1, n);
 	json_object_put(events);
 	/* and no second one since: the monitor saw them all */
@@ -878,8 +867,8 @@ TEST_F_TIMEOUT(real, steady_stress_ng, 180)
 {
 	char *argv[] = { "stress-ng", "--cpu", "1", "--vm", "1", "--vm-bytes",
 			 "32M", "--switch", "1", "-t", "60s", NULL };
-	long long clamped = rt_debugfs(RT_DEBUGFS "cpu_clamped");
-	long long returns = rt_debugfs(RT_DEBUGFS "level_returns");
+	long long clamped = kt_debugfs("cpu_clamped");
+	long long returns = kt_debugfs("level_returns");
 	struct json_object *events, *ev, *other;
 	int i, j, n, late, status, bad = 0, known = 0;
 	char seen[2048];
@@ -900,9 +889,9 @@ TEST_F_TIMEOUT(real, steady_stress_ng, 180)
 	events = kt_mon_events(&self->mon, "detection");
 	ASSERT_NE(NULL, events);
 	TH_LOG("cpu readings over 100 %% a thread, cut: %lld (most %lld %%, x1000); returns to a level held: %lld",
-	       rt_debugfs(RT_DEBUGFS "cpu_clamped") - clamped,
-	       rt_debugfs(RT_DEBUGFS "cpu_excess_max"),
-	       rt_debugfs(RT_DEBUGFS "level_returns") - returns);
+	       kt_debugfs("cpu_clamped") - clamped,
+	       kt_debugfs("cpu_excess_max"),
+	       kt_debugfs("level_returns") - returns);
 	/* stress-ng ends by itself */
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	self->npids--;
