@@ -26,14 +26,16 @@ SEED=${KHM_BENCH_SEED:-1}
 MODE=${KHM_BENCH_MODE:-full}
 # the same settle time before every run of every round, unloaded or not
 SETTLE=3
-# the jobs' sizes; smaller under -icount, where they do not scatter
+# the jobs' sizes; under -icount, where they do not scatter, each about
+# 0.3 s of virtual time: three passes at 100 ms, so that a job's ratio is
+# the passes' share of it give or take one pass, not all or nothing
 CPUN=1500000000
 FORKN=600
 CTXN=4000
 if [ "$MODE" = icount ]; then
 	CPUN=300000000
-	FORKN=300
-	CTXN=2000
+	FORKN=1200
+	CTXN=25000
 fi
 
 emit() {
@@ -89,6 +91,21 @@ population() {
 	start_jobs procs 299
 }
 
+# phase: under -icount, before each job, a rest that the last job's
+# deferred work ends in (the fork job's exits free their tasks and stacks
+# after an RCU grace period: 0.3 ms of instructions for 300 exits, which
+# landed in the ctxsw job that followed it), then a draw uniform over the
+# longest interval: virtual time repeats itself, so without it every round
+# started each job at the same phase of the sampler (at 100 ms a pass fell
+# in every 24 ms run of the ctxsw job, never between)
+phases=0
+phase() {
+	[ "$MODE" = icount ] || return 0
+	phases=$((phases + 1))
+	ph=$("$J" rand "$SEED" "$((900000 + phases))" 1000000)
+	sleep "$(awk -v p="$ph" 'BEGIN { printf "%.6f\n", 0.2 + p / 1e6 }')"
+}
+
 # overhead SECTION: ROUNDS rounds, each one run of the three jobs unloaded
 # and loaded at 1000 and 100 ms, in an order drawn from SEED per round;
 # every value carries its round, by which report.py pairs them.
@@ -106,9 +123,15 @@ overhead() {
 			# the same for every run: past a load's first
 			# passes, which meet every process anew
 			sleep "$SETTLE"
-			emit "$1-$mode" cpu-ns "$("$J" cpu "$CPUN") r$r"
-			emit "$1-$mode" fork-ns "$("$J" fork "$FORKN") r$r"
-			emit "$1-$mode" ctxsw-ns "$("$J" ctxsw "$CTXN") r$r"
+			for job in cpu fork ctxsw; do
+				case $job in
+				cpu) n=$CPUN ;;
+				fork) n=$FORKN ;;
+				*) n=$CTXN ;;
+				esac
+				phase
+				emit "$1-$mode" "$job-ns" "$("$J" "$job" "$n") r$r"
+			done
 		done
 		r=$((r + 1))
 	done
@@ -147,6 +170,22 @@ if [ "$MODE" = icount ]; then
 	"$J" fork "$FORKN" >/dev/null
 	"$J" ctxsw "$CTXN" >/dev/null
 	overhead icount
+	# the flight recorder's cost to the CPU-bound job, which on 2 TCG
+	# vCPUs scatters tens of times wider than it (section 2b): here a
+	# round's two runs differ only by the instructions its samples take
+	load interval_ms=1000 profiles=0
+	if kholmesctl config set flight-hz 19 >/dev/null 2>&1; then
+		r=0
+		while [ "$r" -lt "$ROUNDS" ]; do
+			for hz in $("$J" order "$SEED" "$((r + 2000))" 0 19); do
+				kholmesctl config set flight-hz "$hz" >/dev/null
+				sleep "$SETTLE"
+				phase
+				emit "icount-flight-$hz" cpu-ns "$("$J" cpu "$CPUN") r$r"
+			done
+			r=$((r + 1))
+		done
+	fi
 	killall -q jobs
 	wait 2>/dev/null
 	rmmod kholmes

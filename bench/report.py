@@ -188,6 +188,12 @@ def summarize(kernel, d, miss):
         rounds = icr
         out["icount"] = overhead("icount", True)
         out["icount"]["rounds"] = icr
+        # the flight recorder under -icount, where the module has it
+        fp = paired(d, "icount-flight-19", "icount-flight-0", "cpu-ns")
+        if first(d, "flight", "available") == 1.0:
+            miss.need(kernel, fp and fp["n"] == icr,
+                      f"icount-flight cpu-ns pairs ({fp and fp['n']} of {icr})")
+        out["icount"]["flight"] = fp
         rounds = rounds_saved
     else:
         out["icount"] = None
@@ -394,7 +400,7 @@ def markdown(meta, results):
         ic = r.get("icount")
         if ic:
             lines += ["", f"### The same under qemu -icount (shift=0: 1 ns per instruction), {ic['rounds']} rounds, "
-                      "smaller jobs", "",
+                      "jobs of 0.3 to 1.5 s of virtual time, each after a rest of 0.2 s and a phase drawn uniform over 1 s", "",
                       "| job | unloaded ms | p10-p90 spread of unloaded | 1000 ms / unloaded | 100 ms / unloaded "
                       "| resolves 1 % |",
                       "| --- | --- | --- | --- | --- | --- |"]
@@ -406,6 +412,9 @@ def markdown(meta, results):
             lines += ["", "-icount runs one vCPU, so its times count instructions "
                       "executed, not the cost of contention on real CPUs; where a job does not resolve 1 % "
                       "here either, the module's own CPU share above is the bound."]
+            if ic.get("flight"):
+                lines += ["", "The flight recorder under -icount: the CPU-bound job at 1000 ms, flight-hz 19 "
+                          f"over flight-hz 0, paired: {spread(ic['flight'])}."]
         fl = r["flight"]
         lines += ["", "### Flight recorder (issue 18)", ""]
         if fl["available"]:
@@ -518,6 +527,9 @@ def readme_section(doc):
     rows.append(row("flight recorder at 19 Hz: CPU-bound job on / off",
                     lambda r: spread(r["flight"]["cpu_job_paired"]) if r["flight"]["available"] else "not available",
                     "under 1.005"))
+    rows.append(row("the same under -icount",
+                    lambda r: spread(r["icount"]["flight"]) if r.get("icount") and r["icount"].get("flight")
+                    else "n/a", "under 1.005"))
     rows.append(row("a 64-thread capture, in the module",
                     lambda r: spread(r["capture"]["capture_ms"], 1, " ms")))
     rows.append(row("memory per tracked process at 10,000",
@@ -565,9 +577,22 @@ def verdicts(r):
     for iv, lt in r["latency"].items():
         out.append(f"latency p90 at {iv} ms {'met' if lt['p90_within_target'] else 'NOT met'}")
     if r["flight"]["available"]:
+        # judged like the jobs: a figure whose p10 to p90 spans more
+        # than the aim says nothing of it
         p = r["flight"]["cpu_job_paired"]
-        out.append(f"flight recorder {fmt(p and p['median'], 3)} "
-                   f"({'met' if p and p['median'] < 1.005 else 'NOT met'}, aim under 0.5 %)")
+        if resolves(p) != "yes":
+            out.append("flight recorder not resolved to 1 %" + (
+                f" (p10 to p90 {fmt(p['p10'], 3)} to {fmt(p['p90'], 3)})" if p else ""))
+        else:
+            out.append(f"flight recorder {fmt(p['median'], 3)} "
+                       f"({'met' if p['median'] < 1.005 else 'NOT met'}, aim under 0.5 %)")
+    p = r.get("icount") and r["icount"].get("flight")
+    if p:
+        if resolves(p) != "yes":
+            out.append("under -icount flight recorder not resolved to 1 %")
+        else:
+            out.append(f"under -icount flight recorder {fmt(p['median'], 4)} "
+                       f"({'met' if p['median'] < 1.005 else 'NOT met'}, aim under 0.5 %)")
     return out
 
 

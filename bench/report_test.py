@@ -3,7 +3,8 @@
 """Host tests of bench/report.py (run by `make bench-build`, so before
 every `make bench`): pairs by round id, nearest-rank percentiles, a missed
 latency trial counted as the longest, a missing measurement failing
-the report, and which earlier kernels keep their column."""
+the report, a flight recorder figure judged only where it resolves, and
+which earlier kernels keep their column."""
 
 import os
 import subprocess
@@ -62,6 +63,35 @@ class Missing(unittest.TestCase):
                                 capture_output=True, text=True, check=False)
         self.assertEqual(rc.returncode, 1)
         self.assertIn("missing: k: sampling-1000 kworker-idle-ns", rc.stderr)
+
+
+class Verdicts(unittest.TestCase):
+    @staticmethod
+    def result(ratios, icount_ratios):
+        d = {"flight-19": {"cpu-ns": [(100.0 * x, f"r{i}") for i, x in enumerate(ratios)]},
+             "flight-0": {"cpu-ns": [(100.0, f"r{i}") for i in range(len(ratios))]}}
+        p = report.paired(d, "flight-19", "flight-0", "cpu-ns")
+        d = {"a": {"cpu-ns": [(100.0 * x, f"r{i}") for i, x in enumerate(icount_ratios)]},
+             "b": {"cpu-ns": [(100.0, f"r{i}") for i in range(len(icount_ratios))]}}
+        return {"sampling-1000": {"pidstat_over_module": 100, "pass_over_floor": 2},
+                "sampling-10000": {"pidstat_over_module": 100, "pass_over_floor": 2},
+                "overhead": {j: {"1000ms_paired": None, "100ms_paired": None}
+                             for j in ("cpu", "fork", "ctxsw")},
+                "latency": {}, "flight": {"available": True, "cpu_job_paired": p},
+                "icount": {"flight": report.paired(d, "a", "b", "cpu-ns"),
+                           **{j: {"1000ms_paired": None, "100ms_paired": None}
+                              for j in ("cpu", "fork", "ctxsw")}}}
+
+    def test_flight_that_scatters_is_not_judged(self):
+        # 2 TCG vCPUs: a median over the aim inside a spread 20 times wider
+        v = report.verdicts(self.result([0.95, 1.0, 1.026, 1.1, 1.4], [1.0004] * 5))
+        self.assertIn("flight recorder not resolved to 1 % (p10 to p90 0.950 to 1.400)", v)
+        self.assertIn("under -icount flight recorder 1.0004 (met, aim under 0.5 %)", v)
+
+    def test_flight_over_its_aim_is_said(self):
+        v = report.verdicts(self.result([1.02] * 5, [1.007, 1.008, 1.008, 1.009, 1.01]))
+        self.assertIn("flight recorder 1.020 (NOT met, aim under 0.5 %)", v)
+        self.assertIn("under -icount flight recorder 1.0080 (NOT met, aim under 0.5 %)", v)
 
 
 class Keep(unittest.TestCase):
