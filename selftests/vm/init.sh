@@ -95,9 +95,18 @@ echo
 mark "KHM-BOOT $(uname -r)"
 
 # perf's page-fault and per-task jump labels held on for the whole run, so
-# that no profile patches them under TCG (selftests/workloads/keyhold.c)
+# that no profile patches them under TCG (selftests/workloads/keyhold.c);
+# waited for, so that their patching (text_poke_bp, int3 while the other
+# vCPU runs) is over before insmod: an rt VM once died of "Oops: int3"
+# during the load with keyhold started just before it
 if [ -x /selftests/keyhold ]; then
-	/selftests/keyhold </dev/null >/dev/null &
+	/selftests/keyhold </dev/null >/tmp/keyhold &
+	i=0
+	while ! grep -q ready /tmp/keyhold 2>/dev/null && [ "$i" -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	grep -q ready /tmp/keyhold 2>/dev/null || mark "KHM-NOTE keyhold not ready"
 fi
 
 # shellcheck disable=SC2086 # the parameters are words
