@@ -542,6 +542,16 @@ def readme_section(doc):
     return "\n".join(rows) + "\n"
 
 
+def judged(what, p, limit, digits, spread=False, aim=""):
+    """a paired ratio against its aim, or not resolved (with its p10 to
+    p90 if @spread) where it does not resolve 1 %"""
+    if resolves(p) != "yes":
+        return f"{what} not resolved to 1 %" + (
+            f" (p10 to p90 {fmt(p['p10'], 3)} to {fmt(p['p90'], 3)})" if spread and p else "")
+    return (f"{what} {fmt(p['median'], digits)} "
+            f"({'met' if p['median'] < limit else 'NOT met'}{aim})")
+
+
 def verdicts(r):
     """each aim, met or not, in words"""
     out = []
@@ -556,43 +566,24 @@ def verdicts(r):
     for job in ("cpu", "fork", "ctxsw"):
         for mode in ("1000", "100"):
             p = r["overhead"][job][mode + "ms_paired"]
-            if not p:
-                continue
-            if resolves(p) != "yes":
-                out.append(f"{job} at {mode} ms not resolved to 1 % (p10 to p90 "
-                           f"{fmt(p['p10'], 3)} to {fmt(p['p90'], 3)})")
-            else:
-                out.append(f"{job} at {mode} ms {fmt(p['median'], 3)} "
-                           f"({'met' if p['median'] < 1.01 else 'NOT met'})")
+            if p:
+                out.append(judged(f"{job} at {mode} ms", p, 1.01, 3, spread=True))
     for job in ("cpu", "fork", "ctxsw"):
         for mode in ("1000", "100"):
             p = r.get("icount") and r["icount"][job][mode + "ms_paired"]
-            if not p:
-                continue
-            if resolves(p) != "yes":
-                out.append(f"under -icount {job} at {mode} ms not resolved to 1 %")
-            else:
-                out.append(f"under -icount {job} at {mode} ms {fmt(p['median'], 3)} "
-                           f"({'met' if p['median'] < 1.01 else 'NOT met'})")
+            if p:
+                out.append(judged(f"under -icount {job} at {mode} ms", p, 1.01, 3))
     for iv, lt in r["latency"].items():
         out.append(f"latency p90 at {iv} ms {'met' if lt['p90_within_target'] else 'NOT met'}")
     if r["flight"]["available"]:
         # judged like the jobs: a figure whose p10 to p90 spans more
         # than the aim says nothing of it
-        p = r["flight"]["cpu_job_paired"]
-        if resolves(p) != "yes":
-            out.append("flight recorder not resolved to 1 %" + (
-                f" (p10 to p90 {fmt(p['p10'], 3)} to {fmt(p['p90'], 3)})" if p else ""))
-        else:
-            out.append(f"flight recorder {fmt(p['median'], 3)} "
-                       f"({'met' if p['median'] < 1.005 else 'NOT met'}, aim under 0.5 %)")
+        out.append(judged("flight recorder", r["flight"]["cpu_job_paired"], 1.005, 3,
+                          spread=True, aim=", aim under 0.5 %"))
     p = r.get("icount") and r["icount"].get("flight")
     if p:
-        if resolves(p) != "yes":
-            out.append("under -icount flight recorder not resolved to 1 %")
-        else:
-            out.append(f"under -icount flight recorder {fmt(p['median'], 4)} "
-                       f"({'met' if p['median'] < 1.005 else 'NOT met'}, aim under 0.5 %)")
+        out.append(judged("under -icount flight recorder", p, 1.005, 4,
+                          aim=", aim under 0.5 %"))
     return out
 
 
