@@ -107,8 +107,10 @@ struct khm_proc {
 	/*
 	 * Every metric in steady_mask was steady (khr_steady()) under the
 	 * rules of khm_rules_gen steady_gen: while they stay at value[],
-	 * a pass judges them by khr_steady_note() alone.
+	 * a pass judges them by khr_steady_note() alone, at the time
+	 * steady_ns of the last such pass, noted when the process leaves it.
 	 */
+	u64 steady_ns;
 	bool steady;
 	u8 steady_mask;
 	u32 steady_gen;

@@ -224,7 +224,11 @@ void khm_group_sums(struct task_struct *p, struct khm_group_sums *s)
 
 static u32 khm_read_group(struct task_struct *p, struct khm_raw *r)
 {
-	/* per group: a walk with RCU breaks spans more than an instant */
+	/*
+	 * Per group (a walk with RCU breaks spans more than an instant),
+	 * one clock: the scheduler's, which the counters read below and
+	 * last_queued are kept in.
+	 */
 	u64 now = local_clock();
 	struct signal_struct *sig = p->signal;
 	unsigned int seq, nextseq = 0;
@@ -286,8 +290,13 @@ static u32 khm_read_group(struct task_struct *p, struct khm_raw *r)
 		khm_group_retries++;
 	}
 	done_seqretry_irqrestore(&sig->stats_lock, seq, flags);
-	/* the rates divide by the time between two reads of this group */
-	r->read_ns = ktime_get_ns();
+	/*
+	 * The rates divide by the time between two reads of this group, in
+	 * the clock the counters are kept in. Where the TSC is stable it is
+	 * one clock on every CPU; where not, two CPUs' can be about a tick
+	 * apart: a rate read by a worker that moved errs by that much.
+	 */
+	r->read_ns = now;
 	r->threads = visited;
 	r->dstate_ns = longest;
 	if (!r->kthread) {
@@ -302,7 +311,8 @@ static u64 khm_rate(u64 now, u64 prev, u64 mult, u64 elapsed)
 {
 	u64 delta = now > prev ? now - prev : 0;
 
-	if (!elapsed)
+	/* most counters of most processes stand still: no division */
+	if (!delta || !elapsed)
 		return 0;
 	if (div64_u64(delta, elapsed) >= div64_u64(U64_MAX, mult))
 		return U64_MAX;
@@ -654,12 +664,15 @@ static void khm_judge_all(struct khm_proc *pr, const u64 *v, u8 mask,
 		if ((mask & BIT(m)) && v[m] != pr->value[m])
 			steady = false;
 	if (steady) {
-		for (m = 0; m < KHOLMES_NR_METRICS; m++)
-			if (mask & BIT(m))
-				khr_steady_note(&pr->rule_st[m], now);
+		pr->steady_ns = now;
 		khm_steady_judged++;
 		return;
 	}
+	/* what the steady passes noted, before the rules read it */
+	if (pr->steady)
+		for (m = 0; m < KHOLMES_NR_METRICS; m++)
+			if (pr->steady_mask & BIT(m))
+				khr_steady_note(&pr->rule_st[m], pr->steady_ns);
 	steady = true;
 	for (m = 0; m < KHOLMES_NR_METRICS; m++) {
 		bool same;
@@ -675,6 +688,7 @@ static void khm_judge_all(struct khm_proc *pr, const u64 *v, u8 mask,
 	pr->steady = steady;
 	pr->steady_mask = mask;
 	pr->steady_gen = khm_rules_gen;
+	pr->steady_ns = now;
 	khm_full_judged++;
 }
 
