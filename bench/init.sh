@@ -229,6 +229,9 @@ for total in 1000 10000; do
 	for v in $("$J" kwcpu "$PASSES" 1000); do
 		emit "sampling-$total" module-cpu-ns "$v"
 	done
+	# each pass paired with a floor walk right after it, as the jobs are
+	# paired per round: the emulated machine's speed drifts, and a pair
+	# shares it
 	n=0
 	last=$(pass | cut -d' ' -f1)
 	while [ "$n" -lt "$PASSES" ]; do
@@ -237,16 +240,12 @@ for total in 1000 10000; do
 		set -- $(pass)
 		[ "$1" = "$last" ] && continue
 		last=$1
-		emit "sampling-$total" module-pass-ns "$2"
-		n=$((n + 1))
-	done
-	i=0
-	while [ "$i" -lt "$PASSES" ]; do
+		emit "sampling-$total" module-pass-ns "$2" "r$n"
 		# shellcheck disable=SC2046 # "threads ns sum"
 		set -- $(cat /sys/kernel/debug/kholmes/floor_walk)
-		emit "sampling-$total" floor-tasks "$1"
-		emit "sampling-$total" floor-ns "$2"
-		i=$((i + 1))
+		emit "sampling-$total" floor-tasks "$1" "r$n"
+		emit "sampling-$total" floor-ns "$2" "r$n"
+		n=$((n + 1))
 	done
 	rmmod kholmes
 	# the kworkers' CPU without the module, the same population there

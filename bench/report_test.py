@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Host tests of bench/report.py (run by `make bench-build`, so before
-every `make bench`): pairs by round id, nearest-rank percentiles, a missed
+every `make bench`): pairs by round id (a pass with the floor walk
+after it too), nearest-rank percentiles, a missed
 latency trial counted as the longest, a missing measurement failing
 the report, a flight recorder figure judged only where it resolves, and
 which earlier kernels keep their column."""
@@ -39,6 +40,18 @@ class Pairing(unittest.TestCase):
         d = report.load(raw(["k latency-1000 ns 1234 r7"]))["k"]
         self.assertEqual(report.vals(d, "latency-1000", "ns"), [1234.0])
         self.assertEqual(report.tagged(d, "latency-1000", "ns"), {"r7": 1234.0})
+
+
+    def test_pass_pairs_with_its_floor_walk(self):
+        # pass r1's floor walk is missing: by position pass r2 would be
+        # paired with r3's walk, which the VM ran at half the speed
+        lines = ["k sampling-1000 module-pass-ns 3000 r0", "k sampling-1000 floor-ns 1000 r0",
+                 "k sampling-1000 module-pass-ns 3000 r1",
+                 "k sampling-1000 module-pass-ns 2000 r2", "k sampling-1000 floor-ns 1000 r2",
+                 "k sampling-1000 module-pass-ns 4000 r3", "k sampling-1000 floor-ns 2000 r3"]
+        lines += [f"k sampling-1000 floor-tasks 10 r{r}" for r in range(4)]
+        d = report.load(raw(lines))["k"]
+        self.assertEqual(report.floor_pairs(d, "sampling-1000", 10), [3.0, 2.0, 2.0])
 
 
 class Percentiles(unittest.TestCase):
