@@ -4,7 +4,8 @@
 every `make bench`): pairs by round id (a pass with the floor walk
 after it too), nearest-rank percentiles, a missed
 latency trial counted as the longest, a missing measurement failing
-the report, a flight recorder figure judged only where it resolves, and
+the report, a flight recorder figure judged only where it resolves, a
+difference of CPU times printed only where it resolves, and
 which earlier kernels keep their column."""
 
 import os
@@ -52,6 +53,21 @@ class Pairing(unittest.TestCase):
         lines += [f"k sampling-1000 floor-tasks 10 r{r}" for r in range(4)]
         d = report.load(raw(lines))["k"]
         self.assertEqual(report.floor_pairs(d, "sampling-1000", 10), [3.0, 2.0, 2.0])
+
+
+class ByJob(unittest.TestCase):
+    # the job's CPU with the profiler less the job's alone: under
+    # emulation it scattered to -2,621 ms per 1,000 samples (median), and
+    # the report printed perf / kholmes as -5.6x
+    def test_scatter_across_zero_is_not_resolved(self):
+        dd = report.dist([-2954.0, -2621.2, 1628.8])
+        self.assertFalse(report.above_zero(dd))
+        self.assertTrue(report.by_job(dd).startswith("not resolved ("))
+
+    def test_resolved_difference_is_shown(self):
+        dd = report.dist([1600.0, 1695.0, 1706.5])
+        self.assertTrue(report.above_zero(dd))
+        self.assertEqual(report.by_job(dd), "1,695.0 (1,600.0 to 1,706.5)")
 
 
 class Percentiles(unittest.TestCase):
