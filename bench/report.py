@@ -407,7 +407,7 @@ def markdown(meta, results):
                 f"{fmt(s['module_cpu_ns_per_task'], 0)} | {spread(s['pidstat_cpu_ns_per_pass'], 1, ' ms', 1e-6)} | "
                 f"{fmt(s['pidstat_cpu_ns_per_task'], 0)} | {fmt(s['pidstat_over_module'], 0, 'x')} | "
                 f"{fmt(s['module_pass_ns_per_task'], 0)} | {fmt(s['floor_ns_per_task'], 0)} | "
-                f"{spread(s['pass_over_floor_paired'], 2, 'x')} | {fmt(s.get('first_window_pass_over_floor'), 1, 'x')} |")
+                f"{spread(s.get('pass_over_floor_paired'), 2, 'x')} | {fmt(s.get('first_window_pass_over_floor'), 1, 'x')} |")
         lines += ["", "### Overhead on a job, loaded over unloaded, paired per round", "",
                   f"With {fmt(r['overhead_tasks'], 0)} tasks for the module to sample; each round runs the "
                   "three settings in an order drawn from the seed (orders: "
