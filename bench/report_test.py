@@ -42,7 +42,6 @@ class Pairing(unittest.TestCase):
         self.assertEqual(report.vals(d, "latency-1000", "ns"), [1234.0])
         self.assertEqual(report.tagged(d, "latency-1000", "ns"), {"r7": 1234.0})
 
-
     def test_pass_pairs_with_its_floor_walk(self):
         # pass r1's floor walk is missing: by position pass r2 would be
         # paired with r3's walk, which the VM ran at half the speed
