@@ -508,14 +508,22 @@ static struct {
 	u64 value;
 	u64 avg;
 	u64 last_ns;
-	/* the host's waiting: this pass's sum, and a window of past ones */
+	/*
+	 * The host's waiting: this pass's sum, the last complete pass's,
+	 * a window of past ones, and the level it held lately.
+	 */
 	u64 host;
+	u64 prev_host;
+	bool have_prev;
 	struct khr_window win;
 	u64 ring[KHOLMES_WINDOW_MAX];
+	struct khr_state host_st;
 } khm_rd;
 
 /* debugfs: jumps that another process's shorter wait paid for */
 static u64 khm_rd_shifted;
+/* debugfs: jumps while the host's waiting was at a level it held lately */
+static u64 khm_rd_host_returns;
 /* debugfs: jumps back to a level the process held lately */
 static u64 khm_level_returns;
 
@@ -530,9 +538,30 @@ static void khm_rundelay_fire(struct khm_proc *pr, u64 value, u64 avg)
 	}
 }
 
+/* The host's waiting starts from nothing: no window, no level. */
+static void khm_rundelay_reset(void)
+{
+	khm_rd.host = 0;
+	khm_rd.have_prev = false;
+	khr_window_init(&khm_rd.win, khm_cfg.window);
+	memset(&khm_rd.host_st, 0, sizeof(khm_rd.host_st));
+}
+
 /*
  * At the end of an update, before any tracked process is dropped. A walk
- * cut short (!complete) saw part of the host: its sum joins no window.
+ * cut short (!complete) saw part of the host: its sum joins no window and
+ * no level, and is not judged a return.
+ *
+ * The host's waiting has a level memory of its own, as a process's
+ * metrics have (khr_note_level()): contention back at a level the host
+ * held within the cooldown is a return, whoever waits now. A process's
+ * own level memory does not see it when the contention lands on another
+ * process than last time: a switch pair on an emulated 2-CPU host that
+ * moves back to a placement it held in its first seconds, while its
+ * neighbours' rules were warming up, makes the cpu or vm stressor beside
+ * it wait three times longer than its window, a level that stressor
+ * never held, while the host waits as it did then. Had the rule fired
+ * then, its cooldown would hold now.
  */
 static void khm_rundelay_pass(u64 now, u64 boot, bool complete)
 {
@@ -540,19 +569,31 @@ static void khm_rundelay_pass(u64 now, u64 boot, bool complete)
 	u64 cool = khr_rule_cooldown_ns(rule);
 	u64 host = khm_rd.host, host_avg = khr_window_avg(&khm_rd.win);
 	u32 samples = khm_rd.win.count;
+	bool known = false;
 
 	if (khm_rd.win.cap != khm_cfg.window) {
-		khr_window_init(&khm_rd.win, khm_cfg.window);
+		khm_rundelay_reset();
 		samples = 0;
 	}
-	if (complete)
+	if (complete) {
+		/* judged against the levels before this pass, as a rule is */
+		known = khr_level_known(&khm_rd.host_st, host, now, cool);
 		khr_window_push(&khm_rd.win, khm_rd.ring, host);
+		if (khm_rd.have_prev)
+			khr_note_level(&khm_rd.host_st, khm_rd.prev_host, host,
+				       now, cool);
+		khm_rd.prev_host = host;
+		khm_rd.have_prev = true;
+	}
 	khm_rd.host = 0;
 	if (!khm_rd.pr)
 		return;
 	if (!khr_wait_grew(khm_rd.value, khm_rd.avg, host, host_avg, samples,
 			   khm_cfg.window)) {
 		khm_rd_shifted++;
+		khm_stats.suppressed++;
+	} else if (known) {
+		khm_rd_host_returns++;
 		khm_stats.suppressed++;
 	} else if (khm_rd.last_ns && now - khm_rd.last_ns < cool) {
 		khm_stats.suppressed++;
@@ -1088,8 +1129,7 @@ void khm_sampler_reset(void)
 	xa_for_each(&khm_procs, idx, pr)
 		khm_proc_drop(idx, pr);
 	khm_rd.last_ns = 0;
-	khm_rd.host = 0;
-	khr_window_init(&khm_rd.win, khm_cfg.window);
+	khm_rundelay_reset();
 }
 
 struct khm_proc *khm_proc_next(unsigned long *tgid)
@@ -1149,6 +1189,8 @@ int khm_sampler_init(void)
 			   &khm_rd_shifted);
 	debugfs_create_u64("level_returns", 0600, khm_debugfs,
 			   &khm_level_returns);
+	debugfs_create_u64("rundelay_host_returns", 0600, khm_debugfs,
+			   &khm_rd_host_returns);
 	debugfs_create_u64("cpu_excess_max", 0600, khm_debugfs,
 			   &khm_cpu_excess_max);
 	debugfs_create_u64("steady_judged", 0600, khm_debugfs,

@@ -685,6 +685,72 @@ TEST_F_TIMEOUT(real, kholmesctl_not_captured, 120)
 	json_object_put(events);
 }
 
+/*
+ * Contention back at a level the host held is a return, whoever waits
+ * now: no rundelay capture. A shell loop spins alone on CPU 0 and waits
+ * for nothing; then two start together on CPU 1, each waits half the
+ * time from its first instruction while its rules warm up, and the host
+ * waits as it had not; then one of the two stops, and the host waits
+ * for nothing; then it goes on, on CPU 0: the host waits as it did, and
+ * the loop on CPU 0 waits half the time, a level it never held (its own
+ * level memory cannot tell), over a window of nothing, and the host's
+ * waiting grew by all of it. Without the host's level memory that was a
+ * rundelay capture of it, though nothing happened that had not happened
+ * seconds before, when no rule could fire. Busybox's sh, which starts
+ * in a moment: stress-ng's workers on one CPU did not start together
+ * (one waited for nothing for its first window, then half the time: a
+ * rundelay capture, rightly). The cpu rule is off: the loop alone on
+ * CPU 0 reaches its ceiling, and its capture and profile would make it
+ * wait.
+ */
+TEST_F_TIMEOUT(real, rundelay_host_level_return, 120)
+{
+	char *spin[] = { "sh", "-c", "while :; do :; done", NULL };
+	long long returns = kt_debugfs("rundelay_host_returns");
+	struct json_object *events;
+	pid_t alone, stays, moved;
+	char seen[1024];
+	cpu_set_t cpu0;
+	int late, n;
+
+	ASSERT_EQ(0, kt_ctl("rule set cpu off"));
+	/*
+	 * From here on the test only sleeps: a kholmesctl run is tens of
+	 * ms of CPU under emulation, and a loop that waits 60 ms of an
+	 * interval for it reads 300 ms/s, a rundelay jump of its own.
+	 */
+	ASSERT_LT(0, alone = rt_spawn(0, spin));
+	self->pids[self->npids++] = alone;
+	/* its window full of waiting for nothing */
+	kt_sleep_ms(2 * RT_WINDOW * RT_MS);
+	ASSERT_LT(0, stays = rt_spawn(1, spin));
+	self->pids[self->npids++] = stays;
+	ASSERT_LT(0, moved = rt_spawn(1, spin));
+	self->pids[self->npids++] = moved;
+	/* two on CPU 1: the host waits; their windows fill */
+	kt_sleep_ms(3 * RT_WINDOW * RT_MS);
+	ASSERT_EQ(0, kill(moved, SIGSTOP));
+	/* the host waits for nothing, for a window and more */
+	kt_sleep_ms(3 * RT_WINDOW * RT_MS);
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	ASSERT_EQ(0, sched_setaffinity(moved, sizeof(cpu0), &cpu0));
+	ASSERT_EQ(0, kill(moved, SIGCONT));
+	kt_sleep_ms(3 * RT_WINDOW * RT_MS);
+
+	events = kt_mon_events(&self->mon, "detection");
+	ASSERT_NE(NULL, events);
+	n = rt_events(events, "rundelay", -1, 1000000, &late, seen,
+		      sizeof(seen));
+	TH_LOG("alone %d, stays %d, moved %d; detections: %s; rundelay shifted %lld, host returns %lld",
+	       alone, stays, moved, seen, kt_debugfs("rundelay_shifted"),
+	       kt_debugfs("rundelay_host_returns") - returns);
+	EXPECT_EQ(0, n);
+	/* and it was the host's return that kept it: the jump was there */
+	EXPECT_LT(returns, kt_debugfs("rundelay_host_returns"));
+	json_object_put(events);
+}
+
 /* profiles done, skipped or refused: grows once a profile's outcome is known */
 static long long rt_profiles_over(void)
 {
@@ -844,12 +910,15 @@ TEST_F_TIMEOUT(real, rundelay_one_capture, 180)
  * held. The same move is seen from the pair's neighbours too: the pair's
  * demand grows from 15 to 55 % of a CPU, the host's waiting grows with
  * it, and the cpu or vm stressor that shares a vCPU with it waits three
- * times longer (seen on 6.12-rt in CI, 22 s in: rundelay of stress-ng-vm
- * at 524 ms/s over a window of 154). Beside two other VMs on the two
- * host CPUs the pair did not move at all in 55 s (500 to 3,600 switches
- * a second throughout): its move is the emulated host's, whose vCPUs'
- * wake-ups of each other are slow when they are apart and the host's
- * CPUs are busy.
+ * times longer (seen on 6.12, 35 s in: rundelay of stress-ng-vm at 522
+ * ms/s over a window of 150). A move back to a placement the pair held
+ * in its first seconds makes the same wait of a neighbour, while the host
+ * waits as it did then (seen on 6.12-rt in CI, 22 s in: rundelay of
+ * stress-ng-vm at 524 ms/s over a window of 154): a return of the host's
+ * waiting, no detection (rundelay_host_level_return). When the pair
+ * moves is the emulated host's doing, not the load's: beside two other
+ * VMs on the two host CPUs it did not move at all in 55 s (500 to 3,600
+ * switches a second throughout), beside one it moved 2.6 s in.
  *
  * So the test reads the load itself, from /proc, every interval
  * (rt_log_cg()), and a detection after the warm-up is said as the known
