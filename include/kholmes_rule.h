@@ -155,6 +155,13 @@ static inline __u64 khr_window_avg(const struct khr_window *w)
 	return w->count ? khr_div(w->sum, (__u64)w->count) : 0;
 }
 
+/* The value pushed last, partial window or full; the window holds one. */
+static inline __u64 khr_window_last(const struct khr_window *w,
+				    const __u64 *ring)
+{
+	return ring[(w->head + w->cap - 1) % w->cap];
+}
+
 /*
  * Whether a rule can fire at @value at all, whatever the average: the
  * module judges most samples of an idle host by this alone and leaves

@@ -509,12 +509,11 @@ static struct {
 	u64 avg;
 	u64 last_ns;
 	/*
-	 * The host's waiting: this pass's sum, the last complete pass's,
-	 * a window of past ones, and the level it held lately.
+	 * The host's waiting: this pass's sum, a window of past ones (the
+	 * last complete pass's sum the newest), and the level it held
+	 * lately.
 	 */
 	u64 host;
-	u64 prev_host;
-	bool have_prev;
 	struct khr_window win;
 	u64 ring[KHOLMES_WINDOW_MAX];
 	struct khr_state host_st;
@@ -542,7 +541,6 @@ static void khm_rundelay_fire(struct khm_proc *pr, u64 value, u64 avg)
 static void khm_rundelay_reset(void)
 {
 	khm_rd.host = 0;
-	khm_rd.have_prev = false;
 	khr_window_init(&khm_rd.win, khm_cfg.window);
 	memset(&khm_rd.host_st, 0, sizeof(khm_rd.host_st));
 }
@@ -578,12 +576,11 @@ static void khm_rundelay_pass(u64 now, u64 boot, bool complete)
 	if (complete) {
 		/* judged against the levels before this pass, as a rule is */
 		known = khr_level_known(&khm_rd.host_st, host, now, cool);
+		if (samples)
+			khr_note_level(&khm_rd.host_st,
+				       khr_window_last(&khm_rd.win, khm_rd.ring),
+				       host, now, cool);
 		khr_window_push(&khm_rd.win, khm_rd.ring, host);
-		if (khm_rd.have_prev)
-			khr_note_level(&khm_rd.host_st, khm_rd.prev_host, host,
-				       now, cool);
-		khm_rd.prev_host = host;
-		khm_rd.have_prev = true;
 	}
 	khm_rd.host = 0;
 	if (!khm_rd.pr)

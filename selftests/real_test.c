@@ -999,22 +999,6 @@ static bool rt_read_proc(pid_t pid, struct rt_reading *r)
 	return any;
 }
 
-/* @pid's comm in @buf ("?" when it is gone). */
-static void rt_comm(pid_t pid, char *buf, size_t len)
-{
-	char path[64];
-	FILE *f;
-
-	snprintf(buf, len, "?");
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	if (fgets(buf, len, f))
-		buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
-}
-
 /* Read every process of RT_CG each interval for @ms into @t; how many. */
 static int rt_log_cg(struct rt_log *t, long ms)
 {
@@ -1022,6 +1006,7 @@ static int rt_log_cg(struct rt_log *t, long ms)
 	struct rt_reading r;
 	pid_t pids[RT_LOG_PROCS];
 	int i, j, n, nt = 0;
+	char path[64];
 
 	while (kt_now_ms() < end) {
 		n = rt_cg_pids(RT_CG, pids, RT_LOG_PROCS);
@@ -1034,8 +1019,11 @@ static int rt_log_cg(struct rt_log *t, long ms)
 				continue;
 			if (j == nt) {
 				t[nt].pid = pids[i];
-				rt_comm(pids[i], t[nt].comm,
-					sizeof(t[nt].comm));
+				snprintf(path, sizeof(path), "/proc/%d/comm",
+					 pids[i]);
+				if (khm_read_file(path, t[nt].comm,
+						  sizeof(t[nt].comm)) < 0)
+					strcpy(t[nt].comm, "?");
 				nt++;
 			}
 			if (t[j].n < RT_LOG_READS)

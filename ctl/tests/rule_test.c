@@ -236,8 +236,10 @@ TEST(window_ring)
 	khr_window_init(&w, 4);
 	EXPECT_EQ((__u64)0, khr_window_avg(&w));
 	khr_window_push(&w, ring, 1);
+	EXPECT_EQ((__u64)1, khr_window_last(&w, ring));
 	khr_window_push(&w, ring, 2);
 	khr_window_push(&w, ring, 3);
+	EXPECT_EQ((__u64)3, khr_window_last(&w, ring));
 	/* a partial window averages what it holds */
 	EXPECT_EQ((__u32)3, w.count);
 	EXPECT_EQ((__u64)6, w.sum);
@@ -245,12 +247,15 @@ TEST(window_ring)
 	khr_window_push(&w, ring, 4);
 	EXPECT_EQ((__u32)4, w.count);
 	EXPECT_EQ((__u32)0, w.head);
+	/* the head wrapped: the last is the ring's end */
+	EXPECT_EQ((__u64)4, khr_window_last(&w, ring));
 	EXPECT_EQ((__u64)10, w.sum);
 	/* full: the oldest leaves */
 	khr_window_push(&w, ring, 5);
 	EXPECT_EQ((__u32)4, w.count);
 	EXPECT_EQ((__u32)1, w.head);
 	EXPECT_EQ((__u64)14, w.sum);
+	EXPECT_EQ((__u64)5, khr_window_last(&w, ring));
 	EXPECT_EQ((__u64)5, ring[0]);
 	EXPECT_EQ((__u64)3, khr_window_avg(&w));	/* 14 / 4, truncated */
 	khr_window_push(&w, ring, 6);
