@@ -50,18 +50,22 @@ else
 	echo "not ok 1 - lintian: errors in kholmes-dkms or kholmesctl $version"
 	failed=1
 fi
-# kholmesctl loads libdebuginfod with dlopen() (only when DEBUGINFOD_URLS
-# names servers), so dh_shlibdeps cannot see it: the package must
-# recommend it by hand, or `pull` on a fleet host never reaches a server.
+# kholmesctl loads libdw, libkmod and libcurl with dlopen() (when it
+# unwinds a capture, explains a missing module, uploads), and
+# libdebuginfod only when DEBUGINFOD_URLS names servers, so dh_shlibdeps
+# sees none of them: the package must depend on the first three and
+# recommend the last by hand, or captures on a fleet host come out
+# unsymbolized and `pull` never reaches a server.
 ctl_deb=$(ls "$out"/kholmesctl_"${version}"_*.deb)
 rec=$(dpkg-deb -f "$ctl_deb" Recommends)
 dep=$(dpkg-deb -f "$ctl_deb" Depends)
-if [[ $rec == *libdebuginfod1* && $dep == *libdw1* ]]; then
-	echo "ok 2 - kholmesctl depends on libdw1 and recommends libdebuginfod1"
+if [[ $rec == *libdebuginfod1* && $dep == *libdw1* && $dep == *libelf1* &&
+	$dep == *libkmod2* && $dep == *libcurl4* ]]; then
+	echo "ok 2 - kholmesctl depends on libdw1, libelf1, libkmod2 and libcurl4 and recommends libdebuginfod1"
 else
 	echo "# Depends: $dep"
 	echo "# Recommends: $rec"
-	echo "not ok 2 - kholmesctl depends on libdw1 and recommends libdebuginfod1"
+	echo "not ok 2 - kholmesctl depends on libdw1, libelf1, libkmod2 and libcurl4 and recommends libdebuginfod1"
 	failed=1
 fi
 echo "1..2"

@@ -9,6 +9,8 @@
  *  - a thread blocked in nanosleep() shows the kernel's nanosleep frames
  *    and, unwound by the controller's CFI (dwarf) unwinder through the
  *    static libc that has no frame pointers, cap_sleep_here();
+ *  - where libdw does not load, kholmesctl still writes the capture, with
+ *    the frame-pointer walk unsymbolized, and says why;
  *  - a 200-thread process yields max-threads threads and says so;
  *  - a queue of max-captures 3 given 5 drops the 2 oldest and counts them;
  *    one of max-queue-kb for 2.5 captures keeps the newest 2 and never
@@ -33,6 +35,7 @@
  */
 #include <ctype.h>
 #include <elf.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -569,6 +572,67 @@ TEST_F_TIMEOUT(cap, blocked_thread_dwarf_stack, 60)
 	EXPECT_TRUE(folded_has(f.folded, "cap_sleep_here"));
 	EXPECT_TRUE(folded_has(f.folded, "hrtimer_nanosleep") ||
 		    folded_has(f.folded, "do_nanosleep"));
+	cap_files_free(&f);
+}
+
+/*
+ * kholmesctl loads libdw when it first unwinds a capture, not at its
+ * start: where libdw does not load (here an empty libdw.so.1 found first
+ * through LD_LIBRARY_PATH), the capture is still written, with the
+ * kernel's frame-pointer walk of a spinner built with frame pointers,
+ * unsymbolized (its file and offsets), and says why. Before, kholmesctl
+ * did not start at all.
+ */
+TEST_F_TIMEOUT(cap, without_libdw_fp_frames_stay, 60)
+{
+	char nodw[] = "/tmp/khm-nodw", lib[64], path[PATH_MAX];
+	struct json_object *e, *t, *us, *frames, *fr;
+	const char *err;
+	struct cap_files f;
+	long long id;
+	size_t i, n;
+	int fd;
+
+	ASSERT_EQ(0, kt_wl_start(&self->wl, "ready", 10000, "cap_spin", NULL));
+	id = khm_capture(self->wl.pid, NULL);
+	ASSERT_LT(0, id);
+	e = khm_capture_wait(id, CAP_WAIT_MS);
+	ASSERT_NE(NULL, e);
+	json_object_put(e);
+	ASSERT_EQ(0, khm_mkdir_p(nodw));
+	snprintf(lib, sizeof(lib), "%s/libdw.so.1", nodw);
+	fd = open(lib, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_EQ(0, setenv("LD_LIBRARY_PATH", nodw, 1));
+	EXPECT_EQ(0, khm_pull(self->dir));
+	unsetenv("LD_LIBRARY_PATH");
+	unlink(lib);
+	rmdir(nodw);
+	cap_files_load(_metadata, self->dir, id, &f);
+
+	err = khm_json_str(f.json, "unwind-error") ?: "(none)";
+	EXPECT_NE(NULL, strstr(err, "libdw unavailable: ")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "file too short")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(f.txt, "libdw unavailable: "));
+	t = thread_by_tid(f.json, self->wl.pid);
+	ASSERT_NE(NULL, t) TH_LOG("%s", json_str(f.json));
+	us = khm_json_get(t, "ustack");
+	EXPECT_STREQ("fp", khm_json_str(us, "unwinder") ?: "(none)")
+		TH_LOG("%s", json_str(us));
+	/* cap_spin_here, main and on: in the spinner's file, no names */
+	frames = khm_json_get(us, "frames");
+	n = array_len(frames);
+	EXPECT_LE(2, n) TH_LOG("%s", json_str(us));
+	snprintf(path, sizeof(path), "%s/cap_spin", kt_wl_dir());
+	for (i = 0; i < n && i < 2; i++) {
+		fr = json_object_array_get_idx(frames, i);
+		EXPECT_STREQ(path, khm_json_str(fr, "path") ?: "(none)")
+			TH_LOG("frame %zu: %s", i, json_str(fr));
+		EXPECT_LT(0, khm_json_int(fr, "file-offset"));
+		EXPECT_EQ(NULL, khm_json_str(fr, "func"))
+			TH_LOG("frame %zu: %s", i, json_str(fr));
+	}
 	cap_files_free(&f);
 }
 

@@ -4,6 +4,7 @@
  * module by its alias did not help): tell the user which of the usual
  * reasons it is, and the command that fixes it.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -18,6 +19,54 @@
 /* The module's file name, kmod/kholmes.ko; the UAPI names only the family. */
 #define MODNAME		"kholmes"
 #define SYSFS_MODULE	"/sys/module/" MODNAME
+
+/*
+ * libkmod is loaded here, on the one path that uses it, not linked:
+ * kholmesctl runs for every `status`, `capture` and poll, and libkmod
+ * brings libcrypto, libzstd and liblzma, whose loading and relocation
+ * were most of a run's start in the test VMs (TCG), for a diagnosis
+ * printed only when the module is missing. Without libkmod the
+ * diagnosis falls back to /sys/module.
+ */
+#define KH_KMOD_SONAME "libkmod.so.2"
+
+#define KH_KMOD_SYMS(X)							\
+	X(kmod_new) X(kmod_unref)					\
+	X(kmod_module_new_from_lookup) X(kmod_module_unref_list)	\
+	X(kmod_module_new_from_name) X(kmod_module_get_initstate)	\
+	X(kmod_module_unref)
+
+#define KH_KMOD_PTR(f) static typeof(f) *p_##f;
+KH_KMOD_SYMS(KH_KMOD_PTR)
+#undef KH_KMOD_PTR
+
+/* 0 when every pointer above is set; the library then stays loaded */
+static int kmod_load(void)
+{
+	void *h = dlopen(KH_KMOD_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		return -ENOENT;
+#define KH_KMOD_SYM(f)							\
+	do {								\
+		*(void **)&p_##f = dlsym(h, #f);			\
+		if (!p_##f) {						\
+			dlclose(h);					\
+			return -ENOENT;					\
+		}							\
+	} while (0);
+	KH_KMOD_SYMS(KH_KMOD_SYM)
+#undef KH_KMOD_SYM
+	return 0;
+}
+
+#define kmod_new (*p_kmod_new)
+#define kmod_unref (*p_kmod_unref)
+#define kmod_module_new_from_lookup (*p_kmod_module_new_from_lookup)
+#define kmod_module_unref_list (*p_kmod_module_unref_list)
+#define kmod_module_new_from_name (*p_kmod_module_new_from_name)
+#define kmod_module_get_initstate (*p_kmod_module_get_initstate)
+#define kmod_module_unref (*p_kmod_module_unref)
 
 static const char *krelease(struct utsname *u)
 {
@@ -69,8 +118,11 @@ int kh_module_explain(void)
 	struct kmod_ctx *ctx;
 	int state;
 
-	/* A minimal initramfs has no /lib/modules: libkmod may not start. */
-	ctx = kmod_new(NULL, NULL);
+	/*
+	 * Without libkmod, or in a minimal initramfs with no /lib/modules
+	 * where it may not start, /sys/module says what it can.
+	 */
+	ctx = kmod_load() ? NULL : kmod_new(NULL, NULL);
 	if (!ctx) {
 		if (access(SYSFS_MODULE, F_OK))
 			not_loaded(NULL);

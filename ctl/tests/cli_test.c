@@ -4,7 +4,9 @@
  * runs in ctl/): output that cannot be written fails the command (a full
  * disk, a reader gone) instead of exiting 0 or dying of SIGPIPE; a usage
  * error is one line naming the word, then the synopsis, not the whole
- * help; options take --name=VALUE as well as --name VALUE.
+ * help; options take --name=VALUE as well as --name VALUE; it starts
+ * without the libraries it loads only when it needs them (libdw,
+ * libkmod), and a missing module is explained with or without libkmod.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -156,6 +158,101 @@ TEST(options_take_equals)
 
 		ASSERT_EQ(0, kh_parse_ps(3, w, &ps, &pe));
 		EXPECT_EQ(5U, ps.top);
+	}
+}
+
+/*
+ * A directory of libraries that do not load, found before the system's
+ * (LD_LIBRARY_PATH, set for this test's process and the command it
+ * runs): what kholmesctl links would stop it at its start.
+ */
+static const char *broken_libs(char *dir, size_t len)
+{
+	static const char *const names[] = {
+		"libdw.so.1", "libelf.so.1", "libkmod.so.2", "libcrypto.so.3",
+	};
+	char path[256];
+	size_t i;
+	int fd;
+
+	snprintf(dir, len, "/tmp/kh-cli-libs.XXXXXX");
+	if (!mkdtemp(dir))
+		return NULL;
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (fd < 0)
+			return NULL;
+		close(fd);
+	}
+	return setenv("LD_LIBRARY_PATH", dir, 1) ? NULL : dir;
+}
+
+static void broken_libs_gone(const char *dir)
+{
+	static const char *const names[] = {
+		"libdw.so.1", "libelf.so.1", "libkmod.so.2", "libcrypto.so.3",
+	};
+	char path[256];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/*
+ * libdw and libkmod are loaded when a capture is unwound or a missing
+ * module explained, not at the start: with both unloadable, a command
+ * that needs neither runs (before, the loader refused to start it:
+ * "error while loading shared libraries", status 127).
+ */
+TEST(starts_without_libdw_and_libkmod)
+{
+	char *const argv[] = { CTL, "--version", NULL };
+	char dir[64], err[4096];
+	int st, fd = open("/dev/null", O_WRONLY);
+
+	ASSERT_LE(0, fd);
+	ASSERT_NE(NULL, broken_libs(dir, sizeof(dir)));
+	st = run(argv, fd, err, sizeof(err));
+	close(fd);
+	broken_libs_gone(dir);
+	ASSERT_TRUE(WIFEXITED(st)) TH_LOG("status %#x", st);
+	EXPECT_EQ(0, WEXITSTATUS(st)) TH_LOG("%s", err);
+	EXPECT_EQ(NULL, strstr(err, "error while loading")) TH_LOG("%s", err);
+}
+
+/*
+ * Where no kholmes family is registered (this host's kernel has no
+ * module), a command that needs the module says why and exits 3, with
+ * libkmod (nl/module.c loads it to look the module up) and without it
+ * (then /sys/module alone says what it can).
+ */
+TEST(missing_module_explained_with_and_without_libkmod)
+{
+	char *const argv[] = { CTL, "status", NULL };
+	char dir[64], err[4096];
+	int round, st, fd;
+
+	if (!access("/sys/module/kholmes", F_OK))
+		SKIP(return, "the kholmes module is loaded on this host");
+	for (round = 0; round < 2; round++) {
+		if (round)
+			ASSERT_NE(NULL, broken_libs(dir, sizeof(dir)));
+		fd = open("/dev/null", O_WRONLY);
+		ASSERT_LE(0, fd);
+		st = run(argv, fd, err, sizeof(err));
+		close(fd);
+		if (round)
+			broken_libs_gone(dir);
+		ASSERT_TRUE(WIFEXITED(st)) TH_LOG("round %d: status %#x", round, st);
+		EXPECT_EQ(3, WEXITSTATUS(st)) TH_LOG("round %d: %s", round, err);
+		EXPECT_NE(NULL, strstr(err, "the kholmes module is not loaded"))
+			TH_LOG("round %d: %s", round, err);
+		EXPECT_EQ(1, lines(err)) TH_LOG("round %d: %s", round, err);
 	}
 }
 

@@ -19,6 +19,96 @@
 #include "unwind.h"
 #include "util.h"
 
+/*
+ * libdw (and libelf, which it needs) is loaded when the first capture is
+ * unwound, not linked: kholmesctl runs for every `status`, `capture` and
+ * poll, and only the runs that write a capture or a profile unwind. The
+ * two bring liblzma, libbz2 and zlib's inflate, whose loading and
+ * relocation every other run paid for at its start. Without libdw a
+ * capture keeps its frame-pointer walks, unsymbolized, and says why.
+ */
+#define KH_DW_SONAME "libdw.so.1"
+
+#define KH_DW_SYMS(X)							\
+	X(elf_version) X(elf_begin) X(elf_memory) X(elf_kind) X(elf_end) \
+	X(dwelf_elf_gnu_build_id) X(dwfl_errmsg)			\
+	X(dwfl_begin) X(dwfl_end) X(dwfl_report_begin) X(dwfl_report_end) \
+	X(dwfl_linux_proc_maps_report) X(dwfl_getmodules)		\
+	X(dwfl_build_id_find_elf) X(dwfl_module_build_id)		\
+	X(dwfl_module_report_build_id) X(dwfl_module_info)		\
+	X(dwfl_module_getelf) X(dwfl_module_addrinfo) X(dwfl_addrmodule) \
+	X(dwfl_attach_state) X(dwfl_thread_state_registers)		\
+	X(dwfl_getthread_frames) X(dwfl_frame_pc)
+
+#define KH_DW_PTR(f) static typeof(f) *p_##f;
+KH_DW_SYMS(KH_DW_PTR)
+#undef KH_DW_PTR
+
+/*
+ * Once per process: 0 when every pointer above is set; else -ENOENT, and
+ * why in @err (each capture says it).
+ */
+static int dw_load(char *err, size_t len)
+{
+	static char failed[96];	/* with its prefix, fits unwind_err */
+	static bool tried;
+	const char *why;
+	void *h;
+
+	if (tried)
+		goto out;
+	tried = true;
+	h = dlopen(KH_DW_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		why = dlerror();
+		snprintf(failed, sizeof(failed), "%s",
+			 why ? why : KH_DW_SONAME " not found");
+		goto out;
+	}
+#define KH_DW_SYM(f)							\
+	do {								\
+		*(void **)&p_##f = dlsym(h, #f);			\
+		if (!p_##f) {						\
+			snprintf(failed, sizeof(failed),		\
+				 "%s has no %s", KH_DW_SONAME, #f);	\
+			dlclose(h);					\
+			goto out;					\
+		}							\
+	} while (0);
+	KH_DW_SYMS(KH_DW_SYM)
+#undef KH_DW_SYM
+	p_elf_version(EV_CURRENT);
+out:
+	if (failed[0])
+		snprintf(err, len, "libdw unavailable: %s", failed);
+	return failed[0] ? -ENOENT : 0;
+}
+
+#define elf_version (*p_elf_version)
+#define elf_begin (*p_elf_begin)
+#define elf_memory (*p_elf_memory)
+#define elf_kind (*p_elf_kind)
+#define elf_end (*p_elf_end)
+#define dwelf_elf_gnu_build_id (*p_dwelf_elf_gnu_build_id)
+#define dwfl_errmsg (*p_dwfl_errmsg)
+#define dwfl_begin (*p_dwfl_begin)
+#define dwfl_end (*p_dwfl_end)
+#define dwfl_report_begin (*p_dwfl_report_begin)
+#define dwfl_report_end (*p_dwfl_report_end)
+#define dwfl_linux_proc_maps_report (*p_dwfl_linux_proc_maps_report)
+#define dwfl_getmodules (*p_dwfl_getmodules)
+#define dwfl_build_id_find_elf (*p_dwfl_build_id_find_elf)
+#define dwfl_module_build_id (*p_dwfl_module_build_id)
+#define dwfl_module_report_build_id (*p_dwfl_module_report_build_id)
+#define dwfl_module_info (*p_dwfl_module_info)
+#define dwfl_module_getelf (*p_dwfl_module_getelf)
+#define dwfl_module_addrinfo (*p_dwfl_module_addrinfo)
+#define dwfl_addrmodule (*p_dwfl_addrmodule)
+#define dwfl_attach_state (*p_dwfl_attach_state)
+#define dwfl_thread_state_registers (*p_dwfl_thread_state_registers)
+#define dwfl_getthread_frames (*p_dwfl_getthread_frames)
+#define dwfl_frame_pc (*p_dwfl_frame_pc)
+
 #define DELETED	" (deleted)"
 /* The only place debug files are looked for: root's, by build-id. */
 #define DEBUG_ROOT	"/usr/lib/debug"
@@ -941,11 +1031,12 @@ int kh_unwind(struct kh_capture *cap)
 	int ret;
 
 	u.deadline = kh_now_ms() + kh_unwind_budget_ms;
-	elf_version(EV_CURRENT);
-	u.dwfl = dwfl_begin(&dwfl_cbs);
-	if (!u.dwfl) {
-		set_err(cap, "starting libdw");
-	} else {
+	if (!dw_load(cap->unwind_err, sizeof(cap->unwind_err))) {
+		u.dwfl = dwfl_begin(&dwfl_cbs);
+		if (!u.dwfl)
+			set_err(cap, "starting libdw");
+	}
+	if (u.dwfl) {
 		ret = report(&u);
 		if (ret == -ENOMEM)
 			goto out;

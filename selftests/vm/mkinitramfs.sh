@@ -11,7 +11,9 @@
 #   /lib/kholmes/helper/*.ko   test-only modules: $KHM_HELPER_DIR, or
 #                              build/KVER/helper beside MODULE's build
 #   /bin/kholmesctl            KHOLMESCTL, with the shared libraries ldd
-#                              reports and the dynamic loader
+#                              reports and the dynamic loader, and libdw
+#                              and libkmod, which it loads when it needs
+#                              them
 #   /selftests/*               every file of SELFTESTS-DIR: the static test
 #                              binaries (*_test) and workloads; only the TEST
 #                              names given, if any, of the *_test binaries
@@ -120,6 +122,14 @@ add_extras() {
 }
 
 add_bin "$ctl" kholmesctl
+# and what it loads when it needs it, which ldd does not list: libdw to
+# unwind a capture, libkmod to explain a missing module
+libc=$(ldd "$ctl" 2>/dev/null | grep -o '/[^ ]*/libc\.so\.6' || true)
+for f in libdw.so.1 libkmod.so.2; do
+	if [[ -n $libc && -e ${libc%/*}/$f ]]; then
+		add_extra "${libc%/*}/$f"
+	fi
+done
 for b in ${KHM_EXTRA_BINS:-}; do
 	[[ -x $b ]] || { echo "mkinitramfs: no executable $b" >&2; exit 1; }
 	add_bin "$b" "${b##*/}"
