@@ -329,6 +329,7 @@ kernels+=(debug)
 # memory or locks, and what holds deadlines meant for stock kernels:
 # profile_test's saturation policy, refusals (fuzz sends every request),
 # perl unwinding (the controller's) and rundelay naming (the detector);
+# capture_test's capture without libdw (the controller's fallback);
 # daemon_test's SIGKILL loop, read-only directory, rotation and exec
 # hook (the daemon's own crash consistency and files);
 # hardening_test's 50 reloads under load and 20,000 processes (13 to
@@ -343,6 +344,7 @@ nparts=${KHM_VM_PARTS:-2}
 dparts=${KHM_DEBUG_PARTS:-2}
 debug_tests=${KHM_DEBUG_TESTS:-capture_test,profile_test,fuzz_test,daemon_test,sick_test,hardening_test,flight_test}
 declare -A debug_args=(
+	[capture]="-T without_libdw_fp_frames_stay"
 	[profile]="-T cpu_max_skips_when_saturated -T refusals -T perl_whole_stacks -T perl_fp_walk_no_junk -T rundelay_names_the_spinner"
 	[daemon]="-T sigkill_loop_loses_nothing -T readonly_dir_retried -T rotation_keeps_newest -T exec_gets_report_path"
 	[hardening]="-f failalloc"
@@ -368,6 +370,7 @@ done
 once_kernel=${KHM_ONCE_KERNEL:-}
 once_tests=(ctl_faults_test ctl_hostile_test)
 declare -A once_args=(
+	[capture]="-T without_libdw_fp_frames_stay"
 	[symbols]="-T cpp_demangled -T stripped_from_debug_file -T stripped_keeps_offsets -T debuginfod"
 	[daemon]="-T sigkill_loop_loses_nothing -T readonly_dir_retried -T rotation_keeps_newest -T exec_gets_report_path"
 )
