@@ -152,6 +152,12 @@ if ((phase == 1)); then
 	capture_files "$pid" | xargs -r stat -c '%n %U:%G %a' | diag
 	check "capture files are root:root 0640" \
 		bash -c "test -n \"\$(capture_files $pid)\" && ! capture_files $pid | xargs stat -c '%U:%G:%a' | grep -v -x root:root:640"
+	# kholmesctl loads libdw when it unwinds (dlopen): under the unit's
+	# sandbox (MemoryDenyWriteExecute, ProtectSystem) too, the frames of
+	# Debian's bash are named (main, reader_loop: its .dynsym), which only
+	# libdw does, and no capture says it could not load it
+	check "the daemon unwound the capture with libdw: user frames named" \
+		bash -c "f=\$(capture_files $pid | grep '\.json\$') && test -n \"\$f\" && ! grep -q 'libdw unavailable' \$f && grep -Eq '\"func\": ?\"' \$f"
 
 	# reload: a good edit applies, a bad file is refused and logged, and
 	# changes nothing
