@@ -246,52 +246,6 @@ static bool folded_has(const char *folded, const char *func)
 	return false;
 }
 
-/*
- * The GNU build-id of the ELF file at @path as hex, read here with
- * <elf.h> (not the module's parser, which this checks). 0, or -1.
- */
-static int elf_build_id(const char *path, char *hex, size_t len)
-{
-	const Elf64_Ehdr *eh;
-	size_t size, i, at;
-	char *buf;
-	int ret = -1;
-
-	buf = khm_slurp(path, &size);
-	if (!buf)
-		return -1;
-	eh = (const Elf64_Ehdr *)buf;
-	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
-	    eh->e_phoff + (size_t)eh->e_phnum * sizeof(Elf64_Phdr) > size)
-		goto out;
-	for (i = 0; i < eh->e_phnum && ret; i++) {
-		const Elf64_Phdr *ph = (const Elf64_Phdr *)(buf + eh->e_phoff) + i;
-
-		if (ph->p_type != PT_NOTE || ph->p_offset + ph->p_filesz > size)
-			continue;
-		for (at = 0; at + sizeof(Elf64_Nhdr) <= ph->p_filesz;) {
-			const Elf64_Nhdr *nh = (const Elf64_Nhdr *)(buf + ph->p_offset + at);
-			const char *name = (const char *)(nh + 1);
-			const unsigned char *desc = (const unsigned char *)name +
-						    ((nh->n_namesz + 3) & ~3U);
-			size_t j;
-
-			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-			    !memcmp(name, "GNU", 4) && 2 * nh->n_descsz < len) {
-				for (j = 0; j < nh->n_descsz; j++)
-					sprintf(hex + 2 * j, "%02x", desc[j]);
-				ret = 0;
-				break;
-			}
-			at += sizeof(*nh) + ((nh->n_namesz + 3) & ~3U) +
-			      ((nh->n_descsz + 3) & ~3U);
-		}
-	}
-out:
-	free(buf);
-	return ret;
-}
-
 /* The frame of @func in @stack's frames, or NULL. */
 static struct json_object *ustack_frame(struct json_object *stack,
 					const char *func)
@@ -557,7 +511,7 @@ TEST_F_TIMEOUT(cap, blocked_thread_dwarf_stack, 60)
 	/* its frame names the file it is in, the offset, and the build-id */
 	fr = ustack_frame(us, "cap_sleep_here");
 	snprintf(path, sizeof(path), "%s/cap_sleep", kt_wl_dir());
-	ASSERT_EQ(0, elf_build_id(path, bid, sizeof(bid)));
+	ASSERT_EQ(0, khm_elf_build_id(path, bid, sizeof(bid)));
 	EXPECT_STREQ(path, khm_json_str(fr, "path") ?: "(none)");
 	EXPECT_LT(0, khm_json_int(fr, "file-offset"));
 	EXPECT_STREQ(bid, khm_json_str(fr, "build-id") ?: "(none)")

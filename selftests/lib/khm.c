@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -678,6 +679,53 @@ char *khm_slurp(const char *path, size_t *len)
 	if (len)
 		*len = b.len;
 	return buf_take(&b);
+}
+
+/*
+ * The GNU build-id of the ELF file at @path as hex, read here with
+ * <elf.h> from its PT_NOTE segments (not the module's parser, which the
+ * tests check). 0, or -1.
+ */
+int khm_elf_build_id(const char *path, char *hex, size_t len)
+{
+	const Elf64_Ehdr *eh;
+	size_t size, i, at;
+	char *buf;
+	int ret = -1;
+
+	buf = khm_slurp(path, &size);
+	if (!buf)
+		return -1;
+	eh = (const Elf64_Ehdr *)buf;
+	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_phoff + (size_t)eh->e_phnum * sizeof(Elf64_Phdr) > size)
+		goto out;
+	for (i = 0; i < eh->e_phnum && ret; i++) {
+		const Elf64_Phdr *ph = (const Elf64_Phdr *)(buf + eh->e_phoff) + i;
+
+		if (ph->p_type != PT_NOTE || ph->p_offset + ph->p_filesz > size)
+			continue;
+		for (at = 0; at + sizeof(Elf64_Nhdr) <= ph->p_filesz;) {
+			const Elf64_Nhdr *nh = (const Elf64_Nhdr *)(buf + ph->p_offset + at);
+			const char *name = (const char *)(nh + 1);
+			const unsigned char *desc = (const unsigned char *)name +
+						    ((nh->n_namesz + 3) & ~3U);
+			size_t j;
+
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    !memcmp(name, "GNU", 4) && 2 * nh->n_descsz < len) {
+				for (j = 0; j < nh->n_descsz; j++)
+					sprintf(hex + 2 * j, "%02x", desc[j]);
+				ret = 0;
+				break;
+			}
+			at += sizeof(*nh) + ((nh->n_namesz + 3) & ~3U) +
+			      ((nh->n_descsz + 3) & ~3U);
+		}
+	}
+out:
+	free(buf);
+	return ret;
 }
 
 #define KADDR_HI	0xffffffffffff0000ULL

@@ -187,6 +187,9 @@ int khm_capture_ids(const char *dir, const char *ext, long long *ids, int max);
 /* A whole file, NUL-terminated, to be freed; NULL with errno set. */
 char *khm_slurp(const char *path, size_t *len);
 
+/* The GNU build-id of the ELF file at @path, in hex (NUL-terminated). 0, or -1. */
+int khm_elf_build_id(const char *path, char *hex, size_t len);
+
 /*
  * Where the kernel half starts: 0xffff800000000000 with 4-level paging,
  * 0xff00000000000000 with 5-level paging (la57), where the direct map
