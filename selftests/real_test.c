@@ -951,6 +951,7 @@ static bool rt_by_ceiling(struct json_object *ev)
 struct rt_reading {
 	long long ns;
 	unsigned long long switches;
+	unsigned long long cpu_ns;	/* schedstat's time on a CPU */
 };
 
 struct rt_log {
@@ -960,11 +961,11 @@ struct rt_log {
 	struct rt_reading r[RT_LOG_READS];
 };
 
-/* Read @pid's switches into @r; false when it is gone. */
+/* Read @pid's switches and CPU time into @r; false when it is gone. */
 static bool rt_read_proc(pid_t pid, struct rt_reading *r)
 {
 	char path[64], line[128];
-	unsigned long long sw;
+	unsigned long long sw, ns;
 	struct dirent *de;
 	struct timespec ts;
 	bool any = false;
@@ -975,6 +976,7 @@ static bool rt_read_proc(pid_t pid, struct rt_reading *r)
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	r->ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	r->switches = 0;
+	r->cpu_ns = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	dir = opendir(path);
 	if (!dir)
@@ -993,6 +995,11 @@ static bool rt_read_proc(pid_t pid, struct rt_reading *r)
 			    sscanf(line, "nonvoluntary_ctxt_switches: %llu", &sw) == 1)
 				r->switches += sw;
 		fclose(f);
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", pid,
+			 tid);
+		if (khm_read_file(path, line, sizeof(line)) > 0 &&
+		    sscanf(line, "%llu", &ns) == 1)
+			r->cpu_ns += ns;
 		any = true;
 	}
 	closedir(dir);
@@ -1034,49 +1041,105 @@ static int rt_log_cg(struct rt_log *t, long ms)
 	return nt;
 }
 
-/* Switches a second over reading @i of @t (from the one before). */
-static double rt_log_rate(const struct rt_log *t, int i)
+/*
+ * Over reading @i of @t (from the one before): switches a second, or
+ * with @cpu the percent of a CPU its threads ran.
+ */
+static double rt_log_rate(const struct rt_log *t, int i, bool cpu)
 {
 	long long dt = t->r[i].ns - t->r[i - 1].ns;
 
-	return dt > 0 ? (t->r[i].switches - t->r[i - 1].switches) * 1e9 / dt :
-			0;
+	if (dt <= 0)
+		return 0;
+	if (cpu)
+		return (t->r[i].cpu_ns - t->r[i - 1].cpu_ns) * 100.0 / dt;
+	return (t->r[i].switches - t->r[i - 1].switches) * 1e9 / dt;
 }
+
+/* A move worth a detection: see rt_log_moved() */
+#define RT_MOVE_SWITCHES	1000
+#define RT_MOVE_CPU		25
 
 /*
  * Whether a process of the load moved near an event's time @ns, as the
- * test read it: its switches a second over one reading more than half as
- * high again as every level it held before (the lesser of two readings
- * running, as the module's level memory keeps levels, kholmes_rule.h),
- * and 1,000 or more (a tenth of the ctxsw rule's min: not a sleeper's
- * wake-ups), from 3 s before @ns to 1 s after it (the test's readings
- * and the module's passes are not in phase, a cpu jump is held a pass,
- * and a neighbour waits for a mover once it shares its CPU). Switches,
- * because the pair's are two levels far apart (600 to 3,600 a second,
- * and 8,000 to 14,000), where its CPU and its neighbours' run delay
- * overlap from one level to the other. The move, in @buf.
+ * test read it: its switches a second, or its CPU, over one reading more
+ * than half as high again as every level it held before (the lesser of
+ * two readings running, as the module's level memory keeps levels,
+ * kholmes_rule.h), and 1,000 switches a second or more (a tenth of the
+ * ctxsw rule's min: not a sleeper's wake-ups) or 25 % of a CPU or more
+ * (half the cpu rule's min), from 3 s before @ns to 1 s after it (the
+ * test's readings and the module's passes are not in phase, a cpu jump
+ * is held a pass, and a neighbour waits for a mover once it shares its
+ * CPU). Switches, because the pair's are two levels far apart (600 to
+ * 3,600 a second, and 8,000 to 14,000), where its CPU and its
+ * neighbours' run delay overlap from one level to the other; CPU, because
+ * a cpu detection is of CPU (on 6.12-rt in CI the pair's went from 15 to
+ * 61 % at 10.8 s, a move its switches alone did not show). The move, in
+ * @buf.
  */
 static bool rt_log_moved(const struct rt_log *t, int nt, long long ns,
 			 char *buf, size_t len)
 {
+	static const double floor[2] = { RT_MOVE_SWITCHES, RT_MOVE_CPU };
+	static const char * const unit[2] = { "switches a second", "% of a CPU" };
 	double held, rate;
-	int i, k;
+	int i, k, c;
 
 	for (k = 0; k < nt; k++, t++) {
-		held = 0;
-		for (i = 2; i < t->n; i++) {
-			rate = rt_log_rate(t, i);
-			if (rate >= 1000 && rate > held * 1.5 &&
-			    t->r[i].ns >= ns - 3000000000LL &&
-			    t->r[i].ns <= ns + 1000000000LL) {
-				snprintf(buf, len, "%s %d from %.0f to %.0f switches a second",
-					 t->comm, t->pid, held, rate);
-				return true;
+		for (c = 0; c < 2; c++) {
+			held = 0;
+			for (i = 2; i < t->n; i++) {
+				rate = rt_log_rate(t, i, c);
+				if (rate >= floor[c] && rate > held * 1.5 &&
+				    t->r[i].ns >= ns - 3000000000LL &&
+				    t->r[i].ns <= ns + 1000000000LL) {
+					snprintf(buf, len, "%s %d from %.0f to %.0f %s",
+						 t->comm, t->pid, held, rate,
+						 unit[c]);
+					return true;
+				}
+				held = fmax(held, fmin(rt_log_rate(t, i - 1, c),
+						       rate));
 			}
-			held = fmax(held, fmin(rt_log_rate(t, i - 1), rate));
 		}
 	}
 	return false;
+}
+
+/*
+ * What the test read of each process of the load from 4 s before @ns to
+ * 1 s after it: switches a second / % of a CPU per reading, and the
+ * levels held before (what rt_log_moved() compares with).
+ */
+static void rt_log_say(struct __test_metadata *_metadata,
+		       const struct rt_log *t, int nt, long long ns)
+{
+	double held[2];
+	char line[1024];
+	size_t off;
+	int i, k, c;
+
+	for (k = 0; k < nt; k++, t++) {
+		off = 0;
+		held[0] = held[1] = 0;
+		line[0] = '\0';
+		for (i = 2; i < t->n && t->r[i].ns <= ns + 1000000000LL; i++) {
+			if (t->r[i].ns >= ns - 4000000000LL &&
+			    off < sizeof(line))
+				off += snprintf(line + off, sizeof(line) - off,
+						" %.1f:%.0f/%.0f",
+						(t->r[i].ns - ns) / 1e9,
+						rt_log_rate(t, i, false),
+						rt_log_rate(t, i, true));
+			else if (t->r[i].ns < ns - 4000000000LL)
+				for (c = 0; c < 2; c++)
+					held[c] = fmax(held[c],
+						       fmin(rt_log_rate(t, i - 1, c),
+							    rt_log_rate(t, i, c)));
+		}
+		TH_LOG("read: %s %d (held before: %.0f switches/s, %.0f %%):%s",
+		       t->comm, t->pid, held[0], held[1], line);
+	}
 }
 
 TEST_F_TIMEOUT(real, steady_stress_ng, 180)
@@ -1132,6 +1195,8 @@ TEST_F_TIMEOUT(real, steady_stress_ng, 180)
 			if (!rt_log_moved(logs, nt, khm_json_int(ev, "time-ns"),
 					  move, sizeof(move))) {
 				TH_LOG("no process of the load moved near it, as the test read it: a flap");
+				rt_log_say(_metadata, logs, nt,
+					   khm_json_int(ev, "time-ns"));
 				bad++;
 			} else {
 				known++;
