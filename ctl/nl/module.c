@@ -4,7 +4,6 @@
  * module by its alias did not help): tell the user which of the usual
  * reasons it is, and the command that fixes it.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -15,6 +14,7 @@
 #include "kholmes.h"
 #include "module.h"
 #include "out.h"
+#include "util.h"
 
 /* The module's file name, kmod/kholmes.ko; the UAPI names only the family. */
 #define MODNAME		"kholmes"
@@ -36,28 +36,17 @@
 	X(kmod_module_new_from_name) X(kmod_module_get_initstate)	\
 	X(kmod_module_unref)
 
-#define KH_KMOD_PTR(f) static typeof(f) *p_##f;
-KH_KMOD_SYMS(KH_KMOD_PTR)
-#undef KH_KMOD_PTR
+KH_KMOD_SYMS(KH_DL_DECL)
 
 /* 0 when every pointer above is set; the library then stays loaded */
 static int kmod_load(void)
 {
-	void *h = dlopen(KH_KMOD_SONAME, RTLD_NOW | RTLD_LOCAL);
+	static const char *const names[] = { KH_KMOD_SYMS(KH_DL_NAME) };
+	static void **const ptrs[] = { KH_KMOD_SYMS(KH_DL_PTR) };
+	char err[128];
 
-	if (!h)
-		return -ENOENT;
-#define KH_KMOD_SYM(f)							\
-	do {								\
-		*(void **)&p_##f = dlsym(h, #f);			\
-		if (!p_##f) {						\
-			dlclose(h);					\
-			return -ENOENT;					\
-		}							\
-	} while (0);
-	KH_KMOD_SYMS(KH_KMOD_SYM)
-#undef KH_KMOD_SYM
-	return 0;
+	return kh_dl_load(KH_KMOD_SONAME, names, ptrs, sizeof(names) / sizeof(*names),
+			  err, sizeof(err));
 }
 
 #define kmod_new (*p_kmod_new)

@@ -23,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <dlfcn.h>
 
 /* calls go through the pointers below; the macros would hide that */
 #define CURL_DISABLE_TYPECHECK
@@ -55,37 +54,25 @@
 	X(curl_multi_perform) X(curl_multi_poll)			\
 	X(curl_multi_info_read)
 
-#define KH_CURL_PTR(f) static typeof(f) *p_##f;
-KH_CURL_SYMS(KH_CURL_PTR)
+KH_CURL_SYMS(KH_DL_DECL)
 
 #define KH_CURL_SONAME "libcurl.so.4"
 
 /* Once per process; the library stays loaded. */
 static int curl_load(void)
 {
-	static int loaded;
-	void *h;
+	static const char *const names[] = { KH_CURL_SYMS(KH_DL_NAME) };
+	static void **const ptrs[] = { KH_CURL_SYMS(KH_DL_PTR) };
+	char err[256];
 
-	if (loaded)
+	if (p_curl_global_init)
 		return 0;
-	h = dlopen(KH_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
+	if (kh_dl_load(KH_CURL_SONAME, names, ptrs,
+		       sizeof(names) / sizeof(*names), err, sizeof(err))) {
 		kh_err("uploads need libcurl: %s (apt-get install libcurl4)",
-		       dlerror());
+		       err);
 		return -ENOENT;
 	}
-#define KH_CURL_SYM(f)							\
-	do {								\
-		*(void **)&p_##f = dlsym(h, #f);			\
-		if (!p_##f) {						\
-			kh_err("%s has no %s", KH_CURL_SONAME, #f);	\
-			dlclose(h);					\
-			return -ENOENT;					\
-		}							\
-	} while (0);
-	KH_CURL_SYMS(KH_CURL_SYM)
-#undef KH_CURL_SYM
-	loaded = 1;
 	return 0;
 }
 

@@ -140,4 +140,33 @@ TEST(grow_implied)
 	free(arr);
 }
 
+/*
+ * kh_dl_load(): every pointer set from a library that has them all; none
+ * set, and the missing name said, from one that lacks one; the loader's
+ * words for a library that is not there.
+ */
+TEST(dl_load)
+{
+	static const char *const good[] = { "zlibVersion", "crc32" };
+	static const char *const bad[] = { "zlibVersion", "kh_no_such_function" };
+	void *a = NULL, *b = NULL;
+	void **const ptrs[] = { &a, &b };
+	char err[256];
+
+	ASSERT_EQ(0, kh_dl_load("libz.so.1", good, ptrs, 2, err, sizeof(err)));
+	EXPECT_NE(NULL, a);
+	EXPECT_NE(NULL, b);
+	/* zlibVersion() itself, called through the pointer */
+	EXPECT_EQ('1', *((const char *(*)(void))a)());
+	a = b = NULL;
+	EXPECT_EQ(-ENOENT, kh_dl_load("libz.so.1", bad, ptrs, 2, err, sizeof(err)));
+	EXPECT_EQ(NULL, a);
+	EXPECT_EQ(NULL, b);
+	EXPECT_STREQ("libz.so.1 has no kh_no_such_function", err);
+	EXPECT_EQ(-ENOENT, kh_dl_load("libkh-none.so.9", good, ptrs, 2, err,
+				      sizeof(err)));
+	EXPECT_NE(NULL, strstr(err, "libkh-none.so.9")) TH_LOG("%s", err);
+	EXPECT_EQ(NULL, a);
+}
+
 TEST_HARNESS_MAIN

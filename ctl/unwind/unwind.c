@@ -40,9 +40,7 @@
 	X(dwfl_attach_state) X(dwfl_thread_state_registers)		\
 	X(dwfl_getthread_frames) X(dwfl_frame_pc)
 
-#define KH_DW_PTR(f) static typeof(f) *p_##f;
-KH_DW_SYMS(KH_DW_PTR)
-#undef KH_DW_PTR
+KH_DW_SYMS(KH_DL_DECL)
 
 /*
  * Once per process: 0 when every pointer above is set; else -ENOENT, and
@@ -50,38 +48,22 @@ KH_DW_SYMS(KH_DW_PTR)
  */
 static int dw_load(char *err, size_t len)
 {
+	static const char *const names[] = { KH_DW_SYMS(KH_DL_NAME) };
+	static void **const ptrs[] = { KH_DW_SYMS(KH_DL_PTR) };
 	static char failed[96];	/* with its prefix, fits unwind_err */
 	static bool tried;
-	const char *why;
-	void *h;
 
-	if (tried)
-		goto out;
-	tried = true;
-	h = dlopen(KH_DW_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		why = dlerror();
-		snprintf(failed, sizeof(failed), "%s",
-			 why ? why : KH_DW_SONAME " not found");
-		goto out;
+	if (!tried) {
+		tried = true;
+		if (!kh_dl_load(KH_DW_SONAME, names, ptrs,
+				sizeof(names) / sizeof(*names), failed,
+				sizeof(failed)))
+			p_elf_version(EV_CURRENT);
 	}
-#define KH_DW_SYM(f)							\
-	do {								\
-		*(void **)&p_##f = dlsym(h, #f);			\
-		if (!p_##f) {						\
-			snprintf(failed, sizeof(failed),		\
-				 "%s has no %s", KH_DW_SONAME, #f);	\
-			dlclose(h);					\
-			goto out;					\
-		}							\
-	} while (0);
-	KH_DW_SYMS(KH_DW_SYM)
-#undef KH_DW_SYM
-	p_elf_version(EV_CURRENT);
-out:
-	if (failed[0])
-		snprintf(err, len, "libdw unavailable: %s", failed);
-	return failed[0] ? -ENOENT : 0;
+	if (p_elf_version)
+		return 0;
+	snprintf(err, len, "libdw unavailable: %s", failed);
+	return -ENOENT;
 }
 
 #define elf_version (*p_elf_version)

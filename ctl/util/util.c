@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -78,4 +80,31 @@ int kh_grow_implied(void *arrp, size_t n, size_t size)
 		cap *= 2;
 	}
 	return kh_grow(arrp, &cap, n, size, 8);
+}
+
+int kh_dl_load(const char *soname, const char *const *names, void **const *ptrs,
+	       size_t n, char *err, size_t len)
+{
+	const char *why;
+	void *h, *p;
+	size_t i;
+
+	h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		why = dlerror();
+		snprintf(err, len, "%s", why ? why : soname);
+		return -ENOENT;
+	}
+	for (i = 0; i < n; i++) {
+		p = dlsym(h, names[i]);
+		if (!p) {
+			snprintf(err, len, "%s has no %s", soname, names[i]);
+			while (i--)
+				*ptrs[i] = NULL;
+			dlclose(h);
+			return -ENOENT;
+		}
+		*ptrs[i] = p;
+	}
+	return 0;
 }

@@ -2,7 +2,7 @@
 /*
  * What every part of kholmesctl needs and would otherwise write again:
  * decimal numbers read exactly, the monotonic clock in ms, arrays that
- * grow as they fill.
+ * grow as they fill, libraries loaded when first needed.
  */
 #ifndef KHOLMESCTL_UTIL_H
 #define KHOLMESCTL_UTIL_H
@@ -33,5 +33,24 @@ int kh_grow_implied(void *arrp, size_t n, size_t size);
 
 #define KH_GROW(arr, n, cap, first) \
 	kh_grow(&(arr), &(cap), (n), sizeof(*(arr)), (first))
+
+/*
+ * A library kholmesctl loads when a run first needs it, not at its start
+ * (libcurl, libdw, libkmod): dlopen(@soname) and, for each of the @n
+ * @names, its address in *@ptrs[i]. 0, the library then staying loaded;
+ * or -ENOENT, no pointer set, and why in @err (the loader's words, or
+ * the symbol missing).
+ */
+int kh_dl_load(const char *soname, const char *const *names, void **const *ptrs,
+	       size_t n, char *err, size_t len);
+
+/*
+ * With X a list of a library's functions, X(f) for each (KH_DL_NAME and
+ * KH_DL_PTR make the two arrays kh_dl_load() takes; KH_DL_DECL the
+ * pointers, p_<f>, typed as <f> is declared).
+ */
+#define KH_DL_DECL(f)	static typeof(f) *p_##f;
+#define KH_DL_NAME(f)	#f,
+#define KH_DL_PTR(f)	(void **)&p_##f,
 
 #endif
