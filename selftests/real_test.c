@@ -1049,7 +1049,9 @@ static double rt_log_rate(const struct rt_log *t, int i, bool cpu)
 {
 	long long dt = t->r[i].ns - t->r[i - 1].ns;
 
-	if (dt <= 0)
+	/* a thread gone between two readings takes its counts with it */
+	if (dt <= 0 || t->r[i].cpu_ns < t->r[i - 1].cpu_ns ||
+	    t->r[i].switches < t->r[i - 1].switches)
 		return 0;
 	if (cpu)
 		return (t->r[i].cpu_ns - t->r[i - 1].cpu_ns) * 100.0 / dt;

@@ -23,8 +23,8 @@
  * libdw (and libelf, which it needs) is loaded when the first capture is
  * unwound, not linked: kholmesctl runs for every `status`, `capture` and
  * poll, and only the runs that write a capture or a profile unwind. The
- * two bring liblzma, libbz2 and zlib's inflate, whose loading and
- * relocation every other run paid for at its start. Without libdw a
+ * two bring libbz2 and liblzma, whose loading and relocation every other
+ * run paid for at its start. Without libdw a
  * capture keeps its frame-pointer walks, unsymbolized, and says why.
  */
 #define KH_DW_SONAME "libdw.so.1"
