@@ -161,16 +161,18 @@ TEST(options_take_equals)
 	}
 }
 
+/* Libraries kholmesctl loads only when it needs them, and theirs */
+static const char *const lazy_libs[] = {
+	"libdw.so.1", "libelf.so.1", "libkmod.so.2", "libcrypto.so.3",
+};
+
 /*
- * A directory of libraries that do not load, found before the system's
- * (LD_LIBRARY_PATH, set for this test's process and the command it
- * runs): what kholmesctl links would stop it at its start.
+ * A directory of empty files named as lazy_libs, found before the
+ * system's (LD_LIBRARY_PATH, set for this test's process and the command
+ * it runs): what kholmesctl links of them would stop it at its start.
  */
 static const char *broken_libs(char *dir, size_t len)
 {
-	static const char *const names[] = {
-		"libdw.so.1", "libelf.so.1", "libkmod.so.2", "libcrypto.so.3",
-	};
 	char path[256];
 	size_t i;
 	int fd;
@@ -178,8 +180,8 @@ static const char *broken_libs(char *dir, size_t len)
 	snprintf(dir, len, "/tmp/kh-cli-libs.XXXXXX");
 	if (!mkdtemp(dir))
 		return NULL;
-	for (i = 0; i < ARRAY_SIZE(names); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+	for (i = 0; i < ARRAY_SIZE(lazy_libs); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, lazy_libs[i]);
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
 		if (fd < 0)
 			return NULL;
@@ -190,14 +192,11 @@ static const char *broken_libs(char *dir, size_t len)
 
 static void broken_libs_gone(const char *dir)
 {
-	static const char *const names[] = {
-		"libdw.so.1", "libelf.so.1", "libkmod.so.2", "libcrypto.so.3",
-	};
 	char path[256];
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(names); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+	for (i = 0; i < ARRAY_SIZE(lazy_libs); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, lazy_libs[i]);
 		unlink(path);
 	}
 	rmdir(dir);
