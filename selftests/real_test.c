@@ -17,8 +17,9 @@
  *  - one CPU hog and a late spinner sharing CPU 0 make one rundelay
  *    capture, whose top consumers name the hog, and no thread reads over
  *    1000 ms/s of run delay;
- *  - stress-ng --cpu 1 --vm 1 --switch 1 makes no detection after the
- *    first window of each of its processes;
+ *  - stress-ng --cpu 1 --vm 1 --switch 1, placed as the scheduler keeps
+ *    it, makes no detection after its first window;
+ *  - a perl stopped and continued, back at the CPU it held, makes none;
  *  - the other metrics, each fired once by a stress-ng stressor or perl:
  *    a burst of pthreads (threads), pipe ping-pong (ctxsw), a vfork
  *    parent blocked in the kernel (dstate), and the same RSS measured
@@ -874,79 +875,127 @@ TEST_F_TIMEOUT(real, rundelay_one_capture, 180)
 }
 
 /*
- * A steady mix after warm-up: its processes may be caught while it warms
- * up (stress-ng's workers are hot from their start, and take seconds to
- * settle on 2 emulated CPUs: detections up to 8 s in were seen), nothing
- * after RT_WARMUP_MS, the shipped window x interval. 60 s is 300 samples,
- * 60 windows: any rule that flaps on a steady load flaps in it; what a
- * longer run adds is re-fires after the cooldown, which kholmes_rule.h's
- * unit tests time (no re-fire of a pegged process for 10 minutes).
- *
- * It failed 29 s in on 6.12-rt. One cause: four busy processes share
- * 2 vCPUs, and on a loaded host an interval can be charged a lump of
- * runtime (a vCPU the host descheduled charges the gap to the thread
- * that was current on it). The readings cut to 100 % per thread (debugfs
- * cpu_clamped: 34 in one run, one of 812 %) are such lumps made
- * visible; KHR_CPU_HOLD keeps them from firing. The other: the switch
- * stressor's ping-pong pair runs at 600 or 12,000 switches a second, 15
- * or 55 % of a CPU, for seconds at a time, as the scheduler puts its two
- * ends on one CPU or apart (seen 22 and 26 s in, held two samples, in
- * exact counts: no lump). Each swing back up trebled a window that sat
- * low; a process now remembers the levels it held (khr_level_known()),
- * and a return to one is no detection (debugfs level_returns).
- *
- * What may come after the warm-up is the ceiling's one catch of a
- * runaway: stress-ng-cpu and -vm spin from their first instruction
- * (real.perl_hot_from_start's case), but four of them on two CPUs do not
- * always hold 80 % of one for a window until the scheduler has settled
- * them (seen: 33 s in, 95 % over a window of 81 %). Each may be caught
- * so once; no process is caught twice for a metric, and nothing else is
- * caught after the warm-up: a failure.
- *
- * Known, issue 14 still open: the pair's first move to the high level.
- * It can run at the low one for its first 23 s (seen twice, at 10,588
- * and 11,120 switches a second over windows of 3,435 and 1,101), and no
- * rule of one process tells that from a runaway: it is a level it never
- * held. The same move is seen from the pair's neighbours too: the pair's
- * demand grows from 15 to 55 % of a CPU, the host's waiting grows with
- * it, and the cpu or vm stressor that shares a vCPU with it waits three
- * times longer (seen on 6.12, 35 s in: rundelay of stress-ng-vm at 522
- * ms/s over a window of 150). A move back to a placement the pair held
- * in its first seconds makes the same wait of a neighbour, while the host
- * waits as it did then (seen on 6.12-rt in CI, 22 s in: rundelay of
- * stress-ng-vm at 524 ms/s over a window of 154): a return of the host's
- * waiting, no detection (rundelay_host_level_return). When the pair
- * moves is the emulated host's doing, not the load's: beside two other
- * VMs on the two host CPUs it did not move at all in 55 s (500 to 3,600
- * switches a second throughout), beside one it moved 2.6 s in.
- *
- * So the test reads the load itself, from /proc, every interval
- * (rt_log_cg()), and a detection after the warm-up is said as the known
- * skip (listed in selftests/expected-skips, so that it shows in every
- * summary) only where the test saw a process of the load move to a level
- * it had not held, within seconds of it (rt_log_moved()). Any other is a
- * flap of a rule and fails, as does a process caught twice for a metric.
+ * stress-ng --cpu 1 --vm 1 --switch 1 on the two CPUs of the VM is a
+ * steady load only once the scheduler has placed it, and it does not
+ * always place it for good. Its switch stressor is a ping-pong pair of
+ * processes over a pipe: on 6.12, with its two ends on one CPU it
+ * switches 4 to 40 times as often as with an end beside each of the
+ * other two stressors (read from /proc, pinned by taskset: 12,000 to
+ * 15,000 switches a second and 47 % of a CPU each, against 2,000 to 3,400
+ * and 28 %; with a second VM on the host, 5,000 to 8,000 against 120 to
+ * 1,300). Left to itself the scheduler moved the pair between the two
+ * for the first 2 to 55 s of a run, as the emulated host's load let it,
+ * and back and forth after; once it had the pair on one CPU it kept it
+ * there (20 s free, not moved). So the load is placed, with
+ * sched_setaffinity(), the way the scheduler keeps it (rt_mix_place()):
+ * what is left is the load, not the scheduler's choices. A return to a
+ * level a process held is judged in real.spinner_back_at_a_held_level;
+ * the pair's first move to a placement it never had is in the README's
+ * limits: a switch rate four times any the process held is a change of
+ * the process, if not of its code, and a rule catches it once (seen:
+ * ctxsw of both ends, or cpu of one).
  */
-#define RT_WARMUP_MS	10000
-/* The detection is the cpu ceiling's: value and window both at abs. */
-static bool rt_by_ceiling(struct json_object *ev)
-{
-	double abs = khm_json_int(ev, "rule.abs");
 
-	return !strcmp(khm_json_str(ev, "metric") ?: "", "cpu") && abs > 0 &&
-	       khm_json_num(ev, "value") >= abs &&
-	       khm_json_num(ev, "avg") >= abs;
+/* The workers of stress-ng --cpu 1 --vm 1 --switch 1 in RT_CG. */
+struct rt_mix {
+	pid_t cpu, vm, sw[2];
+};
+
+static int rt_pid_cmp(const void *a, const void *b)
+{
+	return *(const pid_t *)a - *(const pid_t *)b;
+}
+
+/* The processes of RT_CG called @comm, at most @max, in order; how many. */
+static int rt_comm_pids(const char *comm, pid_t *out, int max)
+{
+	char path[64], name[32];
+	pid_t pids[32];
+	int i, n, k = 0;
+
+	n = rt_cg_pids(RT_CG, pids, 32);
+	for (i = 0; i < n && k < max; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/comm", pids[i]);
+		if (khm_read_file(path, name, sizeof(name)) < 0)
+			continue;
+		name[strcspn(name, "\n")] = '\0';
+		if (!strcmp(name, comm))
+			out[k++] = pids[i];
+	}
+	qsort(out, k, sizeof(*out), rt_pid_cmp);
+	return k;
+}
+
+/*
+ * Find @m's workers, the busy one of each stressor: --vm's is the child
+ * of a process that waits for it (stress-ng's OOM guard), so the later of
+ * the two, once there are two. True once all four run, within @ms.
+ */
+static bool rt_mix_find(struct rt_mix *m, int ms)
+{
+	long long end = kt_now_ms() + ms;
+	pid_t cpu[4], vm[4];
+	int ncpu, nvm;
+
+	do {
+		ncpu = rt_comm_pids("stress-ng-cpu", cpu, 4);
+		nvm = rt_comm_pids("stress-ng-vm", vm, 4);
+		if (ncpu && nvm >= 2 &&
+		    rt_comm_pids("stress-ng-switc", m->sw, 2) == 2) {
+			m->cpu = cpu[ncpu - 1];
+			m->vm = vm[nvm - 1];
+			return true;
+		}
+		kt_sleep_ms(50);
+	} while (kt_now_ms() < end);
+	return false;
+}
+
+/* Every thread of @pid onto CPU @cpu; 0 or -1. */
+static int rt_pin(pid_t pid, int cpu)
+{
+	char path[64];
+	struct dirent *de;
+	cpu_set_t set;
+	int ret = 0, n = 0;
+	DIR *dir;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)))
+		if (atoi(de->d_name) > 0) {
+			ret |= sched_setaffinity(atoi(de->d_name), sizeof(set),
+						 &set);
+			n++;
+		}
+	closedir(dir);
+	return n ? ret : -1;
+}
+
+/*
+ * Place @m as the scheduler keeps it once it has it so: the switch
+ * pair's two ends on CPU 1, the cpu and vm stressors on CPU 0.
+ */
+static int rt_mix_place(const struct rt_mix *m)
+{
+	return rt_pin(m->cpu, 0) | rt_pin(m->vm, 0) | rt_pin(m->sw[0], 1) |
+	       rt_pin(m->sw[1], 1);
 }
 
 /*
  * The test's own reading of the processes of RT_CG, from /proc and apart
- * from kholmes: what a detection after the warm-up is checked against.
- * The switches of every thread of a process so far (the ctxsw metric's
- * counters), with the CLOCK_BOOTTIME of the reading, the clock of an
- * event's time-ns.
+ * from kholmes, each interval: what it says about a detection it did not
+ * expect, and how it checks that a load did what it meant. The switches
+ * of every thread of a process so far (the ctxsw metric's counters) and
+ * their time on a CPU, with the CLOCK_BOOTTIME of the reading, the clock
+ * of an event's time-ns.
  */
 #define RT_LOG_PROCS		8
-#define RT_LOG_READS		400
+#define RT_LOG_READS		2000
 
 struct rt_reading {
 	long long ns;
@@ -961,20 +1010,26 @@ struct rt_log {
 	struct rt_reading r[RT_LOG_READS];
 };
 
+static long long rt_boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 /* Read @pid's switches and CPU time into @r; false when it is gone. */
 static bool rt_read_proc(pid_t pid, struct rt_reading *r)
 {
 	char path[64], line[128];
 	unsigned long long sw, ns;
 	struct dirent *de;
-	struct timespec ts;
 	bool any = false;
 	DIR *dir;
 	FILE *f;
 	int tid;
 
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	r->ns = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	r->ns = rt_boot_ns();
 	r->switches = 0;
 	r->cpu_ns = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
@@ -1006,13 +1061,17 @@ static bool rt_read_proc(pid_t pid, struct rt_reading *r)
 	return any;
 }
 
-/* Read every process of RT_CG each interval for @ms into @t; how many. */
-static int rt_log_cg(struct rt_log *t, long ms)
+/*
+ * Read every process of RT_CG each interval for @ms into @t, which holds
+ * @nt processes already (a reading goes on where the last one stopped);
+ * how many it holds now.
+ */
+static int rt_log_cg(struct rt_log *t, int nt, long ms)
 {
 	long long end = kt_now_ms() + ms;
 	struct rt_reading r;
 	pid_t pids[RT_LOG_PROCS];
-	int i, j, n, nt = 0;
+	int i, j, n;
 	char path[64];
 
 	while (kt_now_ms() < end) {
@@ -1031,6 +1090,7 @@ static int rt_log_cg(struct rt_log *t, long ms)
 				if (khm_read_file(path, t[nt].comm,
 						  sizeof(t[nt].comm)) < 0)
 					strcpy(t[nt].comm, "?");
+				t[nt].comm[strcspn(t[nt].comm, "\n")] = '\0';
 				nt++;
 			}
 			if (t[j].n < RT_LOG_READS)
@@ -1058,60 +1118,36 @@ static double rt_log_rate(const struct rt_log *t, int i, bool cpu)
 	return (t->r[i].switches - t->r[i - 1].switches) * 1e9 / dt;
 }
 
-/* A move worth a detection: see rt_log_moved() */
-#define RT_MOVE_SWITCHES	1000
-#define RT_MOVE_CPU		25
-
 /*
- * Whether a process of the load moved near an event's time @ns, as the
- * test read it: its switches a second, or its CPU, over one reading more
- * than half as high again as every level it held before (the lesser of
- * two readings running, as the module's level memory keeps levels,
- * kholmes_rule.h), and 1,000 switches a second or more (a tenth of the
- * ctxsw rule's min: not a sleeper's wake-ups) or 25 % of a CPU or more
- * (half the cpu rule's min), from 3 s before @ns to 1 s after it (the
- * test's readings and the module's passes are not in phase, a cpu jump
- * is held a pass, and a neighbour waits for a mover once it shares its
- * CPU). Switches, because the pair's are two levels far apart (600 to
- * 3,600 a second, and 8,000 to 14,000), where its CPU and its
- * neighbours' run delay overlap from one level to the other; CPU, because
- * a cpu detection is of CPU (on 6.12-rt in CI the pair's went from 15 to
- * 61 % at 10.8 s, a move its switches alone did not show). The move, in
- * @buf.
+ * @pid's switches a second (or with @cpu, its percent of a CPU) over the
+ * test's readings from @from_ns to @to_ns; -1 if it has no two there.
  */
-static bool rt_log_moved(const struct rt_log *t, int nt, long long ns,
-			 char *buf, size_t len)
+static double rt_log_mean(const struct rt_log *t, int nt, pid_t pid,
+			  long long from_ns, long long to_ns, bool cpu)
 {
-	static const double floor[2] = { RT_MOVE_SWITCHES, RT_MOVE_CPU };
-	static const char * const unit[2] = { "switches a second", "% of a CPU" };
-	double held, rate;
-	int i, k, c;
+	const struct rt_reading *a = NULL, *b = NULL;
+	int k, i;
 
-	for (k = 0; k < nt; k++, t++) {
-		for (c = 0; c < 2; c++) {
-			held = 0;
-			for (i = 2; i < t->n; i++) {
-				rate = rt_log_rate(t, i, c);
-				if (rate >= floor[c] && rate > held * 1.5 &&
-				    t->r[i].ns >= ns - 3000000000LL &&
-				    t->r[i].ns <= ns + 1000000000LL) {
-					snprintf(buf, len, "%s %d from %.0f to %.0f %s",
-						 t->comm, t->pid, held, rate,
-						 unit[c]);
-					return true;
-				}
-				held = fmax(held, fmin(rt_log_rate(t, i - 1, c),
-						       rate));
-			}
-		}
+	for (k = 0; k < nt && t[k].pid != pid; k++)
+		;
+	for (i = 0; k < nt && i < t[k].n; i++) {
+		if (t[k].r[i].ns < from_ns || t[k].r[i].ns > to_ns)
+			continue;
+		if (!a)
+			a = &t[k].r[i];
+		b = &t[k].r[i];
 	}
-	return false;
+	if (!a || a == b || b->switches < a->switches || b->cpu_ns < a->cpu_ns)
+		return -1;
+	if (cpu)
+		return (b->cpu_ns - a->cpu_ns) * 100.0 / (b->ns - a->ns);
+	return (b->switches - a->switches) * 1e9 / (b->ns - a->ns);
 }
 
 /*
  * What the test read of each process of the load from 4 s before @ns to
  * 1 s after it: switches a second / % of a CPU per reading, and the
- * levels held before (what rt_log_moved() compares with).
+ * most each held for two readings before that.
  */
 static void rt_log_say(struct __test_metadata *_metadata,
 		       const struct rt_log *t, int nt, long long ns)
@@ -1144,74 +1180,51 @@ static void rt_log_say(struct __test_metadata *_metadata,
 	}
 }
 
-TEST_F_TIMEOUT(real, steady_stress_ng, 180)
+/* Each process's switches a second and % of a CPU over the readings. */
+static void rt_log_sum(struct __test_metadata *_metadata,
+		       const struct rt_log *t, int nt, long long from_ns,
+		       long long to_ns)
 {
-	char *argv[] = { "stress-ng", "--cpu", "1", "--vm", "1", "--vm-bytes",
-			 "32M", "--switch", "1", "-t", "60s", NULL };
-	long long clamped = kt_debugfs("cpu_clamped");
-	long long returns = kt_debugfs("level_returns");
-	struct json_object *events, *ev, *other;
-	int i, j, n, nt, late, status, bad = 0, known = 0;
-	char seen[2048], moves[1024] = "", move[128];
-	struct rt_log *logs;
+	char line[512];
 	size_t off = 0;
-	const char *m;
-	pid_t pid;
+	int k;
 
-	if (!rt_have("stress-ng"))
-		SKIP(return, "no stress-ng in the VM (KHM_EXTRA_BINS)");
-	logs = calloc(RT_LOG_PROCS, sizeof(*logs));
-	ASSERT_NE(NULL, logs);
-	pid = rt_spawn(-1, argv);
-	ASSERT_LT(0, pid);
-	self->pids[self->npids++] = pid;
-	/*
-	 * The detections of the steady part, taken before stress-ng stops
-	 * its workers one by one (which is no steady load: the last ones
-	 * get the CPUs the others leave), read by the test too.
-	 */
-	nt = rt_log_cg(logs, 55000);
-	events = kt_mon_events(&self->mon, "detection");
-	ASSERT_NE(NULL, events);
-	TH_LOG("cpu readings over 100 %% a thread, cut: %lld (most %lld %%, x1000); returns to a level held: %lld",
-	       kt_debugfs("cpu_clamped") - clamped,
-	       kt_debugfs("cpu_excess_max"),
-	       kt_debugfs("level_returns") - returns);
-	/* stress-ng ends by itself */
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	self->npids--;
-	EXPECT_TRUE(WIFEXITED(status));
-	rt_events(events, "*", -1, RT_WARMUP_MS, &late, seen, sizeof(seen));
-	TH_LOG("detections (metric:comm:pid@age=value/avg): %s", seen);
+	line[0] = '\0';
+	for (k = 0; k < nt && off < sizeof(line); k++)
+		off += snprintf(line + off, sizeof(line) - off,
+				" %s %d %.0f/s %.0f %%;", t[k].comm, t[k].pid,
+				rt_log_mean(t, nt, t[k].pid, from_ns, to_ns,
+					    false),
+				rt_log_mean(t, nt, t[k].pid, from_ns, to_ns,
+					    true));
+	TH_LOG("read over %.1f s:%s", (to_ns - from_ns) / 1e9, line);
+}
+
+/*
+ * The detections of @events at or after @from_ns, each said with what the
+ * test read around it; how many. And a process caught twice for a
+ * metric, counted too.
+ */
+static int rt_late(struct __test_metadata *_metadata,
+		   struct json_object *events, long long from_ns,
+		   const struct rt_log *logs, int nt)
+{
+	struct json_object *ev, *other;
+	int i, j, n, bad = 0;
+	long long t;
+
 	n = json_object_array_length(events);
 	for (i = 0; i < n; i++) {
 		ev = json_object_array_get_idx(events, i);
-		m = khm_json_str(ev, "metric") ?: "?";
-		if ((khm_json_int(ev, "time-ns") - khm_json_int(ev, "start-ns")) /
-		    1000000 > RT_WARMUP_MS && !rt_by_ceiling(ev)) {
-			TH_LOG("after the warm-up: %s of %s %lld, %.1f over %.1f",
-			       m, khm_json_str(ev, "comm") ?: "?",
+		t = khm_json_int(ev, "time-ns");
+		if (t >= from_ns) {
+			TH_LOG("too late: %s of %s %lld, %.1f over %.1f",
+			       khm_json_str(ev, "metric") ?: "?",
+			       khm_json_str(ev, "comm") ?: "?",
 			       khm_json_int(ev, "pid"), khm_json_num(ev, "value"),
 			       khm_json_num(ev, "avg"));
-			/* what the test read of the load, apart from kholmes */
-			if (!rt_log_moved(logs, nt, khm_json_int(ev, "time-ns"),
-					  move, sizeof(move))) {
-				TH_LOG("no process of the load moved near it, as the test read it: a flap");
-				rt_log_say(_metadata, logs, nt,
-					   khm_json_int(ev, "time-ns"));
-				bad++;
-			} else {
-				known++;
-				if (off < sizeof(moves))
-					off += snprintf(moves + off,
-							sizeof(moves) - off,
-							"%s%s of %s %lld at %.1f over %.1f: %s",
-							off ? "; " : "", m,
-							khm_json_str(ev, "comm") ?: "?",
-							khm_json_int(ev, "pid"),
-							khm_json_num(ev, "value"),
-							khm_json_num(ev, "avg"), move);
-			}
+			rt_log_say(_metadata, logs, nt, t);
+			bad++;
 		}
 		for (j = 0; j < i; j++) {
 			other = json_object_array_get_idx(events, j);
@@ -1225,12 +1238,167 @@ TEST_F_TIMEOUT(real, steady_stress_ng, 180)
 			bad++;
 		}
 	}
+	return bad;
+}
+
+/*
+ * The steady mix: its processes may be caught in their first window
+ * after the placement (0.2 to 0.5 s after their start: until then the
+ * scheduler placed them, and a window that holds samples from before
+ * may read a move), and one interval more for the cpu rule's second
+ * sample; nothing after it (RT_FIRST_MS), for as long as the load runs:
+ * 40 s, 200 samples and 40 windows, any rule that flaps on a steady
+ * load flaps in it; a longer run adds re-fires after the cooldown,
+ * which kholmes_rule.h's unit tests time (no re-fire of a pegged process
+ * for 10 minutes). KHM_REAL_STEADY_S sets how long (the issue's five
+ * minutes: 300). Once placed, the cpu and vm stressors run half the time
+ * each and wait the other half, the pair switches over 5,000 times a
+ * second (over 10,000, the ctxsw rule's min, on a quiet host): hot
+ * against the rules' mins, still against their windows. One cause of
+ * flaps stays: on a loaded host an interval can be charged a lump of
+ * runtime (a vCPU the host descheduled charges the gap to the thread
+ * that was current on it; debugfs cpu_clamped counts the readings cut to
+ * 100 % a thread): KHR_CPU_HOLD keeps them from firing.
+ */
+static long rt_steady_ms(void)
+{
+	const char *s = getenv("KHM_REAL_STEADY_S");
+	long v = s ? strtol(s, NULL, 10) : 0;
+
+	return v > 0 && v <= 3600 ? v * 1000 : 40000;
+}
+
+#define RT_FIRST_MS	((RT_WINDOW + 2) * RT_MS)
+
+TEST_F_TIMEOUT(real, steady_stress_ng, 3700)
+{
+	char secs[16];
+	char *argv[] = { "stress-ng", "--cpu", "1", "--vm", "1", "--vm-bytes",
+			 "32M", "--switch", "1", "-t", secs, NULL };
+	long long clamped = kt_debugfs("cpu_clamped");
+	long long returns = kt_debugfs("level_returns");
+	long ms = rt_steady_ms();
+	struct json_object *events;
+	long long t0, placed;
+	struct rt_log *logs;
+	struct rt_mix mix;
+	int late, nt, status;
+	char seen[2048];
+	pid_t pid;
+
+	if (!rt_have("stress-ng"))
+		SKIP(return, "no stress-ng in the VM (KHM_EXTRA_BINS)");
+	ASSERT_LE(2, sysconf(_SC_NPROCESSORS_ONLN));
+	logs = calloc(RT_LOG_PROCS, sizeof(*logs));
+	ASSERT_NE(NULL, logs);
+	/* the steady part, then the workers stop one by one: no steady load */
+	snprintf(secs, sizeof(secs), "%lds", ms / 1000 + 2);
+	t0 = rt_boot_ns();
+	pid = rt_spawn(-1, argv);
+	ASSERT_LT(0, pid);
+	self->pids[self->npids++] = pid;
+	ASSERT_TRUE(rt_mix_find(&mix, 5000));
+	ASSERT_EQ(0, rt_mix_place(&mix));
+	placed = rt_boot_ns();
+	TH_LOG("placed %.1f s after the start: cpu %d, vm %d on CPU 0; switch %d, %d on CPU 1",
+	       (placed - t0) / 1e9, mix.cpu, mix.vm, mix.sw[0], mix.sw[1]);
+	nt = rt_log_cg(logs, 0, ms);
+	events = kt_mon_events(&self->mon, "detection");
+	ASSERT_NE(NULL, events);
+	TH_LOG("cpu readings over 100 %% a thread, cut: %lld (most %lld %%, x1000); returns to a level held: %lld",
+	       kt_debugfs("cpu_clamped") - clamped,
+	       kt_debugfs("cpu_excess_max"),
+	       kt_debugfs("level_returns") - returns);
+	rt_log_sum(_metadata, logs, nt, placed + RT_FIRST_MS * 1000000LL,
+		   rt_boot_ns());
+	/* stress-ng ends by itself */
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	self->npids--;
+	EXPECT_TRUE(WIFEXITED(status));
+	rt_events(events, "*", -1, 0, &late, seen, sizeof(seen));
+	TH_LOG("detections (metric:comm:pid@age=value/avg): %s", seen);
+	EXPECT_EQ(0, rt_late(_metadata, events,
+			     placed + RT_FIRST_MS * 1000000LL, logs, nt));
 	json_object_put(events);
 	free(logs);
-	EXPECT_EQ(0, bad);
-	if (!bad && known)
-		SKIP(return, "KNOWN: detected where the load moved after the warm-up, as the test read it too (%d: %.700s)",
-		     known, moves);
+}
+
+/*
+ * A process that comes back to a level it held is no spike: Debian's
+ * perl spinning alone on CPU 1 holds a whole CPU for RT_HELD_MS, well
+ * past its first window; then it is stopped (SIGSTOP, as a debugger or
+ * job control stops a process) for three windows, which fill with
+ * nothing; then continued, at the whole CPU it held. Against its window
+ * that is a jump of 100 points: without the level memory
+ * (khr_level_known()) a cpu detection, once the jump has held its second
+ * sample. The cpu rule's ceiling is off here, so that it is the relative
+ * rule that judges (the ceiling would catch the spinner in its first
+ * window, and its cooldown would hold the rest). The spinner's CPU is
+ * the one reading that cannot overshoot the level it held (a thread is
+ * counted at most a whole CPU), where a switch rate under emulation can:
+ * the switch pair of stress-ng alone on a CPU, stopped and continued the
+ * same way, switched up to a quarter faster than it had held for two
+ * readings, on a host that had just grown quieter, and was rightly
+ * caught. The case reads the spinner's CPU itself, and fails if the load
+ * did not do what it is meant to: 80 % of a CPU and more before and
+ * after the stop, none during it.
+ *
+ * The level memory is for the switch stressor's pair in
+ * real.steady_stress_ng's mix, left to the scheduler: back at a
+ * placement it had, it is back at the rates it held there.
+ */
+#define RT_HELD_MS	4000
+#define RT_STOPPED_MS	(3 * RT_WINDOW * RT_MS)
+#define RT_BACK_MS	3000
+
+TEST_F_TIMEOUT(real, spinner_back_at_a_held_level, 60)
+{
+	char *argv[] = { "perl", "-e", "1 while 1", NULL };
+	long long returns, stopped, back, end;
+	double held, during, again;
+	struct json_object *events;
+	struct rt_log *logs;
+	int late, nt;
+	char seen[2048];
+	pid_t pid;
+
+	if (!rt_have("perl"))
+		SKIP(return, "no perl in the VM (KHM_EXTRA_BINS)");
+	ASSERT_EQ(0, kt_ctl("rule set cpu abs 0"));
+	logs = calloc(RT_LOG_PROCS, sizeof(*logs));
+	ASSERT_NE(NULL, logs);
+	pid = rt_spawn(1, argv);
+	ASSERT_LT(0, pid);
+	self->pids[self->npids++] = pid;
+	nt = rt_log_cg(logs, 0, RT_HELD_MS);
+	ASSERT_EQ(0, kill(pid, SIGSTOP));
+	stopped = rt_boot_ns();
+	nt = rt_log_cg(logs, nt, RT_STOPPED_MS);
+	returns = kt_debugfs("level_returns");
+	ASSERT_EQ(0, kill(pid, SIGCONT));
+	back = rt_boot_ns();
+	nt = rt_log_cg(logs, nt, RT_BACK_MS);
+	end = rt_boot_ns();
+	events = kt_mon_events(&self->mon, "detection");
+	ASSERT_NE(NULL, events);
+	rt_events(events, "*", -1, 0, &late, seen, sizeof(seen));
+	/* a second for its start, and for each change */
+	held = rt_log_mean(logs, nt, pid, stopped - (RT_HELD_MS - 1000) * 1000000LL,
+			   stopped, true);
+	during = rt_log_mean(logs, nt, pid, stopped + 1000000000LL, back, true);
+	again = rt_log_mean(logs, nt, pid, back + 1000000000LL, end, true);
+	TH_LOG("perl %d: %.0f %% of a CPU, stopped %.0f %%, continued %.0f %%; detections (metric:comm:pid@age=value/avg): %s; returns to a level held since continued: %lld",
+	       pid, held, during, again, seen,
+	       kt_debugfs("level_returns") - returns);
+	EXPECT_LE(80, held);
+	EXPECT_GE(5, during);
+	EXPECT_LE(80, again);
+	/* continued: nothing */
+	EXPECT_EQ(0, rt_late(_metadata, events, back, logs, nt));
+	/* and it was the level memory that kept it: the jump was there */
+	EXPECT_LT(returns, kt_debugfs("level_returns"));
+	json_object_put(events);
+	free(logs);
 }
 
 /*
