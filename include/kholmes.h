@@ -549,6 +549,8 @@ enum kholmes_profile_attr {
 	KHOLMES_PROFILE_COPY_BYTES,	/* u32: user stack copied per sample */
 	KHOLMES_PROFILE_COPIES,		/* u64: KHOLMES_A_PSAMPLE records sent */
 	KHOLMES_PROFILE_COPIES_LOST,	/* u64: samples whose copy was not kept */
+	KHOLMES_PROFILE_END_RSS_ANON,	/* u64: bytes when sampling stopped */
+	KHOLMES_PROFILE_END_RSS_FILE,	/* u64 */
 	__KHOLMES_PROFILE_MAX
 };
 

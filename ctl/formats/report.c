@@ -867,23 +867,39 @@ static void txt_signed_size(char *buf, size_t len, uint64_t from, uint64_t to)
 	kh_size(buf + 1, len - 1, to >= from ? to - from : from - to);
 }
 
+/*
+ * A profile's resident sizes at its end: when sampling stopped, from a
+ * module that says it, else when the capture was taken; false if the
+ * process had exited.
+ */
+static bool prof_end_rss(const struct kh_capture *cap, uint64_t *anon,
+			 uint64_t *file)
+{
+	const struct kh_profile *p = &cap->prof;
+
+	*anon = p->has_end_rss ? p->end_rss_anon : cap->rss_anon;
+	*file = p->has_end_rss ? p->end_rss_file : cap->rss_file;
+	return p->has_end_rss || cap->has_rss;
+}
+
 /* RSS at the start and the end, and the largest mappings at the end. */
 static void txt_memory(FILE *f, const struct kh_capture *cap)
 {
 	const struct kh_profile *p = &cap->prof;
 	const struct kh_mapping **maps;
 	char a[32], b[32], d[32], perms[8], *path;
+	uint64_t anon, file;
 	size_t i;
 
 	kh_size(a, sizeof(a), p->start_rss_anon);
-	if (cap->has_rss) {
-		kh_size(b, sizeof(b), cap->rss_anon);
-		txt_signed_size(d, sizeof(d), p->start_rss_anon, cap->rss_anon);
+	if (prof_end_rss(cap, &anon, &file)) {
+		kh_size(b, sizeof(b), anon);
+		txt_signed_size(d, sizeof(d), p->start_rss_anon, anon);
 		fprintf(f, KEY "anon %s at the start, %s at the end (%s)\n",
 			"resident:", a, b, d);
 		kh_size(a, sizeof(a), p->start_rss_file);
-		kh_size(b, sizeof(b), cap->rss_file);
-		txt_signed_size(d, sizeof(d), p->start_rss_file, cap->rss_file);
+		kh_size(b, sizeof(b), file);
+		txt_signed_size(d, sizeof(d), p->start_rss_file, file);
 		fprintf(f, KEY "file %s at the start, %s at the end (%s)\n", "",
 			a, b, d);
 	} else {
@@ -1427,7 +1443,7 @@ static json_object *profile_json(const struct kh_capture *cap)
 	bool cpu = kh_profile_on_cpu(p->kind);
 	bool flight = p->kind == KHOLMES_PROFILE_BEFORE ||
 		      p->kind == KHOLMES_PROFILE_HOST;
-	uint64_t exp = cpu ? expected_per_thread(p) : 0;
+	uint64_t exp = cpu ? expected_per_thread(p) : 0, anon, file;
 	json_object *o;
 
 	if (!p->present)
@@ -1461,8 +1477,8 @@ static json_object *profile_json(const struct kh_capture *cap)
 	if (flight)
 		goto stacks;
 	add(o, "rss-start", rss_json(p->start_rss_anon, p->start_rss_file));
-	add(o, "rss-end", cap->has_rss ? rss_json(cap->rss_anon, cap->rss_file) :
-					 NULL);
+	add(o, "rss-end", prof_end_rss(cap, &anon, &file) ?
+			  rss_json(anon, file) : NULL);
 	add(o, "vm-start", json_object_new_uint64(p->start_vm));
 stacks:
 	add(o, "top", top_json(cap, pstack_total(p)));

@@ -223,6 +223,9 @@ struct kh_profile {
 	uint32_t copy_bytes;			/* stack copied per sample */
 	uint64_t copies;			/* samples sent with a copy */
 	uint64_t copies_lost;			/* samples with none */
+	uint64_t end_rss_anon;			/* when sampling stopped */
+	uint64_t end_rss_file;
+	bool has_end_rss;			/* else the capture's, or none */
 	struct kh_pstack *pstacks;
 	size_t nr_pstacks;
 	size_t received;			/* KHOLMES_A_PSTACK records decoded */

@@ -60,6 +60,8 @@ static const struct nla_policy profile_policy[KHOLMES_PROFILE_MAX + 1] = {
 	[KHOLMES_PROFILE_START_RSS_ANON] = { .type = NLA_U64 },
 	[KHOLMES_PROFILE_START_RSS_FILE] = { .type = NLA_U64 },
 	[KHOLMES_PROFILE_START_VM]	 = { .type = NLA_U64 },
+	[KHOLMES_PROFILE_END_RSS_ANON]	 = { .type = NLA_U64 },
+	[KHOLMES_PROFILE_END_RSS_FILE]	 = { .type = NLA_U64 },
 };
 
 static const struct nla_policy pstack_policy[KHOLMES_PSTACK_MAX + 1] = {
@@ -469,7 +471,11 @@ static int on_profile(struct kh_stream *s, struct nlattr *a)
 	GET(copy_bytes, KHOLMES_PROFILE_COPY_BYTES, u32);
 	GET(copies, KHOLMES_PROFILE_COPIES, u64);
 	GET(copies_lost, KHOLMES_PROFILE_COPIES_LOST, u64);
+	GET(end_rss_anon, KHOLMES_PROFILE_END_RSS_ANON, u64);
+	GET(end_rss_file, KHOLMES_PROFILE_END_RSS_FILE, u64);
 #undef GET
+	p->has_end_rss = tb[KHOLMES_PROFILE_END_RSS_ANON] &&
+			 tb[KHOLMES_PROFILE_END_RSS_FILE];
 	return 0;
 }
 
