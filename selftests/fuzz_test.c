@@ -285,6 +285,8 @@ static const struct afield profile_f[KHOLMES_PROFILE_MAX + 1] = {
 	[KHOLMES_PROFILE_COPY_BYTES] = U32,
 	[KHOLMES_PROFILE_COPIES] = U64,
 	[KHOLMES_PROFILE_COPIES_LOST] = U64,
+	[KHOLMES_PROFILE_END_RSS_ANON] = U64,
+	[KHOLMES_PROFILE_END_RSS_FILE] = U64,
 };
 static const struct aset profile_set = { "profile", KHOLMES_PROFILE_MAX, profile_f };
 

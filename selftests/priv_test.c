@@ -1571,7 +1571,7 @@ static const struct nset ustack_nset = { "USTACK", KHOLMES_USTACK_MAX, ustack_na
 static const char * const profile_names[KHOLMES_PROFILE_MAX + 1] = {
 	"?", "PAD", "KIND", "FLAGS", "HZ", "PERIOD", "SECONDS", "DURATION_NS",
 	"SAMPLES", "LOST", "STACKS", "START_RSS_ANON", "START_RSS_FILE", "START_VM",
-	"COPY_BYTES", "COPIES", "COPIES_LOST",
+	"COPY_BYTES", "COPIES", "COPIES_LOST", "END_RSS_ANON", "END_RSS_FILE",
 };
 static const struct nset profile_nset = { "PROFILE", KHOLMES_PROFILE_MAX, profile_names, NULL };
 
