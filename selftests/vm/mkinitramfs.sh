@@ -165,8 +165,9 @@ EOF
 	printf 'KHM_MODPARAMS=%q\n' "${KHM_MODPARAMS:-}"
 	printf 'KHM_TEST_TIMEOUT=%q\n' "${KHM_TEST_TIMEOUT:-300}"
 	printf 'KHM_TEST_ARGS=%q\n' "${KHM_TEST_ARGS:-}"
-	# test knobs, e.g. the fuzzer's KHM_FUZZ_SEED, reach the tests as is
-	for v in ${!KHM_FUZZ_@} ${!KHM_ARGS_@}; do
+	# test knobs, e.g. the fuzzer's KHM_FUZZ_SEED or real_test's
+	# KHM_REAL_STEADY_S, reach the tests as is
+	for v in ${!KHM_FUZZ_@} ${!KHM_REAL_@} ${!KHM_ARGS_@}; do
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
 } >"$root/etc/khm.env"
